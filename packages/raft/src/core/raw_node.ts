@@ -1,0 +1,248 @@
+/**
+ * The single-threaded API of the core (etcd rawnode.go). A driver loops:
+ *
+ *   tick() / step(message) / propose(...) ...     input, any number of times
+ *   if (hasReady()) {
+ *     const ready = node.ready();
+ *     persist ready.snapshotChunks, ready.snapshot, ready.entries, ready.hardState  (sync if mustSync)
+ *     send ready.messages
+ *     apply ready.snapshot data, then ready.committedEntries; serve ready.readStates
+ *     node.advance(ready);
+ *   }
+ *
+ * Invariant: at most one Ready is outstanding; ready() asserts that advance() came first.
+ */
+import { assert } from './assert.ts';
+import { makeConfig, type RaftConfigInput } from './config.ts';
+import type { RaftResult } from './errors.ts';
+import { Raft } from './raft.ts';
+import {
+  EntryType,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type LogIndex,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type SnapshotChunk,
+  type SnapshotMetadata,
+  type SoftState,
+} from './types.ts';
+
+/** One batch of work for the driver, in the order it must be done. */
+export interface Ready {
+  /** Set when the leader or role changed since the last Ready. */
+  readonly softState: SoftState | undefined;
+  /** Set when term, vote or commit changed: persist it before sending messages. */
+  readonly hardState: HardState | undefined;
+  /** Snapshot chunks from the leader to stage, in order (offset 0 starts a new snapshot). */
+  readonly snapshotChunks: readonly SnapshotChunk[];
+  /** A fully received snapshot: install the staged data as the state and the log base. */
+  readonly snapshot: SnapshotMetadata | undefined;
+  /** Entries to append to durable storage (replacing any conflicting suffix). */
+  readonly entries: readonly Entry[];
+  /** Entries known committed, to apply in order after persisting. */
+  readonly committedEntries: readonly Entry[];
+  /** Messages to send after persisting. */
+  readonly messages: readonly Message[];
+  /** Reads that may be served once the state machine has applied their index. */
+  readonly readStates: readonly ReadState[];
+  /** The hard state or entries must reach the disk with an fsync before messages go out. */
+  readonly mustSync: boolean;
+  /** The log since the last snapshot passed logEntriesMax or logSizeBytesMax: take a snapshot. */
+  readonly snapshotWanted: boolean;
+}
+
+/** What a driver may ask of the node's status. */
+export interface BasicStatus {
+  readonly id: NodeId;
+  readonly softState: SoftState;
+  readonly hardState: HardState;
+  readonly applied: LogIndex;
+  readonly lastIndex: LogIndex;
+  readonly confState: ConfState;
+  readonly leadTransferee: NodeId;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/** A Raft node without I/O: feed it input, drain Ready batches, acknowledge with advance(). */
+export class RawNode {
+  readonly raft: Raft;
+  #previousHardState: HardState;
+  #previousSoftState: SoftState;
+  #outstanding = false;
+
+  /** Validates the config (COFFER_RAFT_INVALID_CONFIG) and restores from the storage port. */
+  constructor(input: RaftConfigInput | Raft) {
+    this.raft = input instanceof Raft ? input : new Raft(makeConfig(input));
+    this.#previousHardState = this.hardState();
+    this.#previousSoftState = this.softState();
+  }
+
+  hardState(): HardState {
+    const r = this.raft;
+    return { term: r.term, vote: r.vote, commit: r.log.committed };
+  }
+
+  softState(): SoftState {
+    return { leader: this.raft.leader, role: this.raft.role };
+  }
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Takes a message from a peer; malformed input is refused with a typed code. */
+  step(message: Message): RaftResult {
+    return this.raft.step(message);
+  }
+
+  /** Starts an election now (used by tests and by operators forcing a campaign). */
+  campaign(): void {
+    this.raft.hup('election');
+  }
+
+  /** Proposes entries as one batch; a follower answers COFFER_RAFT_NOT_LEADER with a hint. */
+  propose(data: readonly Uint8Array[]): RaftResult {
+    return this.raft.propose(data);
+  }
+
+  /** Proposes a single-server membership change. */
+  proposeConfChange(change: ConfChange): RaftResult {
+    return this.raft.proposeConfChange(change);
+  }
+
+  /** Asks for a linearizable read point named by context (unique per request). */
+  readIndex(context: Uint8Array): RaftResult {
+    return this.raft.readIndex(context);
+  }
+
+  /** Hands leadership to a caught-up voter. */
+  transferLeader(to: NodeId): RaftResult {
+    return this.raft.transferLeader(to);
+  }
+
+  /** The transport could not reach a peer: fall back to probing it. */
+  reportUnreachable(id: NodeId): void {
+    const progress = this.raft.progress.get(id);
+    if (this.raft.role === 'leader' && progress?.state === 'replicate') {
+      progress.becomeProbe();
+    }
+  }
+
+  /** Whether a Ready batch has work in it. */
+  hasReady(): boolean {
+    const r = this.raft;
+    return (
+      r.hasPendingFlush() ||
+      r.messages.length > 0 ||
+      r.readStates.length > 0 ||
+      r.snapshotChunks.length > 0 ||
+      r.log.unstable.entries.length > 0 ||
+      r.log.unstable.snapshot !== undefined ||
+      r.log.hasNextCommittedEntries() ||
+      !sameHardState(this.hardState(), this.#previousHardState) ||
+      this.softState().leader !== this.#previousSoftState.leader ||
+      this.softState().role !== this.#previousSoftState.role
+    );
+  }
+
+  /** Collects the next batch of work. Call advance() with it before the next ready(). */
+  ready(): Ready {
+    assert(!this.#outstanding, 'ready() called before advance() of the previous Ready');
+    const r = this.raft;
+    r.flush();
+    const hardState = this.hardState();
+    const softState = this.softState();
+    const entries = [...r.log.unstable.entries];
+    const hardChanged = !sameHardState(hardState, this.#previousHardState);
+    const softChanged =
+      softState.leader !== this.#previousSoftState.leader || softState.role !== this.#previousSoftState.role;
+    const ready: Ready = {
+      softState: softChanged ? softState : undefined,
+      hardState: hardChanged ? hardState : undefined,
+      snapshotChunks: r.snapshotChunks,
+      snapshot: r.log.unstable.snapshot,
+      entries,
+      committedEntries: r.log.nextCommittedEntries(r.config.committedSizeBytesPerReadyMax),
+      messages: r.messages,
+      readStates: r.readStates,
+      mustSync:
+        entries.length > 0 ||
+        r.log.unstable.snapshot !== undefined ||
+        hardState.term !== this.#previousHardState.term ||
+        hardState.vote !== this.#previousHardState.vote,
+      snapshotWanted: this.#snapshotWanted(),
+    };
+    r.messages = [];
+    r.readStates = [];
+    r.snapshotChunks = [];
+    this.#outstanding = true;
+    return ready;
+  }
+
+  #snapshotWanted(): boolean {
+    const log = this.raft.log;
+    const compactable = log.applied - (log.firstIndex() - 1);
+    return compactable >= this.raft.config.logEntriesMax;
+  }
+
+  /** Acknowledges that a Ready was persisted, sent and applied. */
+  advance(ready: Ready): void {
+    assert(this.#outstanding, 'advance() without an outstanding Ready');
+    this.#outstanding = false;
+    const r = this.raft;
+    if (ready.hardState !== undefined) {
+      this.#previousHardState = ready.hardState;
+    }
+    if (ready.softState !== undefined) {
+      this.#previousSoftState = ready.softState;
+    }
+    if (ready.snapshot !== undefined) {
+      r.log.stableSnapTo(ready.snapshot.index);
+      r.log.appliedTo(ready.snapshot.index);
+    }
+    const lastEntry = ready.entries[ready.entries.length - 1];
+    if (lastEntry !== undefined) {
+      r.log.stableTo(lastEntry.index, lastEntry.term);
+    }
+    this.#applied(ready.committedEntries);
+  }
+
+  #applied(entries: readonly Entry[]): void {
+    const r = this.raft;
+    const last = entries[entries.length - 1];
+    if (last === undefined) {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.type === EntryType.confChange) {
+        r.applyConfChange(r.decodeConfChangeEntry(entry));
+      }
+    }
+    r.log.appliedTo(last.index);
+    r.reduceUncommittedSize(entries);
+    r.releasePendingReadIndexRequests();
+  }
+
+  /** A summary of the node for status pages and tests. */
+  status(): BasicStatus {
+    const r = this.raft;
+    return {
+      id: r.id,
+      softState: this.softState(),
+      hardState: this.hardState(),
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      confState: r.confState(),
+      leadTransferee: r.leadTransferee,
+    };
+  }
+}
+

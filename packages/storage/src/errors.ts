@@ -1,0 +1,47 @@
+/**
+ * Error codes and the error class for operating failures in @coffer/storage.
+ *
+ * Codes are stable strings "COFFER_STORAGE_<WHAT>" (STYLE.md 5.2): callers match on `err.code`,
+ * never on the message and never with instanceof across packages (STYLE.md 5.3). Every code
+ * here is listed in docs/errors.md; test/src/errors_doc.test.ts fails when one is missing.
+ */
+
+/** Every error code that @coffer/storage throws, keyed by a short name. */
+export const StorageErrorCode = {
+  /** An operation was attempted before the store was opened or after it was closed. */
+  notOpen: 'COFFER_STORAGE_NOT_OPEN',
+  /** The underlying database failed to read or write; the cause holds the driver error. */
+  io: 'COFFER_STORAGE_IO',
+  /** A record read back from disk failed validation (bad length, checksum or encoding). */
+  corrupt: 'COFFER_STORAGE_CORRUPT',
+} as const;
+
+/** The union of every @coffer/storage error code string. */
+export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
+
+/** Options for {@link StorageError}; pass `cause` whenever wrapping another error (STYLE.md 5.4). */
+export interface StorageErrorOptions {
+  /** The error or value that caused this one. */
+  readonly cause?: unknown;
+}
+
+/**
+ * An operating failure in @coffer/storage: the database could not be opened, read or written, or it returned data that fails validation.
+ *
+ * NB: bugs fail an assert instead, and outcomes a caller must branch on are returned as a
+ * discriminated union, not thrown (STYLE.md 5.1).
+ */
+export class StorageError extends Error {
+  /** The stable code to match on. */
+  readonly code: StorageErrorCode;
+
+  /**
+   * Creates an error. The message names what failed and what to do, action first, and never
+   * contains secret material (STYLE.md 5.6, 5.7).
+   */
+  constructor(code: StorageErrorCode, message: string, options?: StorageErrorOptions) {
+    super(message, options);
+    this.name = 'StorageError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * Public surface of @coffer/storage. This is the package's only barrel: explicit named re-exports,
+ * nothing else (STYLE.md 1.3, 2.3).
+ */
+export { StorageError, StorageErrorCode } from './errors.ts';
+export type { StorageErrorOptions } from './errors.ts';

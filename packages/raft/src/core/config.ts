@@ -122,10 +122,14 @@ function invalid(field: string, message: string): RaftError {
   return new RaftError(RaftErrorCode.invalidConfig, `Set config field "${field}": ${message}`);
 }
 
+function describeValue(value: unknown): string {
+  return typeof value === 'number' ? String(value) : typeof value;
+}
+
 function requirePositiveInteger(config: RaftConfig, field: keyof RaftConfig): void {
   const value = config[field];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw invalid(field, `must be a positive integer, got ${String(value)}`);
+    throw invalid(field, `must be a positive integer, got ${describeValue(value)}`);
   }
 }
 
@@ -160,10 +164,10 @@ export function validateConfig(config: RaftConfig): void {
   }
   const drift = config.clockDriftMaxPercent;
   if (!Number.isSafeInteger(drift) || drift < 0 || drift >= 100) {
-    throw invalid('clockDriftMaxPercent', `must be an integer in [0, 100), got ${String(drift)}`);
+    throw invalid('clockDriftMaxPercent', `must be an integer in [0, 100), got ${describeValue(drift)}`);
   }
   if (!Number.isSafeInteger(config.promotionLagEntriesMax) || config.promotionLagEntriesMax < 0) {
-    throw invalid('promotionLagEntriesMax', `must be a non-negative integer, got ${String(config.promotionLagEntriesMax)}`);
+    throw invalid('promotionLagEntriesMax', `must be a non-negative integer, got ${describeValue(config.promotionLagEntriesMax)}`);
   }
   if (!Number.isSafeInteger(config.appliedIndex) || config.appliedIndex < 0) {
     throw invalid('appliedIndex', `must be a non-negative integer, got ${config.appliedIndex}`);

@@ -21,6 +21,12 @@ export const RaftErrorCode = {
   logUnavailable: 'COFFER_RAFT_LOG_UNAVAILABLE',
   /** Stored log data failed validation (gap, term regression, bad snapshot). */
   logCorrupt: 'COFFER_RAFT_LOG_CORRUPT',
+  /** The node has stopped, or failed to persist and stopped itself; use another node. */
+  stopped: 'COFFER_RAFT_STOPPED',
+  /** No answer in time; the outcome is unknown. Retry with the same session sequence number. */
+  timeout: 'COFFER_RAFT_TIMEOUT',
+  /** The node's proposal queue is full; back off and retry. */
+  busy: 'COFFER_RAFT_BUSY',
 } as const;
 /** Union of {@link RaftErrorCode} values. */
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];

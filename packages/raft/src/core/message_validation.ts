@@ -19,7 +19,7 @@ function invalid(message: string): RaftResult {
 
 function checkHeader(m: Message, self: number): RaftResult {
   if (!messageTypes.has(m.type)) {
-    return invalid(`Drop message of unknown type "${String(m.type)}"`);
+    return invalid(`Drop message of unknown type "${m.type}"`);
   }
   for (const field of ['from', 'to'] as const) {
     if (!isCount(m[field]) || m[field] === 0) {
@@ -98,12 +98,10 @@ export function isValidSnapshotMetadata(metadata: SnapshotMetadata | undefined):
   if (metadata === undefined || !isCount(metadata.index) || !isCount(metadata.term)) {
     return false;
   }
-  const conf = metadata.confState;
-  return (
-    Array.isArray(conf.voters) &&
-    Array.isArray(conf.learners) &&
-    [...conf.voters, ...conf.learners].every((id) => isCount(id) && id > 0)
-  );
+  const conf = metadata.confState as { voters: unknown; learners: unknown } | undefined;
+  const isIdList = (ids: unknown): boolean =>
+    Array.isArray(ids) && ids.every((id: unknown) => isCount(id) && id > 0);
+  return conf !== undefined && isIdList(conf.voters) && isIdList(conf.learners);
 }
 
 function checkSnapshot(m: Message, config: RaftConfig): RaftResult {

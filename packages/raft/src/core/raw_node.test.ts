@@ -2,10 +2,10 @@
 // ReadIndex, snapshots and determinism. Method: InMemoryCluster drives real nodes by the
 // driver contract; assertions read status and applied state.
 import { describe, expect, it } from 'vitest';
-import { InMemoryCluster, type RecordingStateMachine } from '../testing.ts';
+import { InMemoryCluster } from '../testing.ts';
 
 function applied(cluster: InMemoryCluster, id: number): string[] {
-  return (cluster.node(id).stateMachine as RecordingStateMachine).applied;
+  return cluster.applied(id);
 }
 
 describe('RawNode', () => {

@@ -6,7 +6,7 @@
  * Usage: npm start [-- --seed <n>]
  */
 import { asNodeId, type Ready } from '../index.ts';
-import { InMemoryCluster, type RecordingStateMachine } from '../testing.ts';
+import { InMemoryCluster } from '../testing.ts';
 
 const seedArgument = process.argv.indexOf('--seed');
 const seed = seedArgument >= 0 ? Number(process.argv[seedArgument + 1]) : 2026;
@@ -47,7 +47,9 @@ function step(): void {
     }
     const batch = cluster.queue;
     cluster.queue = [];
-    batch.forEach((m) => cluster.deliver(m));
+    for (const m of batch) {
+      cluster.deliver(m);
+    }
     if (!moved && batch.length === 0) {
       return;
     }
@@ -85,9 +87,7 @@ write('secret/app/db: v3');
 for (let i = 0; i < 5; i++) {
   step();
 }
-const logs = [...cluster.nodes.keys()].map(
-  (id) => (cluster.node(id).stateMachine as RecordingStateMachine).applied.join(', '),
-);
+const logs = [...cluster.nodes.keys()].map((id) => cluster.applied(id).join(', '));
 const agree = logs.every((l) => l === logs[0]);
 console.log(`every node applied the same ${agree ? 'log' : 'log: NO'}: ${logs[0] ?? ''}`);
 console.log(`leader is node ${cluster.leader()?.id ?? 'none'}; node ${asNodeId(crashed)} caught up after restart`);

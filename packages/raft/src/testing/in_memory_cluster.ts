@@ -283,6 +283,15 @@ export class InMemoryCluster {
     return this.leader();
   }
 
+  /** What node id applied, when its state machine is a RecordingStateMachine. */
+  applied(id: number): string[] {
+    const stateMachine = this.node(id).stateMachine;
+    if (!(stateMachine instanceof RecordingStateMachine)) {
+      throw new Error(`Node ${id} does not use a RecordingStateMachine`);
+    }
+    return stateMachine.applied;
+  }
+
   /** Proposes strings on node id and settles. */
   propose(id: number, ...values: string[]): void {
     const encoder = new TextEncoder();

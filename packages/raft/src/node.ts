@@ -1,0 +1,33 @@
+/**
+ * @coffer/raft/node: what a driver of the Raft core needs beside it: the wire codec and the
+ * ports for durable log, state machine, transport and clock.
+ */
+export {
+  decodeEntry,
+  decodeMessage,
+  encodeEntry,
+  encodeMessage,
+  wireVersion,
+  type DecodeResult,
+} from './node/message_codec.ts';
+export type {
+  DriverClock,
+  DurableLog,
+  PersistBatch,
+  SnapshotWithData,
+  StateMachine,
+  Transport,
+} from './node/ports.ts';
+export { systemClock } from './node/system_clock.ts';
+export { RaftNode, type ProposalOutcome, type RaftNodeOptions } from './node/raft_node.ts';
+export {
+  decodeSessionResponse,
+  encodeRegister,
+  encodeSessionRequest,
+  encodeSessionResponse,
+  SessionStateMachine,
+  SessionStatus,
+  type SessionApplication,
+  type SessionLimits,
+  type SessionRequest,
+} from './node/client_sessions.ts';

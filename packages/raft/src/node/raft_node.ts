@@ -1,0 +1,488 @@
+/**
+ * The Raft driver: runs one RawNode against real time, a durable log, a state machine and a
+ * transport. Its loop is the one documented infinite loop (STYLE.md §3.5):
+ *
+ *   wait for work → deliver the ticks that elapsed → drain the control inbox (votes,
+ *   heartbeats, responses) → drain the data inbox (appends, snapshot chunks) → hand all queued
+ *   proposals to the core as one batch → for each Ready: stage snapshot chunks, persist
+ *   entries and hard state as one synced batch, send messages, apply committed entries,
+ *   advance (etcd's order, STYLE.md §3.4).
+ *
+ * Group commit falls out of the loop: proposals that arrive while a batch is being synced wait
+ * in the queue and share the next fsync.
+ *
+ * Invariant: nothing is acknowledged (no message sent, no proposal answered) before the batch
+ * it depends on is durable. A failed write stops the node for good (COFFER_RAFT_STOPPED).
+ */
+import {
+  accepted,
+  asNodeId,
+  MessageType,
+  RaftError,
+  RaftErrorCode,
+  RawNode,
+  refuse,
+  silentLogger,
+  type ConfChange,
+  type Entry,
+  type LogIndex,
+  type Message,
+  type NodeId,
+  type RaftConfigInput,
+  type RaftLogger,
+  type RaftResult,
+  type Ready,
+  type Term,
+} from '../index.ts';
+import type { DriverClock, DurableLog, StateMachine, Transport } from './ports.ts';
+
+/** The outcome of a proposal: its index and the state machine's answer, or a refusal. */
+export type ProposalOutcome =
+  | { readonly ok: true; readonly index: LogIndex; readonly result: Uint8Array }
+  | Extract<RaftResult, { ok: false }>;
+
+/** Options of a driver; `raft` takes any core config field except the ports. */
+export interface RaftNodeOptions {
+  readonly id: number;
+  readonly log: DurableLog;
+  readonly stateMachine: StateMachine;
+  readonly transport: Transport;
+  readonly clock: DriverClock;
+  readonly randomInt: (maxExclusive: number) => number;
+  readonly raft?: Partial<Omit<RaftConfigInput, 'id' | 'storage' | 'randomInt' | 'appliedIndex'>>;
+  /** Milliseconds per Raft tick. */
+  readonly tickIntervalMs?: number;
+  /** Votes, heartbeats and responses queued before new ones are dropped. */
+  readonly controlInboxMessagesMax?: number;
+  /** Appends and snapshot chunks queued before new ones are dropped (Raft resends). */
+  readonly dataInboxMessagesMax?: number;
+  /** Proposals queued before propose() answers COFFER_RAFT_BUSY. */
+  readonly proposalsQueuedMax?: number;
+  /** How long a proposal or read may wait before COFFER_RAFT_TIMEOUT. */
+  readonly requestTimeoutMs?: number;
+  /** Entries kept behind a snapshot so that slow followers can catch up without one. */
+  readonly snapshotKeepEntries?: number;
+  readonly logger?: RaftLogger;
+}
+
+interface Waiter {
+  readonly term: Term;
+  readonly deadlineMs: number;
+  readonly resolve: (outcome: ProposalOutcome) => void;
+}
+
+interface ReadWaiter {
+  index: LogIndex | undefined;
+  readonly deadlineMs: number;
+  readonly resolve: (outcome: RaftResult) => void;
+}
+
+const controlTypes = new Set<string>([
+  MessageType.vote,
+  MessageType.voteResponse,
+  MessageType.preVote,
+  MessageType.preVoteResponse,
+  MessageType.heartbeat,
+  MessageType.heartbeatResponse,
+  MessageType.appendResponse,
+  MessageType.snapshotResponse,
+  MessageType.readIndex,
+  MessageType.readIndexResponse,
+  MessageType.timeoutNow,
+]);
+
+type DriverLimits = Required<
+  Pick<
+    RaftNodeOptions,
+    | 'tickIntervalMs'
+    | 'controlInboxMessagesMax'
+    | 'dataInboxMessagesMax'
+    | 'proposalsQueuedMax'
+    | 'requestTimeoutMs'
+    | 'snapshotKeepEntries'
+  >
+>;
+
+const defaults: DriverLimits = {
+  tickIntervalMs: 100,
+  controlInboxMessagesMax: 4096,
+  dataInboxMessagesMax: 1024,
+  proposalsQueuedMax: 65_536,
+  requestTimeoutMs: 10_000,
+  snapshotKeepEntries: 1000,
+};
+
+/** One Raft node running for real. Create it with {@link RaftNode.start}. */
+export class RaftNode {
+  readonly id: NodeId;
+  readonly raw: RawNode;
+  readonly #options: RaftNodeOptions & DriverLimits;
+  readonly #logger: RaftLogger;
+  #controlInbox: Message[] = [];
+  #dataInbox: Message[] = [];
+  #queuedProposals: { data: Uint8Array; resolve: (o: ProposalOutcome) => void }[] = [];
+  readonly #proposalWaiters = new Map<LogIndex, Waiter>();
+  readonly #readWaiters = new Map<string, ReadWaiter>();
+  #readSequence = 0;
+  #lastTickMs: number;
+  #wake: (() => void) | undefined = undefined;
+  #workPending = false;
+  #timer: { cancel(): void } | undefined = undefined;
+  #running = true;
+  #failure: RaftError | undefined = undefined;
+  #loop: Promise<void> = Promise.resolve();
+
+  private constructor(raw: RawNode, options: RaftNodeOptions & DriverLimits) {
+    this.raw = raw;
+    this.id = asNodeId(options.id);
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#lastTickMs = options.clock.nowMs();
+  }
+
+  /** Restores the state machine from the log's snapshot if needed and starts the loop. */
+  static async start(input: RaftNodeOptions): Promise<RaftNode> {
+    const options = { ...defaults, ...input };
+    const snapshot = options.log.snapshotMetadata();
+    if (options.stateMachine.appliedIndex() < snapshot.index) {
+      await options.stateMachine.restore(snapshot, await options.log.snapshotData());
+    }
+    const raw = new RawNode({
+      ...options.raft,
+      id: asNodeId(options.id),
+      storage: options.log,
+      randomInt: options.randomInt,
+      appliedIndex: options.stateMachine.appliedIndex(),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+    const node = new RaftNode(raw, options);
+    options.transport.listen((m) => {
+      node.#receive(m);
+    });
+    node.#scheduleTick();
+    node.#loop = node.#run();
+    return node;
+  }
+
+  /** Proposes one command; resolves when it is applied, with the state machine's answer. */
+  propose(data: Uint8Array): Promise<ProposalOutcome> {
+    if (!this.#running) {
+      return Promise.resolve(this.#stoppedRefusal());
+    }
+    if (this.#queuedProposals.length >= this.#options.proposalsQueuedMax) {
+      return Promise.resolve(
+        refuse(
+          RaftErrorCode.busy,
+          `Retry later: ${this.#queuedProposals.length} proposals are queued on node ${this.id}`,
+        ) as ProposalOutcome,
+      );
+    }
+    return new Promise((resolve) => {
+      this.#queuedProposals.push({ data, resolve });
+      this.#signal();
+    });
+  }
+
+  /** Waits until this node has applied everything committed before the call (ReadIndex). */
+  readBarrier(): Promise<RaftResult> {
+    if (!this.#running) {
+      return Promise.resolve(this.#stoppedRefusal());
+    }
+    const key = `${this.id}:${++this.#readSequence}`;
+    const context = new TextEncoder().encode(key);
+    const result = this.raw.readIndex(context);
+    if (!result.ok) {
+      return Promise.resolve(result);
+    }
+    this.#signal();
+    return new Promise((resolve) => {
+      this.#readWaiters.set(key, {
+        index: undefined,
+        deadlineMs: this.#options.clock.nowMs() + this.#options.requestTimeoutMs,
+        resolve,
+      });
+    });
+  }
+
+  /** Proposes a single-server membership change. */
+  proposeConfChange(change: ConfChange): RaftResult {
+    const result = this.raw.proposeConfChange(change);
+    this.#signal();
+    return result;
+  }
+
+  /** Hands leadership to another voter. */
+  transferLeadership(to: number): RaftResult {
+    const result = this.raw.transferLeader(asNodeId(to));
+    this.#signal();
+    return result;
+  }
+
+  /** Starts an election now. */
+  campaign(): void {
+    this.raw.campaign();
+    this.#signal();
+  }
+
+  /** The failure that stopped the node, if any. */
+  failure(): RaftError | undefined {
+    return this.#failure;
+  }
+
+  /** Stops the loop, answers every waiter COFFER_RAFT_STOPPED and closes the ports. */
+  async stop(): Promise<void> {
+    if (this.#running) {
+      this.#running = false;
+      this.#signal();
+    }
+    await this.#loop;
+    this.#timer?.cancel();
+    this.#failAll();
+    await this.#options.transport.close();
+    await this.#options.log.close();
+  }
+
+  #stoppedRefusal(): ProposalOutcome {
+    const reason =
+      this.#failure === undefined ? 'it was stopped' : `it failed: ${this.#failure.code}`;
+    return refuse(
+      RaftErrorCode.stopped,
+      `Send this to another node: node ${this.id} stopped because ${reason}`,
+    ) as ProposalOutcome;
+  }
+
+  #receive(m: Message): void {
+    if (!this.#running) {
+      return;
+    }
+    const control = controlTypes.has(m.type);
+    const inbox = control ? this.#controlInbox : this.#dataInbox;
+    const max = control
+      ? this.#options.controlInboxMessagesMax
+      : this.#options.dataInboxMessagesMax;
+    if (inbox.length >= max) {
+      return; // NB: dropped on purpose; Raft resends what matters
+    }
+    inbox.push(m);
+    this.#signal();
+  }
+
+  #scheduleTick(): void {
+    this.#timer = this.#options.clock.setTimer(this.#options.tickIntervalMs, () => {
+      if (this.#running) {
+        this.#signal();
+        this.#scheduleTick();
+      }
+    });
+  }
+
+  #signal(): void {
+    this.#workPending = true;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async #waitForWork(): Promise<void> {
+    if (this.#workPending) {
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      await this.#waitForWork();
+      this.#workPending = false;
+      try {
+        await this.#round();
+      } catch (error) {
+        this.#fail(error);
+      }
+    }
+  }
+
+  async #round(): Promise<void> {
+    this.#deliverTicks();
+    for (const m of this.#takeAll('control')) {
+      this.raw.step(m);
+    }
+    for (const m of this.#takeAll('data')) {
+      this.raw.step(m);
+    }
+    this.#proposeQueued();
+    while (this.#running && this.raw.hasReady()) {
+      await this.#handleReady(this.raw.ready());
+    }
+    this.#expireWaiters();
+  }
+
+  #takeAll(which: 'control' | 'data'): Message[] {
+    const taken = which === 'control' ? this.#controlInbox : this.#dataInbox;
+    if (which === 'control') {
+      this.#controlInbox = [];
+    } else {
+      this.#dataInbox = [];
+    }
+    return taken;
+  }
+
+  /** Turns elapsed monotonic time into ticks, so a paused node catches up before anything else. */
+  #deliverTicks(): void {
+    const now = this.#options.clock.nowMs();
+    const interval = this.#options.tickIntervalMs;
+    while (now - this.#lastTickMs >= interval) {
+      this.raw.tick();
+      this.#lastTickMs += interval;
+    }
+  }
+
+  #proposeQueued(): void {
+    const queued = this.#queuedProposals;
+    if (queued.length === 0) {
+      return;
+    }
+    this.#queuedProposals = [];
+    const result = this.raw.propose(queued.map((p) => p.data));
+    if (!result.ok) {
+      for (const p of queued) {
+        p.resolve(result);
+      }
+      return;
+    }
+    const last = this.raw.raft.log.lastIndex();
+    const term = this.raw.raft.term;
+    const deadlineMs = this.#options.clock.nowMs() + this.#options.requestTimeoutMs;
+    queued.forEach((p, i) => {
+      const index = (last - queued.length + 1 + i) as LogIndex;
+      this.#proposalWaiters.set(index, { term, deadlineMs, resolve: p.resolve });
+    });
+  }
+
+  async #handleReady(ready: Ready): Promise<void> {
+    const { log, stateMachine, transport } = this.#options;
+    for (const chunk of ready.snapshotChunks) {
+      await log.stageSnapshotChunk(chunk);
+    }
+    await log.persist(
+      { hardState: ready.hardState, entries: ready.entries, installSnapshot: ready.snapshot },
+      { sync: ready.mustSync },
+    );
+    transport.send(ready.messages);
+    if (ready.snapshot !== undefined) {
+      await stateMachine.restore(ready.snapshot, await log.snapshotData());
+    }
+    const results = await stateMachine.apply(ready.committedEntries);
+    this.#answerProposals(ready.committedEntries, results);
+    for (const state of ready.readStates) {
+      const waiter = this.#readWaiters.get(new TextDecoder().decode(state.context));
+      if (waiter !== undefined) {
+        waiter.index = state.index;
+      }
+    }
+    this.raw.advance(ready);
+    this.#answerReads();
+    if (ready.snapshotWanted) {
+      await this.#saveSnapshot();
+    }
+  }
+
+  #answerProposals(entries: readonly Entry[], results: readonly Uint8Array[]): void {
+    entries.forEach((entry, i) => {
+      const waiter = this.#proposalWaiters.get(entry.index);
+      if (waiter === undefined) {
+        return;
+      }
+      this.#proposalWaiters.delete(entry.index);
+      if (entry.term === waiter.term) {
+        waiter.resolve({ ok: true, index: entry.index, result: results[i] ?? new Uint8Array(0) });
+      } else {
+        waiter.resolve(
+          refuse(
+            RaftErrorCode.proposalDropped,
+            `Retry: a new leader replaced the entry at index ${entry.index}`,
+          ) as ProposalOutcome,
+        );
+      }
+    });
+  }
+
+  #answerReads(): void {
+    const applied = this.raw.raft.log.applied;
+    for (const [key, waiter] of this.#readWaiters) {
+      if (waiter.index !== undefined && waiter.index <= applied) {
+        this.#readWaiters.delete(key);
+        waiter.resolve(accepted);
+      }
+    }
+  }
+
+  #expireWaiters(): void {
+    const now = this.#options.clock.nowMs();
+    const timeout = refuse(
+      RaftErrorCode.timeout,
+      `Retry: no answer from node ${this.id} in ${this.#options.requestTimeoutMs} ms; the outcome is unknown`,
+    );
+    for (const [index, waiter] of this.#proposalWaiters) {
+      if (waiter.deadlineMs <= now) {
+        this.#proposalWaiters.delete(index);
+        waiter.resolve(timeout as ProposalOutcome);
+      }
+    }
+    for (const [key, waiter] of this.#readWaiters) {
+      if (waiter.deadlineMs <= now) {
+        this.#readWaiters.delete(key);
+        waiter.resolve(timeout);
+      }
+    }
+  }
+
+  async #saveSnapshot(): Promise<void> {
+    const raft = this.raw.raft;
+    const index = raft.log.applied;
+    const term = raft.log.term(index);
+    if (term === undefined) {
+      return;
+    }
+    const data = await this.#options.stateMachine.snapshot();
+    await this.#options.log.saveSnapshot(
+      { metadata: { index, term, confState: raft.confState() }, data },
+      { keepEntries: this.#options.snapshotKeepEntries },
+    );
+  }
+
+  #fail(error: unknown): void {
+    this.#failure =
+      error instanceof RaftError
+        ? error
+        : new RaftError(
+            RaftErrorCode.stopped,
+            `Node ${this.id} stopped after a storage or apply failure`,
+            { cause: error },
+          );
+    this.#logger.warn('node stopped after a failure', {
+      id: this.id,
+      code: (error as { code?: unknown }).code,
+    });
+    this.#running = false;
+    this.#failAll();
+  }
+
+  #failAll(): void {
+    const refusal = this.#stoppedRefusal();
+    for (const waiter of this.#proposalWaiters.values()) {
+      waiter.resolve(refusal);
+    }
+    this.#proposalWaiters.clear();
+    for (const waiter of this.#readWaiters.values()) {
+      waiter.resolve(refusal);
+    }
+    this.#readWaiters.clear();
+    for (const p of this.#queuedProposals) {
+      p.resolve(refusal);
+    }
+    this.#queuedProposals = [];
+  }
+}

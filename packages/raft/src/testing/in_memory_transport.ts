@@ -1,0 +1,73 @@
+/**
+ * An in-memory network of {@link Transport}s for driver tests. Every message is encoded to the
+ * wire format and decoded on arrival, so tests exercise the real codec; delivery is
+ * asynchronous (a macrotask later) and can be cut between any two nodes.
+ */
+import type { Message, NodeId } from '../index.ts';
+import { decodeMessage, encodeMessage, type Transport } from '../node.ts';
+
+/** The wire between in-memory transports, with switches for partitions. */
+export class InMemoryNetwork {
+  readonly #handlers = new Map<NodeId, (m: Message) => void>();
+  #blocked = new Set<string>();
+  /** Messages that failed to decode on arrival (should stay 0). */
+  decodeFailures = 0;
+  /** Messages delivered, for tests that count traffic. */
+  delivered = 0;
+
+  /** The transport of node id. */
+  connect(id: NodeId): Transport {
+    return {
+      send: (messages) => {
+        for (const m of messages) {
+          this.#send(m);
+        }
+      },
+      listen: (handler) => {
+        this.#handlers.set(id, handler);
+      },
+      close: () => {
+        this.#handlers.delete(id);
+        return Promise.resolve();
+      },
+    };
+  }
+
+  #send(m: Message): void {
+    if (this.#blocked.has(`${m.from}>${m.to}`)) {
+      return;
+    }
+    const bytes = encodeMessage(m);
+    setImmediate(() => {
+      const decoded = decodeMessage(bytes);
+      if (!decoded.ok) {
+        this.decodeFailures++;
+        return;
+      }
+      const handler = this.#handlers.get(decoded.value.to);
+      if (handler !== undefined && !this.#blocked.has(`${m.from}>${m.to}`)) {
+        this.delivered++;
+        handler(decoded.value);
+      }
+    });
+  }
+
+  /** Drops every message between a and b, both ways. */
+  cut(a: number, b: number): void {
+    this.#blocked.add(`${a}>${b}`);
+    this.#blocked.add(`${b}>${a}`);
+  }
+
+  /** Cuts node id off from the given peers. */
+  isolate(id: number, peers: readonly number[]): void {
+    for (const peer of peers) {
+      if (peer !== id) {
+        this.cut(id, peer);
+      }
+    }
+  }
+
+  heal(): void {
+    this.#blocked = new Set();
+  }
+}

@@ -10,3 +10,10 @@ export {
   type TestStateMachine,
 } from './testing/in_memory_cluster.ts';
 export { SeededRandom } from './testing/seeded_random.ts';
+export { MemoryDurableLog, type MemoryLogImage } from './testing/memory_durable_log.ts';
+export {
+  describeLogStoreConformance,
+  type LogStoreFactory,
+} from './testing/log_store_conformance.ts';
+export { InMemoryNetwork } from './testing/in_memory_transport.ts';
+export { ManualClock } from './testing/manual_clock.ts';

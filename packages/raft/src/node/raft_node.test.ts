@@ -1,0 +1,218 @@
+// Goal: the driver runs the core by the Ready contract: it elects, commits proposals with
+// group commit, answers followers with NotLeader, serves read barriers, stops for good when a
+// write fails, and, with client sessions, applies a proposal retried after a leader change
+// once and returns the original response. Method: three RaftNodes over MemoryDurableLog, the
+// encoding InMemoryNetwork and a ManualClock; tests advance the clock and wait on conditions
+// with a bound on rounds, never on fixed sleeps.
+import { describe, expect, it } from 'vitest';
+import { asNodeId, type ConfState, type Entry, type LogIndex, type SnapshotMetadata } from '../index.ts';
+import { InMemoryNetwork, ManualClock, MemoryDurableLog, SeededRandom } from '../testing.ts';
+import {
+  decodeSessionResponse,
+  encodeRegister,
+  encodeSessionRequest,
+  SessionStateMachine,
+  SessionStatus,
+  type SessionApplication,
+} from './client_sessions.ts';
+import type { StateMachine } from './ports.ts';
+import { RaftNode } from './raft_node.ts';
+
+class ListMachine implements StateMachine {
+  applied: string[] = [];
+  #index = 0 as LogIndex;
+  appliedIndex(): LogIndex {
+    return this.#index;
+  }
+  apply(entries: readonly Entry[]): Promise<readonly Uint8Array[]> {
+    for (const e of entries) {
+      if (e.data.byteLength > 0) {
+        this.applied.push(new TextDecoder().decode(e.data));
+      }
+      this.#index = e.index;
+    }
+    return Promise.resolve(entries.map((e) => e.data));
+  }
+  snapshot(): Promise<Uint8Array> {
+    return Promise.resolve(new TextEncoder().encode(JSON.stringify(this.applied)));
+  }
+  restore(metadata: SnapshotMetadata, data: Uint8Array): Promise<void> {
+    this.applied = data.byteLength === 0 ? [] : (JSON.parse(new TextDecoder().decode(data)) as string[]);
+    this.#index = metadata.index;
+    return Promise.resolve();
+  }
+}
+
+class Counter implements SessionApplication {
+  count = 0;
+  apply(): Promise<Uint8Array> {
+    this.count++;
+    return Promise.resolve(new TextEncoder().encode(`applied #${this.count}`));
+  }
+  snapshot(): Promise<Uint8Array> {
+    return Promise.resolve(new TextEncoder().encode(String(this.count)));
+  }
+  restore(data: Uint8Array): Promise<void> {
+    this.count = Number(new TextDecoder().decode(data) || '0');
+    return Promise.resolve();
+  }
+}
+
+const conf: ConfState = { voters: [1, 2, 3].map(asNodeId), learners: [] };
+
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+interface Harness {
+  nodes: RaftNode[];
+  logs: MemoryDurableLog[];
+  clock: ManualClock;
+  network: InMemoryNetwork;
+}
+
+async function startCluster(machines: () => StateMachine): Promise<Harness> {
+  const clock = new ManualClock();
+  const network = new InMemoryNetwork();
+  const random = new SeededRandom(5);
+  const logs = [1, 2, 3].map(() => new MemoryDurableLog(conf));
+  const nodes = await Promise.all(
+    [1, 2, 3].map((id, i) =>
+      RaftNode.start({
+        id,
+        log: logs[i] as MemoryDurableLog,
+        stateMachine: machines(),
+        transport: network.connect(asNodeId(id)),
+        clock,
+        randomInt: (n) => random.int(n),
+        tickIntervalMs: 10,
+      }),
+    ),
+  );
+  return { nodes, logs, clock, network };
+}
+
+/** Advances time a tick at a time until the condition holds; fails after roundsMax. */
+async function until(h: Harness, condition: () => boolean, roundsMax = 2000): Promise<void> {
+  for (let i = 0; i < roundsMax; i++) {
+    if (condition()) {
+      return;
+    }
+    h.clock.advance(10);
+    for (let j = 0; j < 5; j++) {
+      await turn();
+    }
+  }
+  throw new Error('Condition not reached within the round limit');
+}
+
+function leaderOf(h: Harness): RaftNode | undefined {
+  return h.nodes.find((n) => n.raw.status().softState.role === 'leader');
+}
+
+async function stopAll(h: Harness): Promise<void> {
+  await Promise.all(h.nodes.map((n) => n.stop()));
+}
+
+describe('RaftNode', () => {
+  it('RaftNode elects a leader and commits a proposal on every node', async () => {
+    const machines: ListMachine[] = [];
+    const h = await startCluster(() => {
+      const m = new ListMachine();
+      machines.push(m);
+      return m;
+    });
+    await until(h, () => leaderOf(h) !== undefined);
+    const outcome = await (leaderOf(h) as RaftNode).propose(new TextEncoder().encode('hello'));
+    expect(outcome.ok).toBe(true);
+    await until(h, () => machines.every((m) => m.applied.includes('hello')));
+    expect(h.network.decodeFailures).toBe(0);
+    await stopAll(h);
+  });
+
+  it('RaftNode.propose on a follower answers NotLeader with the leader hint', async () => {
+    const h = await startCluster(() => new ListMachine());
+    await until(h, () => leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0));
+    const leader = leaderOf(h) as RaftNode;
+    const follower = h.nodes.find((n) => n !== leader) as RaftNode;
+    const outcome = await follower.propose(new Uint8Array([1]));
+    expect(outcome).toMatchObject({ ok: false, code: 'COFFER_RAFT_NOT_LEADER', leaderHint: leader.id });
+    await stopAll(h);
+  });
+
+  it('RaftNode groups many concurrent proposals into few synced batches', async () => {
+    const h = await startCluster(() => new ListMachine());
+    await until(h, () => leaderOf(h) !== undefined);
+    const leader = leaderOf(h) as RaftNode;
+    const index = h.nodes.indexOf(leader);
+    const log = h.logs[index] as MemoryDurableLog;
+    const before = log.syncCount;
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => leader.propose(new TextEncoder().encode(`p${i}`))),
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(log.syncCount - before).toBeLessThan(20);
+    await stopAll(h);
+  });
+
+  it('RaftNode.readBarrier resolves once the node has applied the read index', async () => {
+    const h = await startCluster(() => new ListMachine());
+    await until(h, () => leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0));
+    const leader = leaderOf(h) as RaftNode;
+    await leader.propose(new TextEncoder().encode('x'));
+    const follower = h.nodes.find((n) => n !== leader) as RaftNode;
+    const barrier = follower.readBarrier();
+    let result: unknown;
+    void barrier.then((r) => {
+      result = r;
+    });
+    await until(h, () => result !== undefined);
+    expect(result).toEqual({ ok: true });
+    expect(follower.raw.status().applied).toBeGreaterThanOrEqual(2);
+    await stopAll(h);
+  });
+
+  it('RaftNode stops for good and answers COFFER_RAFT_STOPPED after a failed write', async () => {
+    const h = await startCluster(() => new ListMachine());
+    await until(h, () => leaderOf(h) !== undefined);
+    const leader = leaderOf(h) as RaftNode;
+    (h.logs[h.nodes.indexOf(leader)] as MemoryDurableLog).failNextWrite(new Error('disk on fire'));
+    const outcome = await leader.propose(new Uint8Array([1]));
+    expect(outcome).toMatchObject({ ok: false, code: 'COFFER_RAFT_STOPPED' });
+    expect(leader.failure()?.code).toBe('COFFER_RAFT_STOPPED');
+    const again = await leader.propose(new Uint8Array([2]));
+    expect(again).toMatchObject({ ok: false, code: 'COFFER_RAFT_STOPPED' });
+    await stopAll(h);
+  });
+
+  it('RaftNode with sessions applies a proposal retried after a leader change once', async () => {
+    const apps: Counter[] = [];
+    const h = await startCluster(() => {
+      const app = new Counter();
+      apps.push(app);
+      return new SessionStateMachine(app, { sessionTtlMs: 60_000, responsesPerClientMax: 64 });
+    });
+    await until(h, () => leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0));
+    const first = leaderOf(h) as RaftNode;
+    const registered = await first.propose(encodeRegister(1000));
+    expect(registered.ok).toBe(true);
+    const idBytes = decodeSessionResponse(registered.ok ? registered.result : new Uint8Array()).body;
+    const clientId = new DataView(idBytes.buffer, idBytes.byteOffset).getFloat64(0);
+    const request = { clientId, sequence: 1, ackedBelow: 0, payload: new Uint8Array([1]) };
+    const original = await first.propose(encodeSessionRequest(request, 1001));
+    expect(original.ok).toBe(true);
+    // The client never saw that answer; leadership moves; the client retries elsewhere.
+    const next = h.nodes.find((n) => n !== first) as RaftNode;
+    expect(first.transferLeadership(next.id).ok).toBe(true);
+    await until(h, () => leaderOf(h) === next);
+    const retried = await next.propose(encodeSessionRequest(request, 1002));
+    expect(retried.ok && original.ok).toBe(true);
+    if (retried.ok && original.ok) {
+      expect(decodeSessionResponse(retried.result).status).toBe(SessionStatus.ok);
+      expect(retried.result).toEqual(original.result);
+    }
+    await until(h, () => apps.every((a) => a.count === 1));
+    expect(apps.map((a) => a.count)).toEqual([1, 1, 1]);
+    await stopAll(h);
+  });
+});

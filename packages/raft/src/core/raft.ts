@@ -186,9 +186,19 @@ export class Raft {
 
   /** Applies a committed membership change (called as the entry is applied). */
   applyConfChange(change: ConfChange): void {
+    const wasMember = this.progress.has(change.nodeId);
     this.setConfState(applyToConfState(this.confState(), change));
     if (this.role !== Role.leader) {
       return;
+    }
+    const added = wasMember ? undefined : this.progress.get(change.nodeId);
+    if (added !== undefined) {
+      // Probe a new member with the last entry, so that the flush below contacts it now
+      // instead of at the next heartbeat (etcd confchange initProgress: Next = lastIndex).
+      added.next = asIndex(Math.max(this.log.lastIndex(), 1));
+      // NB: a new member counts as recently active, or CheckQuorum could depose the leader
+      // before the newcomer has had a chance to answer (etcd initProgress: RecentActive).
+      added.recentActive = true;
     }
     if (!this.isVoter()) {
       this.config.logger.info('leader removed or demoted; stepping down', { id: this.id });
@@ -299,7 +309,9 @@ export class Raft {
     if (this.electionElapsed >= this.config.electionTimeoutTicks) {
       this.electionElapsed = 0;
       if (this.config.checkQuorum && !this.checkQuorumActive()) {
-        this.config.logger.info('leader lost contact with a quorum; stepping down', { id: this.id });
+        this.config.logger.info('leader lost contact with a quorum; stepping down', {
+          id: this.id,
+        });
         this.becomeFollower(this.term, noNode);
         return;
       }
@@ -341,7 +353,9 @@ export class Raft {
       });
       return;
     }
-    this.campaign(kind === 'transfer' ? 'transfer' : this.config.preVote ? 'preElection' : 'election');
+    this.campaign(
+      kind === 'transfer' ? 'transfer' : this.config.preVote ? 'preElection' : 'election',
+    );
   }
 
   hasUnappliedConfChange(): boolean {
@@ -376,12 +390,17 @@ export class Raft {
       if (to === this.id) {
         continue;
       }
-      this.send(makeMessage({
-        type, to, term, from: this.id,
-        index: this.log.lastIndex(),
-        logTerm: this.log.lastTerm(),
-        leaderTransfer: kind === 'transfer',
-      }));
+      this.send(
+        makeMessage({
+          type,
+          to,
+          term,
+          from: this.id,
+          index: this.log.lastIndex(),
+          logTerm: this.log.lastTerm(),
+          leaderTransfer: kind === 'transfer',
+        }),
+      );
     }
   }
 
@@ -401,7 +420,8 @@ export class Raft {
   }
 
   handleVoteRequest(m: Message): void {
-    const responseType = m.type === MessageType.vote ? MessageType.voteResponse : MessageType.preVoteResponse;
+    const responseType =
+      m.type === MessageType.vote ? MessageType.voteResponse : MessageType.preVoteResponse;
     const canVote =
       this.vote === m.from ||
       (this.vote === noNode && this.leader === noNode) ||
@@ -414,7 +434,15 @@ export class Raft {
         this.vote = m.from;
       }
     } else {
-      this.send(makeMessage({ type: responseType, from: this.id, to: m.from, term: this.term, reject: true }));
+      this.send(
+        makeMessage({
+          type: responseType,
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          reject: true,
+        }),
+      );
     }
   }
 
@@ -475,21 +503,40 @@ export class Raft {
       return true; // the term rises when the pre-candidate wins, not before
     }
     const fromLeader =
-      m.type === MessageType.append || m.type === MessageType.heartbeat || m.type === MessageType.snapshot;
+      m.type === MessageType.append ||
+      m.type === MessageType.heartbeat ||
+      m.type === MessageType.snapshot;
     this.becomeFollower(m.term, fromLeader ? m.from : noNode);
     return true;
   }
 
   /** Handles a message from an older term: answer what frees a stuck peer, drop the rest. */
   handleLowerTermMessage(m: Message): void {
-    if ((this.config.checkQuorum || this.config.preVote) &&
-      (m.type === MessageType.heartbeat || m.type === MessageType.append)) {
+    if (
+      (this.config.checkQuorum || this.config.preVote) &&
+      (m.type === MessageType.heartbeat || m.type === MessageType.append)
+    ) {
       // A node with an inflated term gets our term back, so the stale leader steps down
       // (etcd raft.Step: "this disruption is inevitable").
-      this.send(makeMessage({ type: MessageType.appendResponse, from: this.id, to: m.from, term: this.term }));
+      this.send(
+        makeMessage({
+          type: MessageType.appendResponse,
+          from: this.id,
+          to: m.from,
+          term: this.term,
+        }),
+      );
     } else if (m.type === MessageType.preVote) {
       // Reject, never ignore, a lower-term pre-vote, or a mixed cluster can deadlock.
-      this.send(makeMessage({ type: MessageType.preVoteResponse, from: this.id, to: m.from, term: this.term, reject: true }));
+      this.send(
+        makeMessage({
+          type: MessageType.preVoteResponse,
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          reject: true,
+        }),
+      );
     }
   }
 
@@ -550,28 +597,56 @@ export class Raft {
 
   handleAppend(m: Message): void {
     if (m.index < this.log.committed) {
-      this.send(makeMessage({ type: MessageType.appendResponse, from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      this.send(
+        makeMessage({
+          type: MessageType.appendResponse,
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          index: this.log.committed,
+        }),
+      );
       return;
     }
     const outcome = this.log.maybeAppend({ index: m.index, term: m.logTerm }, m.commit, m.entries);
     switch (outcome.kind) {
       case 'appended':
-        this.send(makeMessage({ type: MessageType.appendResponse, from: this.id, to: m.from, term: this.term, index: outcome.lastNewIndex }));
+        this.send(
+          makeMessage({
+            type: MessageType.appendResponse,
+            from: this.id,
+            to: m.from,
+            term: this.term,
+            index: outcome.lastNewIndex,
+          }),
+        );
         break;
       case 'mismatch': {
         // Reference: Raft §5.3 optimization — hint the last index whose term is <= the
         // leader's, so the leader skips a whole term per round trip.
-        const hintIndex = this.log.findConflictByTerm(asIndex(Math.min(m.index, this.log.lastIndex())), m.logTerm);
-        this.send(makeMessage({
-          type: MessageType.appendResponse, from: this.id, to: m.from, term: this.term,
-          index: m.index, reject: true, rejectHint: hintIndex,
-          logTerm: this.log.term(hintIndex) ?? asTerm(0),
-        }));
+        const hintIndex = this.log.findConflictByTerm(
+          asIndex(Math.min(m.index, this.log.lastIndex())),
+          m.logTerm,
+        );
+        this.send(
+          makeMessage({
+            type: MessageType.appendResponse,
+            from: this.id,
+            to: m.from,
+            term: this.term,
+            index: m.index,
+            reject: true,
+            rejectHint: hintIndex,
+            logTerm: this.log.term(hintIndex) ?? asTerm(0),
+          }),
+        );
         break;
       }
       case 'conflictsWithCommitted':
         this.config.logger.warn('dropped append that conflicts with a committed entry', {
-          id: this.id, from: m.from, index: outcome.index,
+          id: this.id,
+          from: m.from,
+          index: outcome.index,
         });
         break;
     }
@@ -579,10 +654,16 @@ export class Raft {
 
   handleHeartbeat(m: Message): void {
     this.log.commitTo(asIndex(Math.min(m.commit, this.log.lastIndex())));
-    this.send(makeMessage({
-      type: MessageType.heartbeatResponse, from: this.id, to: m.from, term: this.term,
-      index: m.index, context: m.context,
-    }));
+    this.send(
+      makeMessage({
+        type: MessageType.heartbeatResponse,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index: m.index,
+        context: m.context,
+      }),
+    );
   }
 
   /**
@@ -596,7 +677,15 @@ export class Raft {
     const metadata = chunk.metadata;
     if (metadata.index <= this.log.committed) {
       this.incomingSnapshot = undefined;
-      this.send(makeMessage({ type: MessageType.appendResponse, from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      this.send(
+        makeMessage({
+          type: MessageType.appendResponse,
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          index: this.log.committed,
+        }),
+      );
       return;
     }
     if (chunk.offsetBytes === 0) {
@@ -604,28 +693,60 @@ export class Raft {
     }
     const incoming = this.incomingSnapshot;
     const sameSnapshot =
-      incoming !== undefined && incoming.metadata.index === metadata.index && incoming.metadata.term === metadata.term;
+      incoming !== undefined &&
+      incoming.metadata.index === metadata.index &&
+      incoming.metadata.term === metadata.term;
     if (!sameSnapshot || chunk.offsetBytes !== incoming.nextOffsetBytes) {
       const next = sameSnapshot ? incoming.nextOffsetBytes : 0;
-      this.sendSnapshotResponse(m.from, { metadata, offsetBytes: next, reject: chunk.offsetBytes > next });
+      this.sendSnapshotResponse(m.from, {
+        metadata,
+        offsetBytes: next,
+        reject: chunk.offsetBytes > next,
+      });
       return;
     }
     this.snapshotChunks.push(chunk);
     incoming.nextOffsetBytes += chunk.data.byteLength;
     if (!chunk.done) {
-      this.sendSnapshotResponse(m.from, { metadata, offsetBytes: incoming.nextOffsetBytes, reject: false });
+      this.sendSnapshotResponse(m.from, {
+        metadata,
+        offsetBytes: incoming.nextOffsetBytes,
+        reject: false,
+      });
       return;
     }
     this.incomingSnapshot = undefined;
     const index = this.restore(metadata) ? this.log.lastIndex() : this.log.committed;
-    this.send(makeMessage({ type: MessageType.appendResponse, from: this.id, to: m.from, term: this.term, index }));
+    this.send(
+      makeMessage({
+        type: MessageType.appendResponse,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index,
+      }),
+    );
   }
 
-  sendSnapshotResponse(to: NodeId, ack: { metadata: SnapshotMetadata; offsetBytes: number; reject: boolean }): void {
-    this.send(makeMessage({
-      type: MessageType.snapshotResponse, from: this.id, to, term: this.term, reject: ack.reject,
-      snapshot: { metadata: ack.metadata, offsetBytes: ack.offsetBytes, data: new Uint8Array(0), done: false },
-    }));
+  sendSnapshotResponse(
+    to: NodeId,
+    ack: { metadata: SnapshotMetadata; offsetBytes: number; reject: boolean },
+  ): void {
+    this.send(
+      makeMessage({
+        type: MessageType.snapshotResponse,
+        from: this.id,
+        to,
+        term: this.term,
+        reject: ack.reject,
+        snapshot: {
+          metadata: ack.metadata,
+          offsetBytes: ack.offsetBytes,
+          data: new Uint8Array(0),
+          done: false,
+        },
+      }),
+    );
   }
 
   /** Replaces the log with a received snapshot; false when it brings nothing new. */
@@ -640,7 +761,9 @@ export class Raft {
     }
     const conf = metadata.confState;
     if (![...conf.voters, ...conf.learners].includes(this.id)) {
-      this.config.logger.warn('ignored snapshot whose membership leaves this node out', { id: this.id });
+      this.config.logger.warn('ignored snapshot whose membership leaves this node out', {
+        id: this.id,
+      });
       return false;
     }
     this.log.restore(metadata);
@@ -648,7 +771,11 @@ export class Raft {
     for (const id of this.progress.keys()) {
       this.progress.set(id, this.newProgress(id));
     }
-    this.config.logger.info('restored snapshot', { id: this.id, index: metadata.index, term: metadata.term });
+    this.config.logger.info('restored snapshot', {
+      id: this.id,
+      index: metadata.index,
+      term: metadata.term,
+    });
     return true;
   }
 
@@ -685,7 +812,8 @@ export class Raft {
 
   handleAppendResponse(m: Message, progress: Progress): void {
     if (m.reject) {
-      const hint = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm) : m.rejectHint;
+      const hint =
+        m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm) : m.rejectHint;
       if (progress.maybeDecrTo(m.index, hint)) {
         if (progress.state === ProgressState.replicate) {
           progress.becomeProbe();
@@ -701,7 +829,10 @@ export class Raft {
     }
     if (progress.state === ProgressState.probe) {
       progress.becomeReplicate();
-    } else if (progress.state === ProgressState.snapshot && progress.match + 1 >= this.log.firstIndex()) {
+    } else if (
+      progress.state === ProgressState.snapshot &&
+      progress.match + 1 >= this.log.firstIndex()
+    ) {
       progress.becomeProbe();
       progress.becomeReplicate();
     } else if (progress.state === ProgressState.replicate) {
@@ -709,7 +840,8 @@ export class Raft {
     }
     if (this.maybeCommit()) {
       this.commitBroadcastPending = true;
-    } else if (wasPaused) {
+    } else if (wasPaused && !this.commitBroadcastPending) {
+      // A paused follower may lack the commit index; a pending commit broadcast carries it.
       this.sendAppend(m.from, progress);
     }
     this.sendAppendsUntilPaused(m.from, progress);
@@ -725,10 +857,12 @@ export class Raft {
     }
     if (progress.state === ProgressState.snapshot) {
       this.sendSnapshotChunk(m.from, progress); // retransmits a chunk that may have been lost
-    } else if (progress.match < this.log.lastIndex()) {
-      this.sendAppend(m.from, progress);
+    } else if (progress.match < this.log.lastIndex() && !this.sendAppend(m.from, progress)) {
+      this.probeFullWindow(m.from, progress);
     }
-    if (this.config.readOnlyOption !== ReadOnlyOption.safe || m.context.byteLength === 0) {
+    // NB: in leaseBased mode too, since a read made without a valid lease falls back to this
+    // heartbeat round (startReadIndex) and only the round can answer it.
+    if (m.context.byteLength === 0) {
       return;
     }
     const acks = this.readOnly.recvAck(m.from, m.context);
@@ -746,7 +880,11 @@ export class Raft {
 
   handleSnapshotResponse(m: Message, progress: Progress): void {
     const ack = m.snapshot;
-    if (ack === undefined || progress.state !== ProgressState.snapshot || ack.metadata.index !== progress.pendingSnapshot) {
+    if (
+      ack === undefined ||
+      progress.state !== ProgressState.snapshot ||
+      ack.metadata.index !== progress.pendingSnapshot
+    ) {
       return;
     }
     progress.snapshotOffsetBytes = ack.offsetBytes;
@@ -779,12 +917,50 @@ export class Raft {
     if (last === undefined && !sendIfEmpty) {
       return false;
     }
-    this.send(makeMessage({
-      type: MessageType.append, from: this.id, to, term: this.term,
-      index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed,
-    }));
+    this.send(
+      makeMessage({
+        type: MessageType.append,
+        from: this.id,
+        to,
+        term: this.term,
+        index: prevIndex,
+        logTerm: prevTerm,
+        entries,
+        commit: this.log.committed,
+      }),
+    );
     progress.sentEntries(last?.index ?? prevIndex, entries.length, entriesSizeBytes(entries));
     return true;
+  }
+
+  /**
+   * Sends an empty append at the optimistic next index through a full replicate window. If the
+   * window's appends were lost, the follower rejects it and the leader falls back to probe;
+   * if they were only slow, its acknowledgement frees the window. Without this a window lost in
+   * full stalls the follower until the next election (etcd: a heartbeat response lets one
+   * append through a full window).
+   */
+  probeFullWindow(to: NodeId, progress: Progress): void {
+    if (progress.state !== ProgressState.replicate || !progress.inflights.full()) {
+      return;
+    }
+    const prevIndex = asIndex(progress.next - 1);
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) {
+      return;
+    }
+    this.send(
+      makeMessage({
+        type: MessageType.append,
+        from: this.id,
+        to,
+        term: this.term,
+        index: prevIndex,
+        logTerm: prevTerm,
+        entries: [],
+        commit: this.log.committed,
+      }),
+    );
   }
 
   /** Pipelines appends to a replicating follower until its window is full or it is current. */
@@ -810,18 +986,36 @@ export class Raft {
 
   sendSnapshotChunk(to: NodeId, progress: Progress): void {
     const storage = this.log.storage;
-    let slice = storage.snapshotChunk(progress.pendingSnapshot, progress.snapshotOffsetBytes, this.config.snapshotChunkSizeBytes);
+    let slice = storage.snapshotChunk(
+      progress.pendingSnapshot,
+      progress.snapshotOffsetBytes,
+      this.config.snapshotChunkSizeBytes,
+    );
     if (slice === undefined) {
       // The snapshot was replaced by a newer one: start over with it.
       progress.becomeSnapshot(storage.snapshotMetadata().index);
-      slice = storage.snapshotChunk(progress.pendingSnapshot, 0, this.config.snapshotChunkSizeBytes);
+      slice = storage.snapshotChunk(
+        progress.pendingSnapshot,
+        0,
+        this.config.snapshotChunkSizeBytes,
+      );
       assert(slice !== undefined, 'latest snapshot unreadable');
     }
     const metadata = storage.snapshotMetadata();
-    this.send(makeMessage({
-      type: MessageType.snapshot, from: this.id, to, term: this.term,
-      snapshot: { metadata, offsetBytes: progress.snapshotOffsetBytes, data: slice.data, done: slice.done },
-    }));
+    this.send(
+      makeMessage({
+        type: MessageType.snapshot,
+        from: this.id,
+        to,
+        term: this.term,
+        snapshot: {
+          metadata,
+          offsetBytes: progress.snapshotOffsetBytes,
+          data: slice.data,
+          done: slice.done,
+        },
+      }),
+    );
     progress.snapshotChunkInFlight = true;
   }
 
@@ -829,11 +1023,17 @@ export class Raft {
     for (const to of this.peers()) {
       const progress = this.progress.get(to);
       const commit = asIndex(Math.min(progress?.match ?? 0, this.log.committed));
-      this.send(makeMessage({
-        type: MessageType.heartbeat, from: this.id, to, term: this.term, commit,
-        index: asIndex(this.ticks),
-        ...(context === undefined ? {} : { context }),
-      }));
+      this.send(
+        makeMessage({
+          type: MessageType.heartbeat,
+          from: this.id,
+          to,
+          term: this.term,
+          commit,
+          index: asIndex(this.ticks),
+          ...(context === undefined ? {} : { context }),
+        }),
+      );
     }
   }
 
@@ -864,7 +1064,9 @@ export class Raft {
   hasPendingFlush(): boolean {
     return (
       this.role === Role.leader &&
-      (this.appendsPending || this.commitBroadcastPending || this.heartbeatContextPending !== undefined)
+      (this.appendsPending ||
+        this.commitBroadcastPending ||
+        this.heartbeatContextPending !== undefined)
     );
   }
 
@@ -874,11 +1076,17 @@ export class Raft {
   appendEntries(items: readonly { type: Entry['type']; data: Uint8Array }[]): boolean {
     const first = this.log.lastIndex() + 1;
     const entries: Entry[] = items.map((item, i) => ({
-      term: this.term, index: asIndex(first + i), type: item.type, data: item.data,
+      term: this.term,
+      index: asIndex(first + i),
+      type: item.type,
+      data: item.data,
     }));
     const sizeBytes = entriesSizeBytes(entries);
-    if (this.uncommittedSizeBytes > 0 && sizeBytes > 0 &&
-      this.uncommittedSizeBytes + sizeBytes > this.config.uncommittedSizeBytesMax) {
+    if (
+      this.uncommittedSizeBytes > 0 &&
+      sizeBytes > 0 &&
+      this.uncommittedSizeBytes + sizeBytes > this.config.uncommittedSizeBytesMax
+    ) {
       return false;
     }
     this.uncommittedSizeBytes += sizeBytes;
@@ -913,7 +1121,10 @@ export class Raft {
       return this.notLeader();
     }
     if (this.leadTransferee !== noNode) {
-      return refuse(RaftErrorCode.proposalDropped, `Retry later: leadership is moving to node ${this.leadTransferee}`);
+      return refuse(
+        RaftErrorCode.proposalDropped,
+        `Retry later: leadership is moving to node ${this.leadTransferee}`,
+      );
     }
     if (!this.appendEntries(data.map((d) => ({ type: EntryType.normal, data: d })))) {
       return refuse(
@@ -932,7 +1143,7 @@ export class Raft {
     if (this.pendingConfIndex > this.log.applied) {
       return refuse(
         RaftErrorCode.confChangePending,
-        `Retry once index ${this.pendingConfIndex} is applied: a membership change is pending`,
+        `Retry once index ${this.pendingConfIndex} is applied: a membership change, or this leader's first entry, is not applied yet`,
       );
     }
     const problem = this.confChangeProblem(change);
@@ -960,8 +1171,12 @@ export class Raft {
       return `Name a member to remove: node ${id} is not in the cluster`;
     }
     const progress = this.progress.get(id);
-    if (change.type === ConfChangeType.addVoter && this.learners.includes(id) && progress !== undefined &&
-      this.log.committed - progress.match > this.config.promotionLagEntriesMax) {
+    if (
+      change.type === ConfChangeType.addVoter &&
+      this.learners.includes(id) &&
+      progress !== undefined &&
+      this.log.committed - progress.match > this.config.promotionLagEntriesMax
+    ) {
       return `Wait for learner ${id} to catch up before promoting it: it matched ${progress.match}, commit is ${this.log.committed}`;
     }
     return undefined;
@@ -978,7 +1193,15 @@ export class Raft {
     if (this.role !== Role.follower || this.leader === noNode) {
       return this.notLeader();
     }
-    this.send(makeMessage({ type: MessageType.readIndex, from: this.id, to: this.leader, term: this.term, context }));
+    this.send(
+      makeMessage({
+        type: MessageType.readIndex,
+        from: this.id,
+        to: this.leader,
+        term: this.term,
+        context,
+      }),
+    );
     return accepted;
   }
 
@@ -1020,7 +1243,9 @@ export class Raft {
       return false;
     }
     const sentTicks = this.voters
-      .map((id) => (id === this.id ? this.ticks : (this.progress.get(id)?.heartbeatAckedSentTick ?? -Infinity)))
+      .map((id) =>
+        id === this.id ? this.ticks : (this.progress.get(id)?.heartbeatAckedSentTick ?? -Infinity),
+      )
       .sort((a, b) => b - a);
     const quorumSentTick = sentTicks[quorumSize(this.voters.length) - 1] ?? -Infinity;
     return this.ticks - quorumSentTick < leaseTicks(this.config);
@@ -1041,10 +1266,16 @@ export class Raft {
     if (request.from === this.id) {
       this.readStates.push({ index: request.index, context: request.context });
     } else {
-      this.send(makeMessage({
-        type: MessageType.readIndexResponse, from: this.id, to: request.from, term: this.term,
-        index: request.index, context: request.context,
-      }));
+      this.send(
+        makeMessage({
+          type: MessageType.readIndexResponse,
+          from: this.id,
+          to: request.from,
+          term: this.term,
+          index: request.index,
+          context: request.context,
+        }),
+      );
     }
   }
 
@@ -1056,7 +1287,10 @@ export class Raft {
       return this.notLeader();
     }
     if (to === this.id || !this.voters.includes(to)) {
-      return refuse(RaftErrorCode.invalidConfChange, `Name another voter to lead: node ${to} is ${to === this.id ? 'already the leader' : 'not a voter'}`);
+      return refuse(
+        RaftErrorCode.invalidConfChange,
+        `Name another voter to lead: node ${to} is ${to === this.id ? 'already the leader' : 'not a voter'}`,
+      );
     }
     if (this.leadTransferee === to) {
       return accepted;
@@ -1093,7 +1327,10 @@ export class Raft {
   decodeConfChangeEntry(entry: Entry): ConfChange {
     const change = decodeConfChange(entry.data);
     if (change === undefined) {
-      throw new RaftError(RaftErrorCode.logCorrupt, `Cannot apply entry ${entry.index}: its membership change does not decode`);
+      throw new RaftError(
+        RaftErrorCode.logCorrupt,
+        `Cannot apply entry ${entry.index}: its membership change does not decode`,
+      );
     }
     return change;
   }

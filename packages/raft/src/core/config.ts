@@ -148,8 +148,32 @@ const positiveIntegerFields = [
   'logSizeBytesMax',
 ] as const satisfies readonly (keyof RaftConfig)[];
 
+const readOnlyOptions = new Set<unknown>(Object.values(ReadOnlyOption));
+
+/** Checks the fields that are not numbers: flags, the read option and the injected ports. */
+function requireKinds(config: RaftConfig): void {
+  for (const field of ['preVote', 'checkQuorum'] as const) {
+    const value: unknown = config[field];
+    if (typeof value !== 'boolean') {
+      throw invalid(field, `must be true or false, got ${describeValue(value)}`);
+    }
+  }
+  const option: unknown = config.readOnlyOption;
+  if (!readOnlyOptions.has(option)) {
+    const got = typeof option === 'string' ? `"${option}"` : describeValue(option);
+    throw invalid('readOnlyOption', `must be "safe" or "leaseBased", got ${got}`);
+  }
+  for (const field of ['storage', 'logger'] as const) {
+    const value: unknown = config[field];
+    if (typeof value !== 'object' || value === null) {
+      throw invalid(field, `must be an object, got ${describeValue(value)}`);
+    }
+  }
+}
+
 /** Throws COFFER_RAFT_INVALID_CONFIG when a field is missing, out of range or inconsistent. */
 export function validateConfig(config: RaftConfig): void {
+  requireKinds(config);
   for (const field of positiveIntegerFields) {
     requirePositiveInteger(config, field);
   }
@@ -164,10 +188,16 @@ export function validateConfig(config: RaftConfig): void {
   }
   const drift = config.clockDriftMaxPercent;
   if (!Number.isSafeInteger(drift) || drift < 0 || drift >= 100) {
-    throw invalid('clockDriftMaxPercent', `must be an integer in [0, 100), got ${describeValue(drift)}`);
+    throw invalid(
+      'clockDriftMaxPercent',
+      `must be an integer in [0, 100), got ${describeValue(drift)}`,
+    );
   }
   if (!Number.isSafeInteger(config.promotionLagEntriesMax) || config.promotionLagEntriesMax < 0) {
-    throw invalid('promotionLagEntriesMax', `must be a non-negative integer, got ${describeValue(config.promotionLagEntriesMax)}`);
+    throw invalid(
+      'promotionLagEntriesMax',
+      `must be a non-negative integer, got ${describeValue(config.promotionLagEntriesMax)}`,
+    );
   }
   if (!Number.isSafeInteger(config.appliedIndex) || config.appliedIndex < 0) {
     throw invalid('appliedIndex', `must be a non-negative integer, got ${config.appliedIndex}`);

@@ -120,7 +120,11 @@ export class MemoryStorage implements LogStorage {
     return this.#snapshot.data;
   }
 
-  snapshotChunk(snapshotIndex: LogIndex, offsetBytes: number, sizeBytesMax: number): SnapshotData | undefined {
+  snapshotChunk(
+    snapshotIndex: LogIndex,
+    offsetBytes: number,
+    sizeBytesMax: number,
+  ): SnapshotData | undefined {
     if (snapshotIndex !== this.#snapshot.metadata.index) {
       return undefined;
     }
@@ -140,10 +144,19 @@ export class MemoryStorage implements LogStorage {
     }
     checkContiguous(entries);
     if (first.index <= this.#offset()) {
-      throw corrupt(`Cannot append at index ${first.index}: it is covered by the snapshot at ${this.#offset()}`);
+      throw corrupt(
+        `Cannot append at index ${first.index}: it is covered by the snapshot at ${this.#offset()}`,
+      );
     }
     if (first.index > this.lastIndex() + 1) {
       throw corrupt(`Cannot append at index ${first.index}: log ends at ${this.lastIndex()}`);
+    }
+    // The invariant holds across appends too: the kept entry before the batch bounds its term.
+    const previousTerm = this.term(asIndex(first.index - 1)) ?? first.term;
+    if (first.term < previousTerm) {
+      throw corrupt(
+        `Cannot append entry ${first.index} of term ${first.term}: it follows an entry of term ${previousTerm}`,
+      );
     }
     this.#entries.length = first.index - this.#offset();
     this.#entries.push(...entries);
@@ -152,7 +165,9 @@ export class MemoryStorage implements LogStorage {
   /** Replaces the whole log with a snapshot received from the leader. */
   applySnapshot(metadata: SnapshotMetadata, data: Uint8Array): void {
     if (metadata.index < this.#snapshot.metadata.index) {
-      throw corrupt(`Cannot install snapshot at ${metadata.index}: a newer one at ${this.#snapshot.metadata.index} exists`);
+      throw corrupt(
+        `Cannot install snapshot at ${metadata.index}: a newer one at ${this.#snapshot.metadata.index} exists`,
+      );
     }
     this.#snapshot = { metadata, data };
     this.#entries = [dummyEntry(metadata.index, metadata.term)];
@@ -162,7 +177,10 @@ export class MemoryStorage implements LogStorage {
    * Records a snapshot of the state machine at index (which must be in the log) and keeps the
    * log after it; entries up to it stay until {@link compact}.
    */
-  createSnapshot(index: LogIndex, options: { confState: ConfState; data: Uint8Array }): SnapshotMetadata {
+  createSnapshot(
+    index: LogIndex,
+    options: { confState: ConfState; data: Uint8Array },
+  ): SnapshotMetadata {
     const term = this.term(index);
     if (index <= this.#snapshot.metadata.index || term === undefined) {
       throw new RaftError(
@@ -209,7 +227,9 @@ function checkContiguous(entries: readonly Entry[]): void {
       continue;
     }
     if (next.index !== prev.index + 1 || next.term < prev.term) {
-      throw corrupt(`Cannot append entries: index ${next.index} (term ${next.term}) does not follow ${prev.index} (term ${prev.term})`);
+      throw corrupt(
+        `Cannot append entries: index ${next.index} (term ${next.term}) does not follow ${prev.index} (term ${prev.term})`,
+      );
     }
   }
 }

@@ -4,7 +4,13 @@
  */
 import type { RaftConfig } from './config.ts';
 import { accepted, refuse, RaftErrorCode, type RaftResult } from './errors.ts';
-import { EntryType, MessageType, type Entry, type Message, type SnapshotMetadata } from './types.ts';
+import {
+  EntryType,
+  MessageType,
+  type Entry,
+  type Message,
+  type SnapshotMetadata,
+} from './types.ts';
 
 const messageTypes = new Set<string>(Object.values(MessageType));
 const entryTypes = new Set<string>(Object.values(EntryType));
@@ -37,6 +43,10 @@ function checkHeader(m: Message, self: number): RaftResult {
   if (!(m.context instanceof Uint8Array) || !Array.isArray(m.entries)) {
     return invalid(`Drop ${m.type} message: context or entries have the wrong type`);
   }
+  const flags: unknown[] = [m.reject, m.leaderTransfer];
+  if (!flags.every((flag) => typeof flag === 'boolean')) {
+    return invalid(`Drop ${m.type} message: field "reject" or "leaderTransfer" is not a boolean`);
+  }
   if (m.term === 0) {
     return invalid(`Drop ${m.type} message from node ${m.from}: term 0 is reserved`);
   }
@@ -44,12 +54,20 @@ function checkHeader(m: Message, self: number): RaftResult {
 }
 
 function checkEntry(m: Message, entry: Entry, position: number): RaftResult {
+  const raw: unknown = entry;
+  if (typeof raw !== 'object' || raw === null) {
+    return invalid(`Drop append from node ${m.from}: entry ${position} is not an object`);
+  }
   const expected = m.index + 1 + position;
   if (!isCount(entry.index) || entry.index !== expected) {
-    return invalid(`Drop append from node ${m.from}: entry ${position} has index ${entry.index}, expected ${expected}`);
+    return invalid(
+      `Drop append from node ${m.from}: entry ${position} has index ${entry.index}, expected ${expected}`,
+    );
   }
   if (!isCount(entry.term) || entry.term > m.term || entry.term < m.logTerm) {
-    return invalid(`Drop append from node ${m.from}: entry ${entry.index} has term ${entry.term} outside [${m.logTerm}, ${m.term}]`);
+    return invalid(
+      `Drop append from node ${m.from}: entry ${entry.index} has term ${entry.term} outside [${m.logTerm}, ${m.term}]`,
+    );
   }
   if (!entryTypes.has(entry.type) || !(entry.data instanceof Uint8Array)) {
     return invalid(`Drop append from node ${m.from}: entry ${entry.index} is malformed`);
@@ -107,10 +125,16 @@ export function isValidSnapshotMetadata(metadata: SnapshotMetadata | undefined):
 function checkSnapshot(m: Message, config: RaftConfig): RaftResult {
   const isSnapshotType = m.type === MessageType.snapshot || m.type === MessageType.snapshotResponse;
   if (!isSnapshotType) {
-    return m.snapshot === undefined ? accepted : invalid(`Drop ${m.type} message: unexpected snapshot`);
+    return m.snapshot === undefined
+      ? accepted
+      : invalid(`Drop ${m.type} message: unexpected snapshot`);
   }
   const chunk = m.snapshot;
-  if (chunk === undefined || !isValidSnapshotMetadata(chunk.metadata) || !isCount(chunk.offsetBytes)) {
+  if (
+    chunk === undefined ||
+    !isValidSnapshotMetadata(chunk.metadata) ||
+    !isCount(chunk.offsetBytes)
+  ) {
     return invalid(`Drop ${m.type} message from node ${m.from}: snapshot chunk is malformed`);
   }
   if (!(chunk.data instanceof Uint8Array) || typeof chunk.done !== 'boolean') {

@@ -887,6 +887,11 @@ export class Raft {
     ) {
       return;
     }
+    // NB: an acknowledgement names the next offset the follower expects. One that does not
+    // move past the chunk in flight is a duplicate, unless the follower asks to go back.
+    if (!m.reject && ack.offsetBytes <= progress.snapshotOffsetBytes) {
+      return;
+    }
     progress.snapshotOffsetBytes = ack.offsetBytes;
     progress.snapshotChunkInFlight = false;
     this.sendSnapshotChunk(m.from, progress);

@@ -12,8 +12,19 @@ export const StorageErrorCode = {
   notOpen: 'COFFER_STORAGE_NOT_OPEN',
   /** The underlying database failed to read or write; the cause holds the driver error. */
   io: 'COFFER_STORAGE_IO',
-  /** A record read back from disk failed validation (bad length, checksum or encoding). */
-  corrupt: 'COFFER_STORAGE_CORRUPT',
+  /**
+   * A record read back from disk failed validation (truncated, bad checksum or encoding, or a
+   * gap in the log); the message names the record. It was not applied: restore the node.
+   */
+  corruptRecord: 'COFFER_STORAGE_CORRUPT_RECORD',
+  /** A write or its fsync failed. The store stopped and refuses everything: restart the node. */
+  writeFailed: 'COFFER_STORAGE_WRITE_FAILED',
+  /** The disk is full. The store stopped; free space on the data path, then restart the node. */
+  diskFull: 'COFFER_STORAGE_DISK_FULL',
+  /** Another process (or another store in this one) holds the database lock on this path. */
+  locked: 'COFFER_STORAGE_LOCKED',
+  /** A write would break the log (gap, term regression, unstaged snapshot); nothing was written. */
+  invalidWrite: 'COFFER_STORAGE_INVALID_WRITE',
 } as const;
 
 /** The union of every @coffer/storage error code string. */

@@ -4,3 +4,5 @@
  */
 export { StorageError, StorageErrorCode } from './errors.ts';
 export type { StorageErrorOptions } from './errors.ts';
+export { LevelLogStore, type LevelLogStoreOptions } from './level_log_store.ts';
+export type { LevelDatabase, LevelOperation, LevelRecord } from './level_adapter.ts';

@@ -1,0 +1,392 @@
+/**
+ * An in-memory {@link DurableLog} over {@link MemoryStorage}, for tests, the simulator and the
+ * conformance suite's reference run. It keeps the same contract as the LevelDB store in
+ * @coffer/storage: every write is checked before anything changes, so a rejected batch leaves
+ * the log as it was, and a failed or closed log refuses everything after.
+ *
+ * Durability is modelled with two images. {@link MemoryDurableLog.image} is everything
+ * written: what a clean close or a process crash leaves (LevelDB hands unsynced writes to the
+ * OS, which keeps them). {@link MemoryDurableLog.crashImage} is what the last synced write made
+ * durable: what a power loss leaves. Reopen from either with {@link MemoryDurableLog.fromImage}.
+ *
+ * Invariant: the synced image is a prefix in time of the written one; a synced write (persist
+ * with sync, saveSnapshot, stageSnapshotChunk) makes everything written before it durable too,
+ * as one append-only write-ahead log does.
+ */
+import {
+  asIndex,
+  MemoryStorage,
+  noNode,
+  RaftError,
+  RaftErrorCode,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type InitialState,
+  type LogIndex,
+  type SnapshotChunk,
+  type SnapshotData,
+  type SnapshotMetadata,
+  type Term,
+} from '../index.ts';
+import type { DurableLog, PersistBatch, SnapshotWithData } from '../node.ts';
+
+/** Everything a {@link MemoryDurableLog} holds, as plain data to reopen from. */
+export interface MemoryLogImage {
+  readonly hardState: HardState;
+  readonly snapshot: SnapshotWithData;
+  /** The index and term just before the first entry: the snapshot's, or older when entries were kept. */
+  readonly base: { readonly index: LogIndex; readonly term: Term };
+  /** The entries after base, in order. */
+  readonly entries: readonly Entry[];
+}
+
+/** Snapshot chunks received so far for one incoming snapshot. */
+interface Staging {
+  readonly metadata: SnapshotMetadata;
+  readonly chunks: Uint8Array[];
+  sizeBytes: number;
+  done: boolean;
+}
+
+const emptyConfState: ConfState = { voters: [], learners: [] };
+
+function invalid(message: string): RaftError {
+  return new RaftError(RaftErrorCode.logCorrupt, message);
+}
+
+/** A durable log held in memory, with crash images for restart tests. */
+export class MemoryDurableLog implements DurableLog {
+  #view: MemoryStorage;
+  #staging: Staging | undefined;
+  #synced: MemoryLogImage;
+  #closed = false;
+  #failure: Error | undefined;
+  #nextWriteFailure: Error | undefined;
+  /** Synced writes so far, for tests of group commit. */
+  syncCount = 0;
+
+  /** A new, empty log for a node whose initial membership is confState. */
+  constructor(confState: ConfState = emptyConfState) {
+    this.#view = new MemoryStorage(confState);
+    this.#synced = imageOf(this.#view);
+  }
+
+  /** Reopens a log from an image, as a node restarting after a close or a crash. */
+  static fromImage(image: MemoryLogImage): MemoryDurableLog {
+    const log = new MemoryDurableLog(image.snapshot.metadata.confState);
+    log.#view = viewOf(image);
+    log.#synced = image;
+    return log;
+  }
+
+  /** Everything written so far: what a clean close or a process crash leaves. Works after close. */
+  image(): MemoryLogImage {
+    return imageOf(this.#view);
+  }
+
+  /** What the last synced write made durable: what a power loss leaves. Works after close. */
+  crashImage(): MemoryLogImage {
+    return this.#synced;
+  }
+
+  /**
+   * Makes the next write reject with `error` and change nothing, as a failed fsync would; the
+   * log then refuses everything (COFFER_RAFT_STOPPED), like the LevelDB store after a failure.
+   */
+  failNextWrite(error: Error): void {
+    this.#nextWriteFailure = error;
+  }
+
+  initialState(): InitialState {
+    return this.#readable().initialState();
+  }
+
+  entries(lo: LogIndex, hi: LogIndex, sizeBytesMax: number): readonly Entry[] {
+    return this.#readable().entries(lo, hi, sizeBytesMax);
+  }
+
+  term(index: LogIndex): Term | undefined {
+    return this.#readable().term(index);
+  }
+
+  firstIndex(): LogIndex {
+    return this.#readable().firstIndex();
+  }
+
+  lastIndex(): LogIndex {
+    return this.#readable().lastIndex();
+  }
+
+  snapshotMetadata(): SnapshotMetadata {
+    return this.#readable().snapshotMetadata();
+  }
+
+  snapshotChunk(
+    snapshotIndex: LogIndex,
+    offsetBytes: number,
+    sizeBytesMax: number,
+  ): SnapshotData | undefined {
+    return this.#readable().snapshotChunk(snapshotIndex, offsetBytes, sizeBytesMax);
+  }
+
+  snapshotData(): Promise<Uint8Array> {
+    return settle(() => this.#readable().snapshotData());
+  }
+
+  stageSnapshotChunk(chunk: SnapshotChunk): Promise<void> {
+    return settle(() => {
+      const staging = checkChunk(this.#writable(), this.#staging, chunk);
+      staging.chunks.push(chunk.data);
+      staging.sizeBytes += chunk.data.byteLength;
+      staging.done = chunk.done;
+      this.#staging = staging;
+      this.#synced = imageOf(this.#view);
+    });
+  }
+
+  persist(batch: PersistBatch, options: { sync: boolean }): Promise<void> {
+    return settle(() => {
+      const view = this.#writable();
+      checkPersist(view, this.#staging, batch);
+      if (batch.installSnapshot !== undefined) {
+        view.applySnapshot(batch.installSnapshot, concat(this.#staging?.chunks ?? []));
+        this.#staging = undefined;
+      }
+      view.append(batch.entries);
+      if (batch.hardState !== undefined) {
+        view.setHardState(batch.hardState);
+      }
+      if (options.sync) {
+        this.syncCount++;
+        this.#synced = imageOf(view);
+      }
+    });
+  }
+
+  saveSnapshot(snapshot: SnapshotWithData, options: { keepEntries: number }): Promise<void> {
+    return settle(() => {
+      const view = this.#writable();
+      const { index, confState } = snapshot.metadata;
+      checkSaveSnapshot(view, snapshot.metadata, options.keepEntries);
+      view.createSnapshot(index, { confState, data: snapshot.data });
+      view.compact(asIndex(Math.max(view.firstIndex() - 1, index - options.keepEntries)));
+      this.#synced = imageOf(view);
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#staging = undefined;
+    return Promise.resolve();
+  }
+
+  #readable(): MemoryStorage {
+    if (this.#closed) {
+      throw new RaftError(RaftErrorCode.stopped, 'Cannot use the log: it is closed');
+    }
+    if (this.#failure !== undefined) {
+      throw new RaftError(
+        RaftErrorCode.stopped,
+        'Cannot use the log: a write failed earlier; restart the node',
+        { cause: this.#failure },
+      );
+    }
+    return this.#view;
+  }
+
+  #writable(): MemoryStorage {
+    const view = this.#readable();
+    const failure = this.#nextWriteFailure;
+    if (failure !== undefined) {
+      this.#nextWriteFailure = undefined;
+      this.#failure = failure;
+      throw failure;
+    }
+    return view;
+  }
+}
+
+/** Runs a synchronous step as a settled promise, so callers see one async contract. */
+function settle<T>(step: () => T): Promise<T> {
+  try {
+    return Promise.resolve(step());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function imageOf(view: MemoryStorage): MemoryLogImage {
+  const first = view.firstIndex();
+  const last = view.lastIndex();
+  const baseIndex = asIndex(first - 1);
+  return {
+    hardState: view.hardState(),
+    snapshot: { metadata: view.snapshotMetadata(), data: view.snapshotData() },
+    base: { index: baseIndex, term: view.term(baseIndex) ?? view.snapshotMetadata().term },
+    entries: last >= first ? view.entries(first, asIndex(last + 1), Infinity) : [],
+  };
+}
+
+function viewOf(image: MemoryLogImage): MemoryStorage {
+  const { metadata, data } = image.snapshot;
+  const view = new MemoryStorage(metadata.confState);
+  if (image.base.index === metadata.index) {
+    view.applySnapshot(metadata, data);
+    view.append(image.entries);
+  } else {
+    view.applySnapshot({ ...image.base, confState: metadata.confState }, new Uint8Array(0));
+    view.append(image.entries);
+    view.createSnapshot(metadata.index, { confState: metadata.confState, data });
+  }
+  view.setHardState(image.hardState);
+  return view;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** Checks that a chunk starts or continues the staged snapshot; returns the staging to add it to. */
+function checkChunk(
+  view: MemoryStorage,
+  staging: Staging | undefined,
+  chunk: SnapshotChunk,
+): Staging {
+  const { index, term } = chunk.metadata;
+  if (index < view.snapshotMetadata().index) {
+    throw invalid(
+      `Cannot stage a chunk of snapshot ${index}: a newer snapshot at ${view.snapshotMetadata().index} exists`,
+    );
+  }
+  if (chunk.offsetBytes === 0) {
+    return { metadata: chunk.metadata, chunks: [], sizeBytes: 0, done: false };
+  }
+  const same = staging?.metadata.index === index && staging.metadata.term === term;
+  if (staging === undefined || !same || staging.done || chunk.offsetBytes !== staging.sizeBytes) {
+    const staged =
+      staging === undefined
+        ? 'nothing'
+        : `${staging.sizeBytes} bytes of snapshot ${staging.metadata.index}`;
+    throw invalid(
+      `Cannot stage snapshot ${index} at offset ${chunk.offsetBytes}: ${staged} is staged`,
+    );
+  }
+  return staging;
+}
+
+/**
+ * Checks a batch against the log before anything is written: a staged, complete snapshot to
+ * install; entries that are contiguous, do not go back in term and attach to the log; a hard
+ * state whose term and commit do not go back and whose vote does not change within a term.
+ */
+function checkPersist(
+  view: MemoryStorage,
+  staging: Staging | undefined,
+  batch: PersistBatch,
+): void {
+  let lastIndex = view.lastIndex();
+  let snapshotIndex = view.snapshotMetadata().index;
+  let termAt = (index: LogIndex): Term | undefined => view.term(index);
+  const install = batch.installSnapshot;
+  if (install !== undefined) {
+    checkInstall(view, staging, install);
+    lastIndex = install.index;
+    snapshotIndex = install.index;
+    termAt = (index) => (index === install.index ? install.term : undefined);
+  }
+  const first = batch.entries[0];
+  const last = batch.entries.at(-1);
+  if (first !== undefined && last !== undefined) {
+    checkContiguous(batch.entries);
+    if (first.index <= snapshotIndex || first.index > lastIndex + 1) {
+      throw invalid(
+        `Cannot append entries at index ${first.index}: the log after snapshot ${snapshotIndex} ends at ${lastIndex}`,
+      );
+    }
+    const previousTerm = termAt(asIndex(first.index - 1)) ?? 0;
+    if (first.term < previousTerm) {
+      throw invalid(
+        `Cannot append entry ${first.index} of term ${first.term}: entry ${first.index - 1} has term ${previousTerm}`,
+      );
+    }
+    lastIndex = last.index;
+  }
+  if (batch.hardState !== undefined) {
+    checkHardState(view.hardState(), batch.hardState, lastIndex);
+  }
+}
+
+function checkInstall(
+  view: MemoryStorage,
+  staging: Staging | undefined,
+  metadata: SnapshotMetadata,
+): void {
+  const current = view.snapshotMetadata().index;
+  if (metadata.index < current) {
+    throw invalid(
+      `Cannot install snapshot ${metadata.index}: a newer snapshot at ${current} exists`,
+    );
+  }
+  const staged =
+    staging?.done === true &&
+    staging.metadata.index === metadata.index &&
+    staging.metadata.term === metadata.term;
+  if (!staged) {
+    throw invalid(
+      `Cannot install snapshot ${metadata.index} of term ${metadata.term}: its chunks are not all staged`,
+    );
+  }
+}
+
+function checkContiguous(entries: readonly Entry[]): void {
+  for (let i = 1; i < entries.length; i++) {
+    const previous = entries[i - 1];
+    const next = entries[i];
+    if (previous === undefined || next === undefined) {
+      continue;
+    }
+    if (next.index !== previous.index + 1 || next.term < previous.term) {
+      throw invalid(
+        `Cannot append entries: index ${next.index} (term ${next.term}) does not follow ${previous.index} (term ${previous.term})`,
+      );
+    }
+  }
+}
+
+function checkHardState(current: HardState, next: HardState, lastIndex: LogIndex): void {
+  const voteChanged = current.vote !== noNode && next.vote !== current.vote;
+  if (next.term < current.term || (next.term === current.term && voteChanged)) {
+    throw invalid(
+      `Cannot write hard state of term ${next.term} with vote ${next.vote}: term ${current.term} with vote ${current.vote} is stored`,
+    );
+  }
+  if (next.commit < current.commit || next.commit > lastIndex) {
+    throw invalid(
+      `Cannot write commit index ${next.commit}: stored commit is ${current.commit} and the log ends at ${lastIndex}`,
+    );
+  }
+}
+
+function checkSaveSnapshot(
+  view: MemoryStorage,
+  metadata: SnapshotMetadata,
+  keepEntries: number,
+): void {
+  const current = view.snapshotMetadata().index;
+  const term = view.term(metadata.index);
+  if (metadata.index <= current || metadata.index > view.lastIndex() || term !== metadata.term) {
+    throw invalid(
+      `Cannot save snapshot ${metadata.index} of term ${metadata.term}: the log after snapshot ${current} ends at ${view.lastIndex()} and has term ${term ?? 'none'} there`,
+    );
+  }
+  if (!Number.isSafeInteger(keepEntries) || keepEntries < 0) {
+    throw invalid(`Cannot keep ${keepEntries} entries: keepEntries must be an integer >= 0`);
+  }
+}

@@ -1,0 +1,514 @@
+/**
+ * The Raft log on LevelDB: @coffer/raft's DurableLog port (STYLE.md 2.2), implemented with
+ * classic-level through level_adapter.ts. Keys and the checksummed record frame are in
+ * log_record.ts; reading back and verifying at open is in level_log_loader.ts.
+ *
+ * Reads are synchronous and in memory: the entries since the log base live in a MemoryStorage
+ * view (STYLE.md 3.3). Snapshot data stays on disk, split into checksummed pieces, and
+ * snapshotChunk() reads the pieces it needs with LevelDB's synchronous get.
+ *
+ * Writes: each persist(), saveSnapshot() and stageSnapshotChunk() is ONE LevelDB batch, checked
+ * before it is written (log_write_checks.ts) and applied to the view only after LevelDB
+ * accepted it. Writes run one at a time, in call order.
+ *
+ * Snapshot data is written in generations: a received snapshot is staged under a fresh
+ * generation, and installing it is a single log-state record that points at that generation.
+ * Pieces of a replaced generation are deleted in the next batch, not the one that replaces
+ * them, so a snapshotChunk() read racing a write never finds its piece gone; pieces of no
+ * current generation left by a crash are deleted after the next open.
+ *
+ * Failures: a failed write or fsync marks the store failed (COFFER_STORAGE_WRITE_FAILED, or
+ * COFFER_STORAGE_DISK_FULL for ENOSPC), and it refuses everything after, so the node stops and
+ * never acknowledges what it could not persist. Reopening after a restart (and after freeing
+ * space) recovers what was written before the failure.
+ *
+ * Invariant: the entry keys on disk are exactly firstIndex()..lastIndex() of the view, and the
+ * log-state record names the view's base, snapshot and snapshot generation.
+ */
+import assert from 'node:assert/strict';
+
+import {
+  MemoryStorage,
+  type ConfState,
+  type Entry,
+  type InitialState,
+  type LogIndex,
+  type SnapshotChunk,
+  type SnapshotData,
+  type SnapshotMetadata,
+  type Term,
+} from '@coffer/raft';
+import {
+  encodeEntry,
+  type DurableLog,
+  type PersistBatch,
+  type SnapshotWithData,
+} from '@coffer/raft/node';
+
+import { StorageError, StorageErrorCode } from './errors.ts';
+import {
+  classifyLevelError,
+  LevelFailure,
+  openLevelDatabase,
+  type LevelDatabase,
+  type LevelOperation,
+} from './level_adapter.ts';
+import { emptyLog, loadLog, type LoadedLog } from './level_log_loader.ts';
+import {
+  corruptRecord,
+  decodeRecord,
+  encodeHardState,
+  encodeLogState,
+  encodeRecord,
+  entryKey,
+  hardStateKey,
+  logStateKey,
+  pieceKey,
+  type LogState,
+} from './log_record.ts';
+import {
+  checkChunk,
+  checkPersist,
+  checkSaveSnapshot,
+  type StagedSnapshot,
+} from './log_write_checks.ts';
+
+/** Options for {@link LevelLogStore.open}. */
+export interface LevelLogStoreOptions {
+  /** The membership of a new node: used only when the directory holds no log yet. */
+  readonly confState?: ConfState;
+  /** The size of the pieces a saved snapshot is split into; 1 MiB unless set. */
+  readonly snapshotPieceSizeBytes?: number;
+  /**
+   * Wraps the database the store writes through. NB: for fault injection in tests (a failing
+   * fsync, a full disk); production code leaves it unset.
+   */
+  readonly wrapDatabase?: (database: LevelDatabase) => LevelDatabase;
+}
+
+const defaultPieceSizeBytes = 1024 * 1024;
+const emptyConfState: ConfState = { voters: [], learners: [] };
+const emptyBytes = new Uint8Array(0);
+
+/** Where the current snapshot's data lies. */
+interface SnapshotLayout {
+  readonly generation: number;
+  readonly pieceSizes: readonly number[];
+}
+
+/** A snapshot being received, with where its staged chunks lie. */
+interface Staging extends StagedSnapshot, SnapshotLayout {}
+
+type StoreState =
+  | { readonly kind: 'open' }
+  | { readonly kind: 'closed' }
+  | { readonly kind: 'failed'; readonly error: StorageError };
+
+function put(key: Uint8Array, body: Uint8Array): LevelOperation {
+  return { type: 'put', key, value: encodeRecord(key, body) };
+}
+
+function del(key: Uint8Array): LevelOperation {
+  return { type: 'del', key };
+}
+
+function pieceKeys(layout: SnapshotLayout): Uint8Array[] {
+  return layout.pieceSizes.map((_, seq) => pieceKey(layout.generation, seq));
+}
+
+/** Deletes of the entry keys first..last (none when last < first). */
+function deleteEntries(first: number, last: number): LevelOperation[] {
+  const operations: LevelOperation[] = [];
+  for (let index = first; index <= last; index++) {
+    operations.push(del(entryKey(index)));
+  }
+  return operations;
+}
+
+/** Puts of entries, and deletes of the old suffix past them up to lastIndex. */
+function appendOperations(entries: readonly Entry[], lastIndex: number): LevelOperation[] {
+  const last = entries.at(-1);
+  if (last === undefined) {
+    return [];
+  }
+  const puts = entries.map((entry) => put(entryKey(entry.index), encodeEntry(entry)));
+  return [...puts, ...deleteEntries(last.index + 1, lastIndex)];
+}
+
+/** Maps a failed open to a typed error. */
+function openError(location: string, error: unknown): StorageError {
+  switch (classifyLevelError(error)) {
+    case LevelFailure.locked:
+      return new StorageError(
+        StorageErrorCode.locked,
+        `Cannot open the Raft log in "${location}": another process holds its lock. Stop the other node using this directory, or give this one its own`,
+        { cause: error },
+      );
+    case LevelFailure.diskFull:
+      return diskFullError(location, error);
+    case LevelFailure.other:
+      return new StorageError(
+        StorageErrorCode.io,
+        `Cannot open the Raft log in "${location}": LevelDB failed to open or read it`,
+        { cause: error },
+      );
+  }
+}
+
+function diskFullError(location: string, cause: unknown): StorageError {
+  return new StorageError(
+    StorageErrorCode.diskFull,
+    `Cannot write the Raft log in "${location}": the disk is full. Free space on "${location}", then restart the node`,
+    { cause },
+  );
+}
+
+/** The Raft log of one node in a LevelDB directory. */
+export class LevelLogStore implements DurableLog {
+  readonly #db: LevelDatabase;
+  readonly #location: string;
+  readonly #pieceSizeBytes: number;
+  readonly #view: MemoryStorage;
+  #snapshot: SnapshotLayout;
+  #staging: Staging | undefined;
+  #nextGeneration: number;
+  #garbage: Uint8Array[];
+  #state: StoreState = { kind: 'open' };
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(db: LevelDatabase, loaded: LoadedLog, pieceSizeBytes: number) {
+    this.#db = db;
+    this.#location = db.location;
+    this.#pieceSizeBytes = pieceSizeBytes;
+    this.#view = loaded.view;
+    this.#snapshot = { generation: loaded.generation, pieceSizes: loaded.pieceSizes };
+    this.#nextGeneration = loaded.nextGeneration;
+    this.#garbage = [...loaded.garbage];
+  }
+
+  /**
+   * Opens the log in directory location, creating it for a new node when it holds none, and
+   * verifies everything stored (COFFER_STORAGE_CORRUPT_RECORD). A directory another process
+   * uses gives COFFER_STORAGE_LOCKED.
+   */
+  static async open(location: string, options: LevelLogStoreOptions = {}): Promise<LevelLogStore> {
+    const pieceSizeBytes = options.snapshotPieceSizeBytes ?? defaultPieceSizeBytes;
+    assert(
+      Number.isSafeInteger(pieceSizeBytes) && pieceSizeBytes > 0,
+      'snapshotPieceSizeBytes > 0',
+    );
+    let db: LevelDatabase;
+    try {
+      db = await openLevelDatabase(location);
+    } catch (error) {
+      throw openError(location, error);
+    }
+    db = options.wrapDatabase?.(db) ?? db;
+    try {
+      const loaded = await loadLog(db);
+      const confState = options.confState ?? emptyConfState;
+      const store = new LevelLogStore(db, loaded ?? emptyLog(confState), pieceSizeBytes);
+      if (loaded === undefined) {
+        await store.#create(confState);
+      }
+      return store;
+    } catch (error) {
+      await db.close().catch(() => undefined);
+      // Our own typed errors pass through; a LevelDB read that failed while loading is I/O.
+      throw error instanceof StorageError ? error : openError(location, error);
+    }
+  }
+
+  initialState(): InitialState {
+    return this.#live('read the log').initialState();
+  }
+
+  entries(lo: LogIndex, hi: LogIndex, sizeBytesMax: number): readonly Entry[] {
+    return this.#live('read the log').entries(lo, hi, sizeBytesMax);
+  }
+
+  term(index: LogIndex): Term | undefined {
+    return this.#live('read the log').term(index);
+  }
+
+  firstIndex(): LogIndex {
+    return this.#live('read the log').firstIndex();
+  }
+
+  lastIndex(): LogIndex {
+    return this.#live('read the log').lastIndex();
+  }
+
+  snapshotMetadata(): SnapshotMetadata {
+    return this.#live('read the log').snapshotMetadata();
+  }
+
+  snapshotChunk(
+    snapshotIndex: LogIndex,
+    offsetBytes: number,
+    sizeBytesMax: number,
+  ): SnapshotData | undefined {
+    const view = this.#live('read the snapshot');
+    if (snapshotIndex !== view.snapshotMetadata().index) {
+      return undefined;
+    }
+    const sizeBytes = this.#snapshot.pieceSizes.reduce((n, size) => n + size, 0);
+    const end = Math.min(sizeBytes, offsetBytes + sizeBytesMax);
+    return { data: this.#readSnapshot(offsetBytes, end), done: end >= sizeBytes };
+  }
+
+  snapshotData(): Promise<Uint8Array> {
+    return this.#exclusive('read the snapshot', () => {
+      const sizeBytes = this.#snapshot.pieceSizes.reduce((n, size) => n + size, 0);
+      return Promise.resolve(this.#readSnapshot(0, sizeBytes));
+    });
+  }
+
+  stageSnapshotChunk(chunk: SnapshotChunk): Promise<void> {
+    return this.#exclusive('stage a snapshot chunk', async () => {
+      const step = checkChunk(this.#view, this.#staging, chunk);
+      const operations: LevelOperation[] = [];
+      let staging = this.#staging;
+      if (step === 'start') {
+        operations.push(...(staging === undefined ? [] : pieceKeys(staging).map(del)));
+        const generation = this.#nextGeneration++;
+        staging = {
+          metadata: chunk.metadata,
+          generation,
+          pieceSizes: [],
+          sizeBytes: 0,
+          done: false,
+        };
+      }
+      assert(staging !== undefined, 'checkChunk continues only a staged snapshot');
+      const key = pieceKey(staging.generation, staging.pieceSizes.length);
+      operations.push(put(key, chunk.data));
+      // Synced: the install batch later points at these pieces, and LevelDB does not promise
+      // that an unsynced write survives a power loss that a later synced one survives.
+      await this.#commit(operations, true);
+      this.#staging = {
+        ...staging,
+        pieceSizes: [...staging.pieceSizes, chunk.data.byteLength],
+        sizeBytes: staging.sizeBytes + chunk.data.byteLength,
+        done: chunk.done,
+      };
+    });
+  }
+
+  persist(batch: PersistBatch, options: { sync: boolean }): Promise<void> {
+    return this.#exclusive('persist a batch', async () => {
+      const view = this.#view;
+      checkPersist(view, this.#staging, batch);
+      const operations: LevelOperation[] = [];
+      const install = batch.installSnapshot;
+      if (install !== undefined) {
+        operations.push(...this.#installOperations(install));
+      }
+      const lastIndex = install === undefined ? view.lastIndex() : install.index;
+      operations.push(...appendOperations(batch.entries, lastIndex));
+      if (batch.hardState !== undefined) {
+        operations.push(put(hardStateKey, encodeHardState(batch.hardState)));
+      }
+      await this.#commit(operations, options.sync);
+      if (install !== undefined) {
+        this.#applyInstall(install);
+      }
+      view.append(batch.entries);
+      if (batch.hardState !== undefined) {
+        view.setHardState(batch.hardState);
+      }
+    });
+  }
+
+  saveSnapshot(snapshot: SnapshotWithData, options: { keepEntries: number }): Promise<void> {
+    return this.#exclusive('save a snapshot', async () => {
+      const view = this.#view;
+      const { metadata, data } = snapshot;
+      checkSaveSnapshot(view, metadata, options.keepEntries);
+      const layout = { generation: this.#nextGeneration++, pieceSizes: [] as number[] };
+      const operations: LevelOperation[] = [];
+      for (let offset = 0; offset < data.byteLength; offset += this.#pieceSizeBytes) {
+        const piece = data.subarray(offset, offset + this.#pieceSizeBytes);
+        operations.push(put(pieceKey(layout.generation, layout.pieceSizes.length), piece));
+        layout.pieceSizes.push(piece.byteLength);
+      }
+      const base = Math.max(view.firstIndex() - 1, metadata.index - options.keepEntries);
+      operations.push(...deleteEntries(view.firstIndex(), base));
+      const baseTerm = view.term(base as LogIndex);
+      assert(baseTerm !== undefined, 'the compaction index lies inside the log');
+      const state = { snapshot: metadata, base: { index: base as LogIndex, term: baseTerm } };
+      operations.push(this.#logStatePut({ ...state, ...layout }));
+      await this.#commit(operations, true);
+      view.createSnapshot(metadata.index, { confState: metadata.confState, data: emptyBytes });
+      view.compact(base as LogIndex);
+      this.#replaceSnapshot(layout);
+    });
+  }
+
+  /** Closes the database once queued writes finish; later calls fail with COFFER_STORAGE_NOT_OPEN. */
+  close(): Promise<void> {
+    if (this.#state.kind === 'closed') {
+      return this.#queue.then(() => undefined);
+    }
+    this.#state = { kind: 'closed' };
+    this.#staging = undefined;
+    const closed = this.#queue.then(() => this.#db.close());
+    this.#queue = closed.catch(() => undefined);
+    return closed;
+  }
+
+  /** Writes the records of a new, empty log. */
+  async #create(confState: ConfState): Promise<void> {
+    const view = this.#view;
+    const snapshot = view.snapshotMetadata();
+    const base = { index: snapshot.index, term: snapshot.term };
+    const state = { snapshot: { ...snapshot, confState }, base, ...this.#snapshot };
+    const operations = [
+      this.#logStatePut(state),
+      put(hardStateKey, encodeHardState(view.hardState())),
+    ];
+    await this.#commit(operations, true);
+  }
+
+  #logStatePut(state: Omit<LogState, 'pieceCount' | 'sizeBytes'> & SnapshotLayout): LevelOperation {
+    const { snapshot, base, generation, pieceSizes } = state;
+    const sizeBytes = pieceSizes.reduce((n, size) => n + size, 0);
+    const logState = { snapshot, base, generation, pieceCount: pieceSizes.length, sizeBytes };
+    return put(logStateKey, encodeLogState(logState));
+  }
+
+  /** The log-state put and entry deletes that install the staged snapshot. */
+  #installOperations(metadata: SnapshotMetadata): LevelOperation[] {
+    const staging = this.#staging;
+    assert(staging !== undefined, 'checkPersist installs only a staged snapshot');
+    const base = { index: metadata.index, term: metadata.term };
+    return [
+      this.#logStatePut({ snapshot: metadata, base, ...staging }),
+      ...deleteEntries(this.#view.firstIndex(), this.#view.lastIndex()),
+    ];
+  }
+
+  #applyInstall(metadata: SnapshotMetadata): void {
+    const staging = this.#staging;
+    assert(staging !== undefined, 'checkPersist installs only a staged snapshot');
+    this.#view.applySnapshot(metadata, emptyBytes);
+    this.#staging = undefined;
+    this.#replaceSnapshot(staging);
+  }
+
+  /** Makes layout the current snapshot; the old pieces go in the next batch. */
+  #replaceSnapshot(layout: SnapshotLayout): void {
+    this.#garbage.push(...pieceKeys(this.#snapshot));
+    this.#snapshot = { generation: layout.generation, pieceSizes: layout.pieceSizes };
+  }
+
+  /** Reads bytes [start, end) of the current snapshot from its pieces, verifying each. */
+  #readSnapshot(start: number, end: number): Uint8Array {
+    const out = new Uint8Array(Math.max(0, end - start));
+    let pieceStart = 0;
+    for (const [seq, size] of this.#snapshot.pieceSizes.entries()) {
+      const pieceEnd = pieceStart + size;
+      if (pieceStart >= end) {
+        break;
+      }
+      if (pieceEnd > start && size > 0) {
+        const body = this.#readPiece(seq, size);
+        const from = Math.max(start, pieceStart);
+        out.set(
+          body.subarray(from - pieceStart, Math.min(end, pieceEnd) - pieceStart),
+          from - start,
+        );
+      }
+      pieceStart = pieceEnd;
+    }
+    return out;
+  }
+
+  #readPiece(seq: number, sizeBytes: number): Uint8Array {
+    const key = pieceKey(this.#snapshot.generation, seq);
+    let value: Uint8Array | undefined;
+    try {
+      value = this.#db.getSync(key);
+    } catch (error) {
+      throw new StorageError(
+        StorageErrorCode.io,
+        `Cannot read snapshot piece ${seq} in "${this.#location}": LevelDB failed to read it`,
+        { cause: error },
+      );
+    }
+    const body = decodeRecord({ key, value }, this.#location, (bytes) => bytes);
+    if (body.byteLength !== sizeBytes) {
+      throw corruptRecord(
+        key,
+        this.#location,
+        `it holds ${body.byteLength} bytes, not ${sizeBytes}`,
+      );
+    }
+    return body;
+  }
+
+  /** Writes one batch, with the pending garbage deletes first; a failure stops the store. */
+  async #commit(operations: readonly LevelOperation[], sync: boolean): Promise<void> {
+    const garbage = this.#garbage;
+    const all = garbage.length === 0 ? operations : [...garbage.map(del), ...operations];
+    try {
+      await this.#db.write(all, { sync });
+    } catch (error) {
+      const failure =
+        classifyLevelError(error) === LevelFailure.diskFull
+          ? diskFullError(this.#location, error)
+          : new StorageError(
+              StorageErrorCode.writeFailed,
+              `Cannot write the Raft log in "${this.#location}": the write or its fsync failed, so the store stopped. Restart the node`,
+              { cause: error },
+            );
+      this.#state = { kind: 'failed', error: failure };
+      throw failure;
+    }
+    this.#garbage = this.#garbage.slice(garbage.length);
+  }
+
+  /** Runs a write (or a read that must not race one) after the ones queued before it. */
+  #exclusive<T>(what: string, run: () => Promise<T>): Promise<T> {
+    const refusal = this.#refusal(what);
+    if (refusal !== undefined) {
+      return Promise.reject(refusal);
+    }
+    const result = this.#queue.then(() => {
+      // A write queued before this one may have failed the store meanwhile.
+      const failed = this.#state.kind === 'failed' ? this.#refusal(what) : undefined;
+      return failed === undefined ? run() : Promise.reject(failed);
+    });
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** The view, when the store is open and has not failed. */
+  #live(what: string): MemoryStorage {
+    const refusal = this.#refusal(what);
+    if (refusal !== undefined) {
+      throw refusal;
+    }
+    return this.#view;
+  }
+
+  /** The typed error for a call on a closed or failed store; undefined while it is open. */
+  #refusal(what: string): StorageError | undefined {
+    const state = this.#state;
+    switch (state.kind) {
+      case 'open':
+        return undefined;
+      case 'closed':
+        return new StorageError(
+          StorageErrorCode.notOpen,
+          `Cannot ${what} in "${this.#location}": the store is closed`,
+        );
+      case 'failed':
+        return new StorageError(
+          state.error.code,
+          `Cannot ${what} in "${this.#location}": the store stopped after a failed write. Restart the node`,
+          { cause: state.error },
+        );
+    }
+  }
+}

@@ -239,6 +239,10 @@ export class LevelLogStore implements DurableLog {
     return this.#live('read the log').lastIndex();
   }
 
+  logSizeBytes(): number {
+    return this.#live('read the log').logSizeBytes();
+  }
+
   snapshotMetadata(): SnapshotMetadata {
     return this.#live('read the log').snapshotMetadata();
   }

@@ -10,6 +10,7 @@ import type { InitialState, LogStorage, SnapshotData } from './storage.ts';
 import {
   asIndex,
   asTerm,
+  entriesSizeBytes,
   EntryType,
   noNode,
   type ConfState,
@@ -33,6 +34,8 @@ export class MemoryStorage implements LogStorage {
   #entries: Entry[];
   #hardState: HardState;
   #snapshot: { metadata: SnapshotMetadata; data: Uint8Array };
+  /** Payload bytes of the entries after the dummy, kept up to date by every change. */
+  #sizeBytes = 0;
 
   /** A storage for a new node whose initial membership is confState. */
   constructor(confState: ConfState = { voters: [], learners: [] }) {
@@ -158,8 +161,13 @@ export class MemoryStorage implements LogStorage {
         `Cannot append entry ${first.index} of term ${first.term}: it follows an entry of term ${previousTerm}`,
       );
     }
-    this.#entries.length = first.index - this.#offset();
+    const keep = first.index - this.#offset();
+    for (let i = keep; i < this.#entries.length; i++) {
+      this.#sizeBytes -= this.#entries[i]?.data.byteLength ?? 0;
+    }
+    this.#entries.length = keep;
     this.#entries.push(...entries);
+    this.#sizeBytes += entriesSizeBytes(entries);
   }
 
   /** Replaces the whole log with a snapshot received from the leader. */
@@ -171,6 +179,7 @@ export class MemoryStorage implements LogStorage {
     }
     this.#snapshot = { metadata, data };
     this.#entries = [dummyEntry(metadata.index, metadata.term)];
+    this.#sizeBytes = 0;
   }
 
   /**
@@ -206,17 +215,20 @@ export class MemoryStorage implements LogStorage {
         `Cannot compact to index ${index}: snapshot ends at ${this.#snapshot.metadata.index}`,
       );
     }
+    const removed = this.#entries.slice(1, index - offset + 1);
+    this.#sizeBytes -= entriesSizeBytes(removed);
     this.#entries = [dummyEntry(index, term), ...this.#entries.slice(index - offset + 1)];
   }
 
   /** Number of entries after the snapshot and their payload bytes. */
   usage(): { entryCount: number; sizeBytes: number } {
-    let sizeBytes = 0;
-    for (let i = 1; i < this.#entries.length; i++) {
-      sizeBytes += this.#entries[i]?.data.byteLength ?? 0;
-    }
-    return { entryCount: this.#entries.length - 1, sizeBytes };
+    return { entryCount: this.#entries.length - 1, sizeBytes: this.#sizeBytes };
   }
+
+  logSizeBytes(): number {
+    return this.#sizeBytes;
+  }
+
 }
 
 function checkContiguous(entries: readonly Entry[]): void {

@@ -85,4 +85,31 @@ describe('RawNode', () => {
     };
     expect(run()).toBe(run());
   });
+
+  it('RawNode.ready asks for a snapshot once applied entries reach logEntriesMax', () => {
+    const cluster = new InMemoryCluster({ voters: [1], node: { logEntriesMax: 3 } });
+    cluster.elect(1);
+    const node = cluster.node(1);
+    cluster.propose(1, 'a');
+    node.raw.propose([new TextEncoder().encode('b')]);
+    expect(node.handleReady().ready.snapshotWanted).toBe(false);
+    node.raw.propose([new TextEncoder().encode('c')]);
+    expect(node.handleReady().ready.snapshotWanted).toBe(true);
+    node.compact();
+    node.raw.propose([new TextEncoder().encode('d')]);
+    expect(node.handleReady().ready.snapshotWanted).toBe(false);
+  });
+
+  it('RawNode.ready asks for a snapshot once the log payload reaches logSizeBytesMax', () => {
+    const cluster = new InMemoryCluster({ voters: [1], node: { logSizeBytesMax: 10 } });
+    cluster.elect(1);
+    const node = cluster.node(1);
+    node.raw.propose([new TextEncoder().encode('12345')]);
+    expect(node.handleReady().ready.snapshotWanted).toBe(false);
+    node.raw.propose([new TextEncoder().encode('67890')]);
+    node.handleReady();
+    expect(node.storage.logSizeBytes()).toBe(10);
+    node.raw.propose([]);
+    expect(node.raw.ready().snapshotWanted).toBe(true);
+  });
 });

@@ -51,7 +51,10 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** The hard state or entries must reach the disk with an fsync before messages go out. */
   readonly mustSync: boolean;
-  /** The log since the last snapshot passed logEntriesMax or logSizeBytesMax: take a snapshot. */
+  /**
+   * Entries applied since the last snapshot reached logEntriesMax, or the log's payload reached
+   * logSizeBytesMax: take a snapshot at the applied index.
+   */
   readonly snapshotWanted: boolean;
 }
 
@@ -188,10 +191,17 @@ export class RawNode {
   }
 
   #snapshotWanted(): boolean {
-    const log = this.raft.log;
-    const compactable = log.applied - (log.firstIndex() - 1);
-    return compactable >= this.raft.config.logEntriesMax;
+    const r = this.raft;
+    const sinceSnapshot = r.log.applied - r.log.snapshotMetadata().index;
+    if (sinceSnapshot <= 0) {
+      return false;
+    }
+    return (
+      sinceSnapshot >= r.config.logEntriesMax ||
+      r.log.storage.logSizeBytes() >= r.config.logSizeBytesMax
+    );
   }
+
 
   /** Acknowledges that a Ready was persisted, sent and applied. */
   advance(ready: Ready): void {

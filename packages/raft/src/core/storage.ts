@@ -34,6 +34,8 @@ export interface LogStorage {
   firstIndex(): LogIndex;
   /** The index of the last entry (the snapshot index when the log is empty). */
   lastIndex(): LogIndex;
+  /** Payload bytes of the entries held after the snapshot (drives logSizeBytesMax). */
+  logSizeBytes(): number;
   /** The metadata of the latest snapshot (index 0 when there is none). */
   snapshotMetadata(): SnapshotMetadata;
   /**

@@ -443,7 +443,8 @@ export class RaftNode {
     const raft = this.raw.raft;
     const index = raft.log.applied;
     const term = raft.log.term(index);
-    if (term === undefined) {
+    // NB: nothing new to capture (a snapshot at or below the current one would be refused).
+    if (term === undefined || index <= raft.log.snapshotMetadata().index) {
       return;
     }
     const data = await this.#options.stateMachine.snapshot();

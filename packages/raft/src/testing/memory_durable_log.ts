@@ -118,6 +118,10 @@ export class MemoryDurableLog implements DurableLog {
     return this.#readable().lastIndex();
   }
 
+  logSizeBytes(): number {
+    return this.#readable().logSizeBytes();
+  }
+
   snapshotMetadata(): SnapshotMetadata {
     return this.#readable().snapshotMetadata();
   }

@@ -43,7 +43,7 @@ function workspaceDirectionRules() {
     severity: 'error',
     from: { path: `^packages/${name}/` },
     to: {
-      path: '^(packages|test|chaos)/',
+      path: '^(packages|test|chaos|bench)/',
       pathNot: `^packages/(${[name, ...allowed].join('|')})/`,
     },
   }));
@@ -57,6 +57,7 @@ function readWorkspaces() {
     ...fs.readdirSync(path.join(__dirname, 'packages')).map((name) => `packages/${name}`),
     'test',
     'chaos',
+    'bench',
   ];
   return dirs
     .filter((dir) => fs.existsSync(path.join(__dirname, dir, 'package.json')))
@@ -78,7 +79,7 @@ function readWorkspaces() {
 
 /** Workspace packages resolve to local files, so their declarations are checked here (2.4). */
 function declaredWorkspaceRules() {
-  const packageDir = (name) => (name === 'test' || name === 'chaos' ? name : `packages/${name}`);
+  const packageDir = (name) => (name === 'test' || name === 'chaos' || name === 'bench' ? name : `packages/${name}`);
   return readWorkspaces().map(({ dir, declared }) => ({
     name: `undeclared-workspace-${dir.replace('packages/', '')}`,
     comment:
@@ -87,7 +88,7 @@ function declaredWorkspaceRules() {
     severity: 'error',
     from: { path: `^${dir}/` },
     to: {
-      path: '^(packages/[^/]+|test|chaos)/',
+      path: '^(packages/[^/]+|test|chaos|bench)/',
       pathNot: [`^${dir}/`, ...declared.map((name) => `^${packageDir(name)}/`)],
     },
   }));
@@ -161,9 +162,9 @@ const RULES = [
       'Another workspace is reached only through its package name and its "exports" entries, ' +
       'never by a relative path or into its internals (STYLE.md 2.3)',
     severity: 'error',
-    from: { path: '^(packages/([^/]+)|test|chaos)/' },
+    from: { path: '^(packages/([^/]+)|test|chaos|bench)/' },
     to: {
-      path: '^(packages/[^/]+|test|chaos)/',
+      path: '^(packages/[^/]+|test|chaos|bench)/',
       pathNot: ['^$1/', PUBLIC_ENTRY],
     },
   },
@@ -172,7 +173,7 @@ const RULES = [
     comment:
       'A public entry of another workspace is imported by its package name, not a relative path (STYLE.md 2.3)',
     severity: 'error',
-    from: { path: '^(packages/([^/]+)|test|chaos)/' },
+    from: { path: '^(packages/([^/]+)|test|chaos|bench)/' },
     to: {
       path: PUBLIC_ENTRY,
       pathNot: '^$1/',
@@ -228,7 +229,7 @@ module.exports = {
   forbidden: applyLegacyExceptions(RULES),
   options: {
     doNotFollow: { path: ['node_modules'] },
-    exclude: { path: ['^(packages/[^/]+|test|chaos)/(dist|coverage)/'] },
+    exclude: { path: ['^(packages/[^/]+|test|chaos|bench)/(dist|coverage)/'] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.base.json' },
     combinedDependencies: false,

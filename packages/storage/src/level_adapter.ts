@@ -105,7 +105,17 @@ class ClassicLevelDatabase implements LevelDatabase {
   }
 
   write(operations: readonly LevelOperation[], options: { sync: boolean }): Promise<void> {
-    return this.#db.batch([...operations], { sync: options.sync });
+    // NB: a chained batch, not db.batch(array): measured 4.4 µs per put against 20 µs for the
+    // array form on this machine (100 puts of 160 bytes per batch), and just as atomic.
+    const batch = this.#db.batch();
+    for (const op of operations) {
+      if (op.type === 'put') {
+        batch.put(op.key, op.value);
+      } else {
+        batch.del(op.key);
+      }
+    }
+    return batch.write({ sync: options.sync });
   }
 
   async *scan(range: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<LevelRecord> {

@@ -66,7 +66,9 @@ function counted(log: DurableLog): DurableLog {
           return (value as (b: unknown, o: unknown) => Promise<void>).call(target, batch, options);
         };
       }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
     },
   });
 }
@@ -185,9 +187,15 @@ async function main(): Promise<void> {
     await Promise.all(nodes.map((n) => n.stop()));
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     console.log(`bench:raft — ${cpus().length} cores, ${cpu}, Node ${process.version}`);
-    console.log(`3 nodes in one process, LevelDB logs in ${tmpdir()}, ${valueBytes}-byte entries, ${phaseSeconds} s per phase`);
-    console.log(`baseline: serial 4 KiB write + fdatasync = ${fsyncRate.toFixed(0)}/s on the same disk\n`);
-    console.log('proposers | commits/s | × fsync baseline | p50 ms | p99 ms | fsyncs/s (3 nodes) | failed');
+    console.log(
+      `3 nodes in one process, LevelDB logs in ${tmpdir()}, ${valueBytes}-byte entries, ${phaseSeconds} s per phase`,
+    );
+    console.log(
+      `baseline: serial 4 KiB write + fdatasync = ${fsyncRate.toFixed(0)}/s on the same disk\n`,
+    );
+    console.log(
+      'proposers | commits/s | × fsync baseline | p50 ms | p99 ms | fsyncs/s (3 nodes) | failed',
+    );
     for (const r of results) {
       console.log(
         `${String(r.proposers).padStart(9)} | ${r.commitsPerSecond.toFixed(0).padStart(9)} | ` +

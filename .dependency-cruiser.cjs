@@ -79,7 +79,8 @@ function readWorkspaces() {
 
 /** Workspace packages resolve to local files, so their declarations are checked here (2.4). */
 function declaredWorkspaceRules() {
-  const packageDir = (name) => (name === 'test' || name === 'chaos' || name === 'bench' ? name : `packages/${name}`);
+  const packageDir = (name) =>
+    name === 'test' || name === 'chaos' || name === 'bench' ? name : `packages/${name}`;
   return readWorkspaces().map(({ dir, declared }) => ({
     name: `undeclared-workspace-${dir.replace('packages/', '')}`,
     comment:

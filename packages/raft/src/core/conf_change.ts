@@ -3,15 +3,13 @@
  * change transforms a membership. Nine bytes: the change type, then the node id as a
  * big-endian 64-bit float-free integer (two 32-bit halves).
  */
-import {
-  asNodeId,
-  ConfChangeType,
-  type ConfChange,
-  type ConfState,
-  type NodeId,
-} from './types.ts';
+import { asNodeId, ConfChangeType, type ConfChange, type ConfState, type NodeId } from './types.ts';
 
-const typeCodes = [ConfChangeType.addVoter, ConfChangeType.addLearner, ConfChangeType.removeNode] as const;
+const typeCodes = [
+  ConfChangeType.addVoter,
+  ConfChangeType.addLearner,
+  ConfChangeType.removeNode,
+] as const;
 const encodedSizeBytes = 9;
 
 /** Encodes a change for a confChange entry. */

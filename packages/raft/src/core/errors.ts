@@ -62,5 +62,7 @@ export function refuse(
   message: string,
   extra?: { leaderHint: number },
 ): RaftResult {
-  return extra === undefined ? { ok: false, code, message } : { ok: false, code, message, ...extra };
+  return extra === undefined
+    ? { ok: false, code, message }
+    : { ok: false, code, message, ...extra };
 }

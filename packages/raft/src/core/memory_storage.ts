@@ -228,7 +228,6 @@ export class MemoryStorage implements LogStorage {
   logSizeBytes(): number {
     return this.#sizeBytes;
   }
-
 }
 
 function checkContiguous(entries: readonly Entry[]): void {

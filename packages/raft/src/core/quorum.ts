@@ -22,7 +22,10 @@ export function quorumSize(voterCount: number): number {
  * The largest index that a majority of voters has matched (Raft §5.3). With no voters this is
  * +Infinity as a LogIndex, so that a joint use takes the other side; callers avoid that case.
  */
-export function committedIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => LogIndex): LogIndex {
+export function committedIndex(
+  voters: readonly NodeId[],
+  matchOf: (id: NodeId) => LogIndex,
+): LogIndex {
   if (voters.length === 0) {
     return asIndex(Number.MAX_SAFE_INTEGER);
   }
@@ -31,7 +34,10 @@ export function committedIndex(voters: readonly NodeId[], matchOf: (id: NodeId) 
 }
 
 /** Counts granted and rejected votes among the voters. */
-export function voteResult(voters: readonly NodeId[], votes: ReadonlyMap<NodeId, boolean>): VoteResult {
+export function voteResult(
+  voters: readonly NodeId[],
+  votes: ReadonlyMap<NodeId, boolean>,
+): VoteResult {
   let granted = 0;
   let rejected = 0;
   for (const id of voters) {

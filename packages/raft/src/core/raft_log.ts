@@ -88,7 +88,10 @@ export class RaftLog {
   append(entries: readonly Entry[]): LogIndex {
     const first = entries[0];
     if (first !== undefined) {
-      assert(first.index > this.committed, `append at ${first.index} below commit ${this.committed}`);
+      assert(
+        first.index > this.committed,
+        `append at ${first.index} below commit ${this.committed}`,
+      );
       this.unstable.truncateAndAppend(entries);
     }
     return this.lastIndex();
@@ -183,7 +186,10 @@ export class RaftLog {
 
   /** Entries in [lo, hi), at least one, stopping before sizeBytesMax of payload. */
   slice(lo: LogIndex, hi: LogIndex, sizeBytesMax: number): Entry[] {
-    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo < hi, `bad slice [${lo}, ${hi})`);
+    assert(
+      lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo < hi,
+      `bad slice [${lo}, ${hi})`,
+    );
     const out: Entry[] = [];
     const split = this.unstable.offset;
     if (lo < split) {

@@ -42,5 +42,9 @@ export interface LogStorage {
    * Reads part of the snapshot that ends at snapshotIndex, or undefined when that snapshot has
    * been replaced (the leader then starts over with the new one).
    */
-  snapshotChunk(snapshotIndex: LogIndex, offsetBytes: number, sizeBytesMax: number): SnapshotData | undefined;
+  snapshotChunk(
+    snapshotIndex: LogIndex,
+    offsetBytes: number,
+    sizeBytesMax: number,
+  ): SnapshotData | undefined;
 }

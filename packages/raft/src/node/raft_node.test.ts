@@ -5,7 +5,13 @@
 // encoding InMemoryNetwork and a ManualClock; tests advance the clock and wait on conditions
 // with a bound on rounds, never on fixed sleeps.
 import { describe, expect, it } from 'vitest';
-import { asNodeId, type ConfState, type Entry, type LogIndex, type SnapshotMetadata } from '../index.ts';
+import {
+  asNodeId,
+  type ConfState,
+  type Entry,
+  type LogIndex,
+  type SnapshotMetadata,
+} from '../index.ts';
 import { InMemoryNetwork, ManualClock, MemoryDurableLog, SeededRandom } from '../testing.ts';
 import {
   decodeSessionResponse,
@@ -37,7 +43,8 @@ class ListMachine implements StateMachine {
     return Promise.resolve(new TextEncoder().encode(JSON.stringify(this.applied)));
   }
   restore(metadata: SnapshotMetadata, data: Uint8Array): Promise<void> {
-    this.applied = data.byteLength === 0 ? [] : (JSON.parse(new TextDecoder().decode(data)) as string[]);
+    this.applied =
+      data.byteLength === 0 ? [] : (JSON.parse(new TextDecoder().decode(data)) as string[]);
     this.#index = metadata.index;
     return Promise.resolve();
   }
@@ -132,11 +139,19 @@ describe('RaftNode', () => {
 
   it('RaftNode.propose on a follower answers NotLeader with the leader hint', async () => {
     const h = await startCluster(() => new ListMachine());
-    await until(h, () => leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0));
+    await until(
+      h,
+      () =>
+        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
+    );
     const leader = leaderOf(h) as RaftNode;
     const follower = h.nodes.find((n) => n !== leader) as RaftNode;
     const outcome = await follower.propose(new Uint8Array([1]));
-    expect(outcome).toMatchObject({ ok: false, code: 'COFFER_RAFT_NOT_LEADER', leaderHint: leader.id });
+    expect(outcome).toMatchObject({
+      ok: false,
+      code: 'COFFER_RAFT_NOT_LEADER',
+      leaderHint: leader.id,
+    });
     await stopAll(h);
   });
 
@@ -157,7 +172,11 @@ describe('RaftNode', () => {
 
   it('RaftNode.readBarrier resolves once the node has applied the read index', async () => {
     const h = await startCluster(() => new ListMachine());
-    await until(h, () => leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0));
+    await until(
+      h,
+      () =>
+        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
+    );
     const leader = leaderOf(h) as RaftNode;
     await leader.propose(new TextEncoder().encode('x'));
     const follower = h.nodes.find((n) => n !== leader) as RaftNode;
@@ -192,11 +211,17 @@ describe('RaftNode', () => {
       apps.push(app);
       return new SessionStateMachine(app, { sessionTtlMs: 60_000, responsesPerClientMax: 64 });
     });
-    await until(h, () => leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0));
+    await until(
+      h,
+      () =>
+        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
+    );
     const first = leaderOf(h) as RaftNode;
     const registered = await first.propose(encodeRegister(1000));
     expect(registered.ok).toBe(true);
-    const idBytes = decodeSessionResponse(registered.ok ? registered.result : new Uint8Array()).body;
+    const idBytes = decodeSessionResponse(
+      registered.ok ? registered.result : new Uint8Array(),
+    ).body;
     const clientId = new DataView(idBytes.buffer, idBytes.byteOffset).getFloat64(0);
     const request = { clientId, sequence: 1, ackedBelow: 0, payload: new Uint8Array([1]) };
     const original = await first.propose(encodeSessionRequest(request, 1001));

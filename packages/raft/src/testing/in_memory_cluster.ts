@@ -45,7 +45,8 @@ export class RecordingStateMachine implements TestStateMachine {
   }
 
   restore(data: Uint8Array): void {
-    this.applied = data.byteLength === 0 ? [] : (JSON.parse(this.#decoder.decode(data)) as string[]);
+    this.applied =
+      data.byteLength === 0 ? [] : (JSON.parse(this.#decoder.decode(data)) as string[]);
   }
 }
 
@@ -62,7 +63,12 @@ export class TestNode {
   #staged: Uint8Array[] = [];
   readonly #options: RaftConfigInput;
 
-  constructor(options: { id: NodeId; storage: MemoryStorage; config: RaftConfigInput; stateMachine: TestStateMachine }) {
+  constructor(options: {
+    id: NodeId;
+    storage: MemoryStorage;
+    config: RaftConfigInput;
+    stateMachine: TestStateMachine;
+  }) {
     this.id = options.id;
     this.storage = options.storage;
     this.#options = options.config;
@@ -117,7 +123,9 @@ export class TestNode {
       confState: this.raw.status().confState,
       data: this.stateMachine.snapshot(),
     });
-    this.storage.compact(asIndex(Math.max(this.storage.firstIndex() - 1, applied - options.keepEntries)));
+    this.storage.compact(
+      asIndex(Math.max(this.storage.firstIndex() - 1, applied - options.keepEntries)),
+    );
   }
 }
 
@@ -268,8 +276,11 @@ export class InMemoryCluster {
     let best: TestNode | undefined;
     for (const [id, node] of this.nodes) {
       const status = node.raw.status();
-      if (this.isUp(id) && status.softState.role === 'leader' &&
-        (best === undefined || status.hardState.term > best.raw.status().hardState.term)) {
+      if (
+        this.isUp(id) &&
+        status.softState.role === 'leader' &&
+        (best === undefined || status.hardState.term > best.raw.status().hardState.term)
+      ) {
         best = node;
       }
     }

@@ -19,9 +19,7 @@ export class InMemoryNetwork {
   connect(id: NodeId): Transport {
     return {
       send: (messages) => {
-        for (const m of messages) {
-          this.#send(m);
-        }
+        this.#sendAll(messages);
       },
       listen: (handler) => {
         this.#handlers.set(id, handler);
@@ -33,23 +31,33 @@ export class InMemoryNetwork {
     };
   }
 
-  #send(m: Message): void {
-    if (this.#blocked.has(`${m.from}>${m.to}`)) {
+  /** Encodes now, delivers a macrotask later: one task per batch, as a socket write would. */
+  #sendAll(messages: readonly Message[]): void {
+    const encoded = messages
+      .filter((m) => !this.#blocked.has(`${m.from}>${m.to}`))
+      .map((m) => encodeMessage(m));
+    if (encoded.length === 0) {
       return;
     }
-    const bytes = encodeMessage(m);
     setImmediate(() => {
-      const decoded = decodeMessage(bytes);
-      if (!decoded.ok) {
-        this.decodeFailures++;
-        return;
-      }
-      const handler = this.#handlers.get(decoded.value.to);
-      if (handler !== undefined && !this.#blocked.has(`${m.from}>${m.to}`)) {
-        this.delivered++;
-        handler(decoded.value);
+      for (const bytes of encoded) {
+        this.#deliver(bytes);
       }
     });
+  }
+
+  #deliver(bytes: Uint8Array): void {
+    const decoded = decodeMessage(bytes);
+    if (!decoded.ok) {
+      this.decodeFailures++;
+      return;
+    }
+    const m = decoded.value;
+    const handler = this.#handlers.get(m.to);
+    if (handler !== undefined && !this.#blocked.has(`${m.from}>${m.to}`)) {
+      this.delivered++;
+      handler(m);
+    }
   }
 
   /** Drops every message between a and b, both ways. */

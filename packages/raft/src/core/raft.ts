@@ -20,13 +20,10 @@
  */
 import { assert } from './assert.ts';
 import { leaseTicks, ReadOnlyOption, type RaftConfig } from './config.ts';
-import { applyToConfState, decodeConfChange, encodeConfChange } from './conf_change.ts';
+import { applyToConfState, encodeConfChange } from './conf_change.ts';
 import { accepted, RaftError, RaftErrorCode, refuse, type RaftResult } from './errors.ts';
-import { Inflights } from './inflights.ts';
 import { validateMessage } from './message_validation.ts';
-import { Progress, ProgressState } from './progress.ts';
-import { committedIndex, quorumSize, voteResult, VoteResult } from './quorum.ts';
-import { RaftLog } from './raft_log.ts';
+import { quorumSize, voteResult, VoteResult } from './quorum.ts';
 import { ReadOnlyQueue, type ReadIndexRequest } from './read_only.ts';
 import {
   asIndex,
@@ -39,76 +36,24 @@ import {
   noNode,
   Role,
   type ConfChange,
-  type ConfState,
   type Entry,
   type Message,
   type NodeId,
-  type ReadState,
-  type SnapshotChunk,
-  type SnapshotMetadata,
   type Term,
 } from './types.ts';
+import { RaftReplication } from './raft_replication.ts';
 
 /** Kinds of campaign: PreVote first, a real election, or one started by TimeoutNow. */
 export type CampaignKind = 'preElection' | 'election' | 'transfer';
-
-/** A snapshot being received in chunks from the leader. */
-interface IncomingSnapshot {
-  readonly metadata: SnapshotMetadata;
-  nextOffsetBytes: number;
-}
 
 function isVoteRequest(type: Message['type']): boolean {
   return type === MessageType.vote || type === MessageType.preVote;
 }
 
 /** The Raft protocol state of one node. */
-export class Raft {
-  readonly id: NodeId;
-  readonly config: RaftConfig;
-  readonly log: RaftLog;
-  term: Term = asTerm(0);
-  vote: NodeId = noNode;
-  leader: NodeId = noNode;
-  role: Role = Role.follower;
-  voters: NodeId[] = [];
-  learners: NodeId[] = [];
-  progress = new Map<NodeId, Progress>();
-  votes = new Map<NodeId, boolean>();
-  /** Messages to send once the current Ready is persisted. */
-  messages: Message[] = [];
-  readStates: ReadState[] = [];
-  /** Snapshot chunks received from the leader, for the driver to stage before it acks them. */
-  snapshotChunks: SnapshotChunk[] = [];
-  electionElapsed = 0;
-  heartbeatElapsed = 0;
-  /** Ticks since this node started; never reset. The clock of the leader's read lease. */
-  ticks = 0;
-  /**
-   * Ticks left during which a restarted node refuses votes, as if it still heard from a
-   * leader: it may have promised one a lease before it crashed (leaseBased reads only).
-   */
-  restartQuietTicks = 0;
-  /** This leader sent TimeoutNow in this term, so its read lease can no longer be trusted. */
-  transferAttempted = false;
-  randomizedElectionTimeout = 0;
-  leadTransferee: NodeId = noNode;
-  /** A new conf change may be proposed only once the log is applied past this index. */
-  pendingConfIndex = asIndex(0);
-  uncommittedSizeBytes = 0;
-  readOnly = new ReadOnlyQueue();
-  /** Reads that arrived before this leader committed an entry of its term (thesis §6.4 step 1). */
-  pendingReadIndexRequests: { from: NodeId; context: Uint8Array }[] = [];
-  incomingSnapshot: IncomingSnapshot | undefined = undefined;
-  /** Leader: new entries to send at the next flush; commitChanged: send even if empty. */
-  appendsPending = false;
-  commitBroadcastPending = false;
-  heartbeatContextPending: Uint8Array | undefined = undefined;
-
+export class Raft extends RaftReplication {
   constructor(config: RaftConfig) {
-    this.id = config.id;
-    this.config = config;
-    this.log = new RaftLog(config.storage);
+    super(config);
     const { hardState, confState } = config.storage.initialState();
     const last = this.log.lastIndex();
     if (hardState.commit > last) {
@@ -136,53 +81,6 @@ export class Raft {
   }
 
   // ── Membership ─────────────────────────────────────────────────────────────────────────
-
-  confState(): ConfState {
-    return { voters: [...this.voters], learners: [...this.learners] };
-  }
-
-  setConfState(conf: ConfState): void {
-    this.voters = [...conf.voters].sort((a, b) => a - b);
-    this.learners = [...conf.learners].sort((a, b) => a - b);
-    const members = new Set([...this.voters, ...this.learners]);
-    for (const id of this.progress.keys()) {
-      if (!members.has(id)) {
-        this.progress.delete(id);
-      }
-    }
-    for (const id of members) {
-      const existing = this.progress.get(id);
-      if (existing === undefined) {
-        this.progress.set(id, this.newProgress(id));
-      } else {
-        existing.isLearner = this.learners.includes(id);
-      }
-    }
-  }
-
-  newProgress(id: NodeId): Progress {
-    const progress = new Progress({
-      next: asIndex(this.log.lastIndex() + 1),
-      isLearner: this.learners.includes(id),
-      inflights: new Inflights({
-        countMax: this.config.inflightMsgsMax,
-        sizeBytesMax: this.config.inflightSizeBytesMax,
-      }),
-    });
-    if (id === this.id) {
-      progress.match = this.log.lastIndex();
-    }
-    return progress;
-  }
-
-  /** Voters and learners other than this node, in id order. */
-  peers(): NodeId[] {
-    return [...this.voters, ...this.learners].filter((id) => id !== this.id).sort((a, b) => a - b);
-  }
-
-  isVoter(): boolean {
-    return this.voters.includes(this.id);
-  }
 
   /** Applies a committed membership change (called as the entry is applied). */
   applyConfChange(change: ConfChange): void {
@@ -214,7 +112,7 @@ export class Raft {
     this.appendsPending = true;
   }
 
-  // ── Role transitions ───────────────────────────────────────────────────────────────────
+  // ── Role transitions ─────────────────────────────────────────────────────────────────────
 
   reset(term: Term): void {
     if (this.term !== term) {
@@ -281,7 +179,7 @@ export class Raft {
     this.config.logger.info('became leader', { id: this.id, term: this.term });
   }
 
-  // ── Time ───────────────────────────────────────────────────────────────────────────────
+  // ── Time ─────────────────────────────────────────────────────────────────────────────────
 
   tick(): void {
     this.ticks++;
@@ -340,7 +238,7 @@ export class Raft {
     return active >= quorumSize(this.voters.length);
   }
 
-  // ── Elections ──────────────────────────────────────────────────────────────────────────
+  // ── Elections ────────────────────────────────────────────────────────────────────────────
 
   /** Starts a campaign unless this node leads, cannot vote, or has a membership change to apply. */
   hup(kind: 'election' | 'transfer'): void {
@@ -446,7 +344,7 @@ export class Raft {
     }
   }
 
-  // ── Step ───────────────────────────────────────────────────────────────────────────────
+  // ── Step ─────────────────────────────────────────────────────────────────────────────────
 
   /** Takes one message from a peer. Malformed input is refused with a typed code. */
   step(m: Message): RaftResult {
@@ -593,488 +491,6 @@ export class Raft {
     }
   }
 
-  // ── Follower side of replication ───────────────────────────────────────────────────────
-
-  handleAppend(m: Message): void {
-    if (m.index < this.log.committed) {
-      this.send(
-        makeMessage({
-          type: MessageType.appendResponse,
-          from: this.id,
-          to: m.from,
-          term: this.term,
-          index: this.log.committed,
-        }),
-      );
-      return;
-    }
-    const outcome = this.log.maybeAppend({ index: m.index, term: m.logTerm }, m.commit, m.entries);
-    switch (outcome.kind) {
-      case 'appended':
-        this.send(
-          makeMessage({
-            type: MessageType.appendResponse,
-            from: this.id,
-            to: m.from,
-            term: this.term,
-            index: outcome.lastNewIndex,
-          }),
-        );
-        break;
-      case 'mismatch': {
-        // Reference: Raft §5.3 optimization — hint the last index whose term is <= the
-        // leader's, so the leader skips a whole term per round trip.
-        const hintIndex = this.log.findConflictByTerm(
-          asIndex(Math.min(m.index, this.log.lastIndex())),
-          m.logTerm,
-        );
-        this.send(
-          makeMessage({
-            type: MessageType.appendResponse,
-            from: this.id,
-            to: m.from,
-            term: this.term,
-            index: m.index,
-            reject: true,
-            rejectHint: hintIndex,
-            logTerm: this.log.term(hintIndex) ?? asTerm(0),
-          }),
-        );
-        break;
-      }
-      case 'conflictsWithCommitted':
-        this.config.logger.warn('dropped append that conflicts with a committed entry', {
-          id: this.id,
-          from: m.from,
-          index: outcome.index,
-        });
-        break;
-    }
-  }
-
-  handleHeartbeat(m: Message): void {
-    this.log.commitTo(asIndex(Math.min(m.commit, this.log.lastIndex())));
-    this.send(
-      makeMessage({
-        type: MessageType.heartbeatResponse,
-        from: this.id,
-        to: m.from,
-        term: this.term,
-        index: m.index,
-        context: m.context,
-      }),
-    );
-  }
-
-  /**
-   * Receives one InstallSnapshot chunk (Raft Figure 13). Chunks must arrive in order; each is
-   * handed to the driver to stage and acknowledged once staged, so memory stays bounded by
-   * one chunk. The last chunk installs the snapshot.
-   */
-  handleSnapshotChunk(m: Message): void {
-    const chunk = m.snapshot;
-    assert(chunk !== undefined, 'validated snapshot message without a chunk');
-    const metadata = chunk.metadata;
-    if (metadata.index <= this.log.committed) {
-      this.incomingSnapshot = undefined;
-      this.send(
-        makeMessage({
-          type: MessageType.appendResponse,
-          from: this.id,
-          to: m.from,
-          term: this.term,
-          index: this.log.committed,
-        }),
-      );
-      return;
-    }
-    if (chunk.offsetBytes === 0) {
-      this.incomingSnapshot = { metadata, nextOffsetBytes: 0 };
-    }
-    const incoming = this.incomingSnapshot;
-    const sameSnapshot =
-      incoming !== undefined &&
-      incoming.metadata.index === metadata.index &&
-      incoming.metadata.term === metadata.term;
-    if (!sameSnapshot || chunk.offsetBytes !== incoming.nextOffsetBytes) {
-      const next = sameSnapshot ? incoming.nextOffsetBytes : 0;
-      this.sendSnapshotResponse(m.from, {
-        metadata,
-        offsetBytes: next,
-        reject: chunk.offsetBytes > next,
-      });
-      return;
-    }
-    this.snapshotChunks.push(chunk);
-    incoming.nextOffsetBytes += chunk.data.byteLength;
-    if (!chunk.done) {
-      this.sendSnapshotResponse(m.from, {
-        metadata,
-        offsetBytes: incoming.nextOffsetBytes,
-        reject: false,
-      });
-      return;
-    }
-    this.incomingSnapshot = undefined;
-    const index = this.restore(metadata) ? this.log.lastIndex() : this.log.committed;
-    this.send(
-      makeMessage({
-        type: MessageType.appendResponse,
-        from: this.id,
-        to: m.from,
-        term: this.term,
-        index,
-      }),
-    );
-  }
-
-  sendSnapshotResponse(
-    to: NodeId,
-    ack: { metadata: SnapshotMetadata; offsetBytes: number; reject: boolean },
-  ): void {
-    this.send(
-      makeMessage({
-        type: MessageType.snapshotResponse,
-        from: this.id,
-        to,
-        term: this.term,
-        reject: ack.reject,
-        snapshot: {
-          metadata: ack.metadata,
-          offsetBytes: ack.offsetBytes,
-          data: new Uint8Array(0),
-          done: false,
-        },
-      }),
-    );
-  }
-
-  /** Replaces the log with a received snapshot; false when it brings nothing new. */
-  restore(metadata: SnapshotMetadata): boolean {
-    if (metadata.index <= this.log.committed) {
-      return false;
-    }
-    if (this.log.matchTerm(metadata.index, metadata.term)) {
-      // We already hold the snapshot's last entry: fast-forward the commit instead.
-      this.log.commitTo(metadata.index);
-      return false;
-    }
-    const conf = metadata.confState;
-    if (![...conf.voters, ...conf.learners].includes(this.id)) {
-      this.config.logger.warn('ignored snapshot whose membership leaves this node out', {
-        id: this.id,
-      });
-      return false;
-    }
-    this.log.restore(metadata);
-    this.setConfState(conf);
-    for (const id of this.progress.keys()) {
-      this.progress.set(id, this.newProgress(id));
-    }
-    this.config.logger.info('restored snapshot', {
-      id: this.id,
-      index: metadata.index,
-      term: metadata.term,
-    });
-    return true;
-  }
-
-  // ── Leader side of replication ─────────────────────────────────────────────────────────
-
-  stepLeader(m: Message): void {
-    const progress = this.progress.get(m.from);
-    switch (m.type) {
-      case MessageType.appendResponse:
-        if (progress !== undefined) {
-          progress.recentActive = true;
-          this.handleAppendResponse(m, progress);
-        }
-        break;
-      case MessageType.heartbeatResponse:
-        if (progress !== undefined) {
-          progress.recentActive = true;
-          this.handleHeartbeatResponse(m, progress);
-        }
-        break;
-      case MessageType.snapshotResponse:
-        if (progress !== undefined) {
-          progress.recentActive = true;
-          this.handleSnapshotResponse(m, progress);
-        }
-        break;
-      case MessageType.readIndex:
-        this.handleReadIndex(m.from, m.context);
-        break;
-      default:
-        break;
-    }
-  }
-
-  handleAppendResponse(m: Message, progress: Progress): void {
-    if (m.reject) {
-      const hint =
-        m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm) : m.rejectHint;
-      if (progress.maybeDecrTo(m.index, hint)) {
-        if (progress.state === ProgressState.replicate) {
-          progress.becomeProbe();
-        }
-        this.sendAppend(m.from, progress);
-      }
-      return;
-    }
-    const wasPaused = progress.isPaused();
-    const probeMatched = progress.match === m.index && progress.state === ProgressState.probe;
-    if (!progress.maybeUpdate(m.index) && !probeMatched) {
-      return;
-    }
-    if (progress.state === ProgressState.probe) {
-      progress.becomeReplicate();
-    } else if (
-      progress.state === ProgressState.snapshot &&
-      progress.match + 1 >= this.log.firstIndex()
-    ) {
-      progress.becomeProbe();
-      progress.becomeReplicate();
-    } else if (progress.state === ProgressState.replicate) {
-      progress.inflights.freeLE(m.index);
-    }
-    if (this.maybeCommit()) {
-      this.commitBroadcastPending = true;
-    } else if (wasPaused && !this.commitBroadcastPending) {
-      // A paused follower may lack the commit index; a pending commit broadcast carries it.
-      this.sendAppend(m.from, progress);
-    }
-    this.sendAppendsUntilPaused(m.from, progress);
-    if (m.from === this.leadTransferee && progress.match === this.log.lastIndex()) {
-      this.sendTimeoutNow(m.from);
-    }
-  }
-
-  handleHeartbeatResponse(m: Message, progress: Progress): void {
-    progress.probeSent = false;
-    if (m.index <= this.ticks) {
-      progress.heartbeatAckedSentTick = Math.max(progress.heartbeatAckedSentTick, m.index);
-    }
-    if (progress.state === ProgressState.snapshot) {
-      this.sendSnapshotChunk(m.from, progress); // retransmits a chunk that may have been lost
-    } else if (progress.match < this.log.lastIndex() && !this.sendAppend(m.from, progress)) {
-      this.probeFullWindow(m.from, progress);
-    }
-    // NB: in leaseBased mode too, since a read made without a valid lease falls back to this
-    // heartbeat round (startReadIndex) and only the round can answer it.
-    if (m.context.byteLength === 0) {
-      return;
-    }
-    const acks = this.readOnly.recvAck(m.from, m.context);
-    if (acks === undefined) {
-      return;
-    }
-    const voterAcks = this.voters.filter((id) => acks.has(id)).length;
-    if (voterAcks < quorumSize(this.voters.length)) {
-      return;
-    }
-    for (const request of this.readOnly.advance(m.context)) {
-      this.answerReadIndex(request);
-    }
-  }
-
-  handleSnapshotResponse(m: Message, progress: Progress): void {
-    const ack = m.snapshot;
-    if (
-      ack === undefined ||
-      progress.state !== ProgressState.snapshot ||
-      ack.metadata.index !== progress.pendingSnapshot
-    ) {
-      return;
-    }
-    // NB: an acknowledgement names the next offset the follower expects. One that does not
-    // move past the chunk in flight is a duplicate, unless the follower asks to go back.
-    if (!m.reject && ack.offsetBytes <= progress.snapshotOffsetBytes) {
-      return;
-    }
-    progress.snapshotOffsetBytes = ack.offsetBytes;
-    progress.snapshotChunkInFlight = false;
-    this.sendSnapshotChunk(m.from, progress);
-  }
-
-  /** Commits what a quorum of voters has matched, if it is of this term (Raft §5.4.2). */
-  maybeCommit(): boolean {
-    const index = committedIndex(this.voters, (id) => this.progress.get(id)?.match ?? asIndex(0));
-    if (!this.log.maybeCommit(index, this.term)) {
-      return false;
-    }
-    this.releasePendingReadIndexRequests();
-    return true;
-  }
-
-  /** Sends an append, or the snapshot when the needed entries are gone; false if nothing sent. */
-  sendAppend(to: NodeId, progress: Progress, sendIfEmpty = true): boolean {
-    if (progress.isPaused()) {
-      return false;
-    }
-    const prevIndex = asIndex(progress.next - 1);
-    const prevTerm = this.log.term(prevIndex);
-    const entries = this.log.entriesFrom(progress.next, this.config.messageSizeBytesMax);
-    if (prevTerm === undefined || entries === undefined) {
-      return this.startSnapshot(to, progress);
-    }
-    const last = entries[entries.length - 1];
-    if (last === undefined && !sendIfEmpty) {
-      return false;
-    }
-    this.send(
-      makeMessage({
-        type: MessageType.append,
-        from: this.id,
-        to,
-        term: this.term,
-        index: prevIndex,
-        logTerm: prevTerm,
-        entries,
-        commit: this.log.committed,
-      }),
-    );
-    progress.sentEntries(last?.index ?? prevIndex, entries.length, entriesSizeBytes(entries));
-    return true;
-  }
-
-  /**
-   * Sends an empty append at the optimistic next index through a full replicate window. If the
-   * window's appends were lost, the follower rejects it and the leader falls back to probe;
-   * if they were only slow, its acknowledgement frees the window. Without this a window lost in
-   * full stalls the follower until the next election (etcd: a heartbeat response lets one
-   * append through a full window).
-   */
-  probeFullWindow(to: NodeId, progress: Progress): void {
-    if (progress.state !== ProgressState.replicate || !progress.inflights.full()) {
-      return;
-    }
-    const prevIndex = asIndex(progress.next - 1);
-    const prevTerm = this.log.term(prevIndex);
-    if (prevTerm === undefined) {
-      return;
-    }
-    this.send(
-      makeMessage({
-        type: MessageType.append,
-        from: this.id,
-        to,
-        term: this.term,
-        index: prevIndex,
-        logTerm: prevTerm,
-        entries: [],
-        commit: this.log.committed,
-      }),
-    );
-  }
-
-  /** Pipelines appends to a replicating follower until its window is full or it is current. */
-  sendAppendsUntilPaused(to: NodeId, progress: Progress): void {
-    while (this.sendAppend(to, progress, false)) {
-      if (progress.state !== ProgressState.replicate) {
-        break;
-      }
-    }
-  }
-
-  startSnapshot(to: NodeId, progress: Progress): boolean {
-    const metadata = this.log.snapshotMetadata();
-    if (metadata.index === 0) {
-      this.config.logger.warn('cannot send snapshot: none taken yet', { id: this.id, to });
-      return false;
-    }
-    progress.becomeSnapshot(metadata.index);
-    this.config.logger.info('sending snapshot', { id: this.id, to, index: metadata.index });
-    this.sendSnapshotChunk(to, progress);
-    return true;
-  }
-
-  sendSnapshotChunk(to: NodeId, progress: Progress): void {
-    const storage = this.log.storage;
-    let slice = storage.snapshotChunk(
-      progress.pendingSnapshot,
-      progress.snapshotOffsetBytes,
-      this.config.snapshotChunkSizeBytes,
-    );
-    if (slice === undefined) {
-      // The snapshot was replaced by a newer one: start over with it.
-      progress.becomeSnapshot(storage.snapshotMetadata().index);
-      slice = storage.snapshotChunk(
-        progress.pendingSnapshot,
-        0,
-        this.config.snapshotChunkSizeBytes,
-      );
-      assert(slice !== undefined, 'latest snapshot unreadable');
-    }
-    const metadata = storage.snapshotMetadata();
-    this.send(
-      makeMessage({
-        type: MessageType.snapshot,
-        from: this.id,
-        to,
-        term: this.term,
-        snapshot: {
-          metadata,
-          offsetBytes: progress.snapshotOffsetBytes,
-          data: slice.data,
-          done: slice.done,
-        },
-      }),
-    );
-    progress.snapshotChunkInFlight = true;
-  }
-
-  broadcastHeartbeat(context: Uint8Array | undefined): void {
-    for (const to of this.peers()) {
-      const progress = this.progress.get(to);
-      const commit = asIndex(Math.min(progress?.match ?? 0, this.log.committed));
-      this.send(
-        makeMessage({
-          type: MessageType.heartbeat,
-          from: this.id,
-          to,
-          term: this.term,
-          commit,
-          index: asIndex(this.ticks),
-          ...(context === undefined ? {} : { context }),
-        }),
-      );
-    }
-  }
-
-  /** Sends what accumulated since the last Ready: new entries, commit news, read rounds. */
-  flush(): void {
-    if (this.role !== Role.leader) {
-      return;
-    }
-    if (this.appendsPending || this.commitBroadcastPending) {
-      for (const to of this.peers()) {
-        const progress = this.progress.get(to);
-        if (progress !== undefined && !this.sendAppend(to, progress, this.commitBroadcastPending)) {
-          continue;
-        }
-        if (progress !== undefined) {
-          this.sendAppendsUntilPaused(to, progress);
-        }
-      }
-      this.appendsPending = false;
-      this.commitBroadcastPending = false;
-    }
-    if (this.heartbeatContextPending !== undefined) {
-      this.broadcastHeartbeat(this.heartbeatContextPending);
-      this.heartbeatContextPending = undefined;
-    }
-  }
-
-  hasPendingFlush(): boolean {
-    return (
-      this.role === Role.leader &&
-      (this.appendsPending ||
-        this.commitBroadcastPending ||
-        this.heartbeatContextPending !== undefined)
-    );
-  }
-
   // ── Proposals ──────────────────────────────────────────────────────────────────────────
 
   /** Appends entries of this term; false when the uncommitted log would pass its limit. */
@@ -1108,16 +524,6 @@ export class Raft {
       return;
     }
     this.uncommittedSizeBytes = Math.max(0, this.uncommittedSizeBytes - entriesSizeBytes(entries));
-  }
-
-  notLeader(): RaftResult {
-    return refuse(
-      RaftErrorCode.notLeader,
-      this.leader === noNode
-        ? `Retry later: node ${this.id} is not the leader and knows of none`
-        : `Send this to node ${this.leader}: node ${this.id} is not the leader`,
-      { leaderHint: this.leader },
-    );
   }
 
   /** Proposes application data; only the leader accepts. */
@@ -1210,10 +616,6 @@ export class Raft {
     return accepted;
   }
 
-  committedEntryInCurrentTerm(): boolean {
-    return this.log.term(this.log.committed) === this.term;
-  }
-
   handleReadIndex(from: NodeId, context: Uint8Array): void {
     if (!this.committedEntryInCurrentTerm()) {
       // Reference: thesis §6.4 step 1 — until this term's no-op commits, the commit index
@@ -1285,7 +687,6 @@ export class Raft {
   }
 
   // ── Leadership transfer ────────────────────────────────────────────────────────────────
-
   /** Hands leadership to a caught-up voter by TimeoutNow (thesis §3.10). */
   transferLeader(to: NodeId): RaftResult {
     if (this.role !== Role.leader) {
@@ -1320,23 +721,5 @@ export class Raft {
 
   abortLeaderTransfer(): void {
     this.leadTransferee = noNode;
-  }
-
-  // ── Output ─────────────────────────────────────────────────────────────────────────────
-
-  send(m: Message): void {
-    this.messages.push(m);
-  }
-
-  /** Decodes a committed confChange entry; corrupt data is an operating failure. */
-  decodeConfChangeEntry(entry: Entry): ConfChange {
-    const change = decodeConfChange(entry.data);
-    if (change === undefined) {
-      throw new RaftError(
-        RaftErrorCode.logCorrupt,
-        `Cannot apply entry ${entry.index}: its membership change does not decode`,
-      );
-    }
-    return change;
   }
 }

@@ -53,7 +53,8 @@ export interface Ready {
   readonly mustSync: boolean;
   /**
    * Entries applied since the last snapshot reached logEntriesMax, or the log's payload reached
-   * logSizeBytesMax: take a snapshot at the applied index.
+   * logSizeBytesMax, or the leader must send a snapshot to a member that the stored snapshot
+   * leaves out: take a snapshot at the applied index.
    */
   readonly snapshotWanted: boolean;
 }
@@ -166,7 +167,8 @@ export class RawNode {
     const entries = [...r.log.unstable.entries];
     const hardChanged = !sameHardState(hardState, this.#previousHardState);
     const softChanged =
-      softState.leader !== this.#previousSoftState.leader || softState.role !== this.#previousSoftState.role;
+      softState.leader !== this.#previousSoftState.leader ||
+      softState.role !== this.#previousSoftState.role;
     const ready: Ready = {
       softState: softChanged ? softState : undefined,
       hardState: hardChanged ? hardState : undefined,
@@ -193,15 +195,17 @@ export class RawNode {
   #snapshotWanted(): boolean {
     const r = this.raft;
     const sinceSnapshot = r.log.applied - r.log.snapshotMetadata().index;
+    const requested = r.snapshotRequested;
+    r.snapshotRequested = false;
     if (sinceSnapshot <= 0) {
       return false;
     }
     return (
+      requested ||
       sinceSnapshot >= r.config.logEntriesMax ||
       r.log.storage.logSizeBytes() >= r.config.logSizeBytesMax
     );
   }
-
 
   /** Acknowledges that a Ready was persisted, sent and applied. */
   advance(ready: Ready): void {
@@ -255,4 +259,3 @@ export class RawNode {
     };
   }
 }
-

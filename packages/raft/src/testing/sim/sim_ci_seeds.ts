@@ -1,0 +1,21 @@
+/**
+ * The CI sweep of the simulator, shared by the sim_ci*.test.ts files so that Vitest can run the
+ * halves in separate workers: one test per seed, each completing at least 2,000 client
+ * operations and keeping every checked property, linearizability included.
+ */
+import { expect, it } from 'vitest';
+import { describeRunFailure, runSeed } from './simulator.ts';
+
+/** Client operations each CI seed completes. */
+export const ciOpsPerSeed = 2000;
+
+/** Declares one test per seed in [first, first + count). */
+export function defineSeedTests(range: { first: number; count: number }): void {
+  for (let seed = range.first; seed < range.first + range.count; seed++) {
+    it(`runSeed keeps every property for seed ${seed}`, { timeout: 120_000 }, () => {
+      const result = runSeed(seed, { opsTarget: ciOpsPerSeed });
+      expect(result.ok, describeRunFailure(result)).toBe(true);
+      expect(result.stats.opsCompleted).toBeGreaterThanOrEqual(ciOpsPerSeed);
+    });
+  }
+}

@@ -31,3 +31,4 @@ export {
   type SessionLimits,
   type SessionRequest,
 } from './node/client_sessions.ts';
+export { LogWriteChecks, type StagedSnapshot } from './node/log_write_checks.ts';

@@ -8,7 +8,7 @@
  * snapshotChunk() reads the pieces it needs with LevelDB's synchronous get.
  *
  * Writes: each persist(), saveSnapshot() and stageSnapshotChunk() is ONE LevelDB batch, checked
- * before it is written (log_write_checks.ts) and applied to the view only after LevelDB
+ * before it is written (LogWriteChecks from @coffer/raft/node) and applied to the view only after LevelDB
  * accepted it. Writes run one at a time, in call order.
  *
  * Snapshot data is written in generations: a received snapshot is staged under a fresh
@@ -40,9 +40,11 @@ import {
 } from '@coffer/raft';
 import {
   encodeEntry,
+  LogWriteChecks,
   type DurableLog,
   type PersistBatch,
   type SnapshotWithData,
+  type StagedSnapshot,
 } from '@coffer/raft/node';
 
 import { StorageError, StorageErrorCode } from './errors.ts';
@@ -66,12 +68,9 @@ import {
   pieceKey,
   type LogState,
 } from './log_record.ts';
-import {
-  checkChunk,
-  checkPersist,
-  checkSaveSnapshot,
-  type StagedSnapshot,
-} from './log_write_checks.ts';
+const checks = new LogWriteChecks(
+  (message) => new StorageError(StorageErrorCode.invalidWrite, message),
+);
 
 /** Options for {@link LevelLogStore.open}. */
 export interface LevelLogStoreOptions {
@@ -270,7 +269,7 @@ export class LevelLogStore implements DurableLog {
 
   stageSnapshotChunk(chunk: SnapshotChunk): Promise<void> {
     return this.#exclusive('stage a snapshot chunk', async () => {
-      const step = checkChunk(this.#view, this.#staging, chunk);
+      const step = checks.checkChunk(this.#view, this.#staging, chunk);
       const operations: LevelOperation[] = [];
       let staging = this.#staging;
       if (step === 'start') {
@@ -302,7 +301,7 @@ export class LevelLogStore implements DurableLog {
   persist(batch: PersistBatch, options: { sync: boolean }): Promise<void> {
     return this.#exclusive('persist a batch', async () => {
       const view = this.#view;
-      checkPersist(view, this.#staging, batch);
+      checks.checkPersist(view, this.#staging, batch);
       const operations: LevelOperation[] = [];
       const install = batch.installSnapshot;
       if (install !== undefined) {
@@ -328,7 +327,7 @@ export class LevelLogStore implements DurableLog {
     return this.#exclusive('save a snapshot', async () => {
       const view = this.#view;
       const { metadata, data } = snapshot;
-      checkSaveSnapshot(view, metadata, options.keepEntries);
+      checks.checkSaveSnapshot(view, metadata, options.keepEntries);
       const layout = { generation: this.#nextGeneration++, pieceSizes: [] as number[] };
       const operations: LevelOperation[] = [];
       for (let offset = 0; offset < data.byteLength; offset += this.#pieceSizeBytes) {

@@ -16,7 +16,6 @@
 import {
   asIndex,
   MemoryStorage,
-  noNode,
   RaftError,
   RaftErrorCode,
   type ConfState,
@@ -29,7 +28,12 @@ import {
   type SnapshotMetadata,
   type Term,
 } from '../index.ts';
-import type { DurableLog, PersistBatch, SnapshotWithData } from '../node.ts';
+import {
+  LogWriteChecks,
+  type DurableLog,
+  type PersistBatch,
+  type SnapshotWithData,
+} from '../node.ts';
 
 /** Everything a {@link MemoryDurableLog} holds, as plain data to reopen from. */
 export interface MemoryLogImage {
@@ -51,9 +55,7 @@ interface Staging {
 
 const emptyConfState: ConfState = { voters: [], learners: [] };
 
-function invalid(message: string): RaftError {
-  return new RaftError(RaftErrorCode.logCorrupt, message);
-}
+const checks = new LogWriteChecks((message) => new RaftError(RaftErrorCode.logCorrupt, message));
 
 /** A durable log held in memory, with crash images for restart tests. */
 export class MemoryDurableLog implements DurableLog {
@@ -140,7 +142,11 @@ export class MemoryDurableLog implements DurableLog {
 
   stageSnapshotChunk(chunk: SnapshotChunk): Promise<void> {
     return settle(() => {
-      const staging = checkChunk(this.#writable(), this.#staging, chunk);
+      const step = checks.checkChunk(this.#writable(), this.#staging, chunk);
+      const staging: Staging =
+        step === 'start' || this.#staging === undefined
+          ? { metadata: chunk.metadata, chunks: [], sizeBytes: 0, done: false }
+          : this.#staging;
       staging.chunks.push(chunk.data);
       staging.sizeBytes += chunk.data.byteLength;
       staging.done = chunk.done;
@@ -152,7 +158,7 @@ export class MemoryDurableLog implements DurableLog {
   persist(batch: PersistBatch, options: { sync: boolean }): Promise<void> {
     return settle(() => {
       const view = this.#writable();
-      checkPersist(view, this.#staging, batch);
+      checks.checkPersist(view, this.#staging, batch);
       if (batch.installSnapshot !== undefined) {
         view.applySnapshot(batch.installSnapshot, concat(this.#staging?.chunks ?? []));
         this.#staging = undefined;
@@ -172,7 +178,7 @@ export class MemoryDurableLog implements DurableLog {
     return settle(() => {
       const view = this.#writable();
       const { index, confState } = snapshot.metadata;
-      checkSaveSnapshot(view, snapshot.metadata, options.keepEntries);
+      checks.checkSaveSnapshot(view, snapshot.metadata, options.keepEntries);
       view.createSnapshot(index, { confState, data: snapshot.data });
       view.compact(asIndex(Math.max(view.firstIndex() - 1, index - options.keepEntries)));
       this.#synced = imageOf(view);
@@ -255,142 +261,4 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     offset += part.byteLength;
   }
   return out;
-}
-
-/** Checks that a chunk starts or continues the staged snapshot; returns the staging to add it to. */
-function checkChunk(
-  view: MemoryStorage,
-  staging: Staging | undefined,
-  chunk: SnapshotChunk,
-): Staging {
-  const { index, term } = chunk.metadata;
-  if (index < view.snapshotMetadata().index) {
-    throw invalid(
-      `Cannot stage a chunk of snapshot ${index}: a newer snapshot at ${view.snapshotMetadata().index} exists`,
-    );
-  }
-  if (chunk.offsetBytes === 0) {
-    return { metadata: chunk.metadata, chunks: [], sizeBytes: 0, done: false };
-  }
-  const same = staging?.metadata.index === index && staging.metadata.term === term;
-  if (staging === undefined || !same || staging.done || chunk.offsetBytes !== staging.sizeBytes) {
-    const staged =
-      staging === undefined
-        ? 'nothing'
-        : `${staging.sizeBytes} bytes of snapshot ${staging.metadata.index}`;
-    throw invalid(
-      `Cannot stage snapshot ${index} at offset ${chunk.offsetBytes}: ${staged} is staged`,
-    );
-  }
-  return staging;
-}
-
-/**
- * Checks a batch against the log before anything is written: a staged, complete snapshot to
- * install; entries that are contiguous, do not go back in term and attach to the log; a hard
- * state whose term and commit do not go back and whose vote does not change within a term.
- */
-function checkPersist(
-  view: MemoryStorage,
-  staging: Staging | undefined,
-  batch: PersistBatch,
-): void {
-  let lastIndex = view.lastIndex();
-  let snapshotIndex = view.snapshotMetadata().index;
-  let termAt = (index: LogIndex): Term | undefined => view.term(index);
-  const install = batch.installSnapshot;
-  if (install !== undefined) {
-    checkInstall(view, staging, install);
-    lastIndex = install.index;
-    snapshotIndex = install.index;
-    termAt = (index) => (index === install.index ? install.term : undefined);
-  }
-  const first = batch.entries[0];
-  const last = batch.entries.at(-1);
-  if (first !== undefined && last !== undefined) {
-    checkContiguous(batch.entries);
-    if (first.index <= snapshotIndex || first.index > lastIndex + 1) {
-      throw invalid(
-        `Cannot append entries at index ${first.index}: the log after snapshot ${snapshotIndex} ends at ${lastIndex}`,
-      );
-    }
-    const previousTerm = termAt(asIndex(first.index - 1)) ?? 0;
-    if (first.term < previousTerm) {
-      throw invalid(
-        `Cannot append entry ${first.index} of term ${first.term}: entry ${first.index - 1} has term ${previousTerm}`,
-      );
-    }
-    lastIndex = last.index;
-  }
-  if (batch.hardState !== undefined) {
-    checkHardState(view.hardState(), batch.hardState, lastIndex);
-  }
-}
-
-function checkInstall(
-  view: MemoryStorage,
-  staging: Staging | undefined,
-  metadata: SnapshotMetadata,
-): void {
-  const current = view.snapshotMetadata().index;
-  if (metadata.index < current) {
-    throw invalid(
-      `Cannot install snapshot ${metadata.index}: a newer snapshot at ${current} exists`,
-    );
-  }
-  const staged =
-    staging?.done === true &&
-    staging.metadata.index === metadata.index &&
-    staging.metadata.term === metadata.term;
-  if (!staged) {
-    throw invalid(
-      `Cannot install snapshot ${metadata.index} of term ${metadata.term}: its chunks are not all staged`,
-    );
-  }
-}
-
-function checkContiguous(entries: readonly Entry[]): void {
-  for (let i = 1; i < entries.length; i++) {
-    const previous = entries[i - 1];
-    const next = entries[i];
-    if (previous === undefined || next === undefined) {
-      continue;
-    }
-    if (next.index !== previous.index + 1 || next.term < previous.term) {
-      throw invalid(
-        `Cannot append entries: index ${next.index} (term ${next.term}) does not follow ${previous.index} (term ${previous.term})`,
-      );
-    }
-  }
-}
-
-function checkHardState(current: HardState, next: HardState, lastIndex: LogIndex): void {
-  const voteChanged = current.vote !== noNode && next.vote !== current.vote;
-  if (next.term < current.term || (next.term === current.term && voteChanged)) {
-    throw invalid(
-      `Cannot write hard state of term ${next.term} with vote ${next.vote}: term ${current.term} with vote ${current.vote} is stored`,
-    );
-  }
-  if (next.commit < current.commit || next.commit > lastIndex) {
-    throw invalid(
-      `Cannot write commit index ${next.commit}: stored commit is ${current.commit} and the log ends at ${lastIndex}`,
-    );
-  }
-}
-
-function checkSaveSnapshot(
-  view: MemoryStorage,
-  metadata: SnapshotMetadata,
-  keepEntries: number,
-): void {
-  const current = view.snapshotMetadata().index;
-  const term = view.term(metadata.index);
-  if (metadata.index <= current || metadata.index > view.lastIndex() || term !== metadata.term) {
-    throw invalid(
-      `Cannot save snapshot ${metadata.index} of term ${metadata.term}: the log after snapshot ${current} ends at ${view.lastIndex()} and has term ${term ?? 'none'} there`,
-    );
-  }
-  if (!Number.isSafeInteger(keepEntries) || keepEntries < 0) {
-    throw invalid(`Cannot keep ${keepEntries} entries: keepEntries must be an integer >= 0`);
-  }
 }

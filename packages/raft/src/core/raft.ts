@@ -633,8 +633,8 @@ export class Raft extends RaftReplication {
       this.answerReadIndex({ index, from, context, acks: new Set() });
       return;
     }
-    this.readOnly.add({ index, from, context });
-    this.readOnly.recvAck(this.id, context);
+    this.readOnly.add({ index, from, context }, this.ticks);
+    this.readOnly.recvAck(this.id, context, this.ticks);
     this.heartbeatContextPending = context;
   }
 

@@ -315,7 +315,7 @@ export abstract class RaftReplication extends RaftState {
     if (m.context.byteLength === 0) {
       return;
     }
-    const acks = this.readOnly.recvAck(m.from, m.context);
+    const acks = this.readOnly.recvAck(m.from, m.context, m.index);
     if (acks === undefined) {
       return;
     }

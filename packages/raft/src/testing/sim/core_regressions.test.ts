@@ -13,6 +13,7 @@ import {
   MessageType,
   ProgressState,
   Raft,
+  type Message,
 } from '../../index.ts';
 import { InMemoryCluster } from '../in_memory_cluster.ts';
 import { runSeed } from './simulator.ts';
@@ -136,8 +137,83 @@ describe('core regressions found by the simulator', () => {
     expect(progress?.state).toBe(ProgressState.probe);
   });
 
+  it('Raft.handleHeartbeatResponse ignores an ack from a round sent before the read was queued', () => {
+    // Simulator seeds 2024, 2441 and 2519 (before the fix; reads profile, late duplicates): a
+    // follower's forwarded ReadIndex was duplicated, so its context was queued again after the
+    // first copy had been answered; a late duplicate of an old heartbeat answer carrying that
+    // context then completed a quorum for it, and releasing it released every read queued
+    // before it too, with no round after those reads. A deposed leader served them at its
+    // stale commit index (a read index below an index committed before the read was sent).
+    const storage = new MemoryStorage({ voters: [1, 2, 3].map(asNodeId), learners: [] });
+    const r = new Raft(
+      makeConfig({ id: asNodeId(1), storage, randomInt: () => 0, preVote: false }),
+    );
+    r.becomeCandidate();
+    r.becomeLeader();
+    const ack = {
+      type: MessageType.appendResponse,
+      to: asNodeId(1),
+      term: r.term,
+      index: r.log.lastIndex(),
+    };
+    r.step(makeMessage({ ...ack, from: asNodeId(2) }));
+    r.flush();
+    r.messages = [];
+    const first = new Uint8Array([2, 0, 0, 1]);
+    r.step(
+      makeMessage({
+        type: MessageType.readIndex,
+        from: asNodeId(2),
+        to: asNodeId(1),
+        term: r.term,
+        context: first,
+      }),
+    );
+    r.flush();
+    const heartbeats = r.messages.filter((m) => m.type === MessageType.heartbeat);
+    r.messages = [];
+    const answer = (m: (typeof heartbeats)[number]): Message =>
+      makeMessage({
+        type: MessageType.heartbeatResponse,
+        from: m.to,
+        to: m.from,
+        term: m.term,
+        index: m.index,
+        context: m.context,
+      });
+    const late = heartbeats.map(answer);
+    r.step(late[0] as Message);
+    expect(r.messages.filter((m) => m.type === MessageType.readIndexResponse)).toHaveLength(1);
+    for (let i = 0; i < 3; i++) {
+      r.tick();
+    }
+    r.messages = [];
+    const local = new Uint8Array([1, 0, 0, 7]);
+    expect(r.readIndex(local).ok).toBe(true);
+    r.step(
+      makeMessage({
+        type: MessageType.readIndex,
+        from: asNodeId(2),
+        to: asNodeId(1),
+        term: r.term,
+        context: first,
+      }),
+    );
+    r.step(late[1] as Message);
+    expect(r.readStates).toEqual([]);
+  });
+
   it('runSeed keeps liveness for seed 36 (a lost window compacted away on the leader)', () => {
     const result = runSeed(36);
     expect(result.firstViolation).toBeUndefined();
   });
+
+  it(
+    'runSeed keeps read-index safety for seed 2519 (a duplicated ReadIndex queued again)',
+    { timeout: 60_000 },
+    () => {
+      const result = runSeed(2519);
+      expect(result.firstViolation).toBeUndefined();
+    },
+  );
 });

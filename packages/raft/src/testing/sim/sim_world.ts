@@ -179,8 +179,10 @@ export function formatTimeUs(timeUs: number): string {
 /** Renders a peer message in one short line. */
 export function formatMessage(m: Message): string {
   let text = `${m.type} ${m.from}->${m.to} t${m.term}`;
-  if (m.index !== 0 || m.logTerm !== 0) {
-    text += ` i${m.index}/t${m.logTerm}`;
+  if (m.type === 'heartbeat' || m.type === 'heartbeatResponse') {
+    text += ` tick${m.index}`;
+  } else if (m.index !== 0 || m.logTerm !== 0) {
+    text += m.reject ? ` i${m.index}` : ` i${m.index}/t${m.logTerm}`;
   }
   if (m.commit !== 0) {
     text += ` c${m.commit}`;
@@ -190,7 +192,7 @@ export function formatMessage(m: Message): string {
     text += ` +${m.entries.length}(..${last?.index ?? 0}/t${last?.term ?? 0})`;
   }
   if (m.reject) {
-    text += ` reject(hint ${m.rejectHint})`;
+    text += m.type === 'appendResponse' ? ` reject(hint ${m.rejectHint}/t${m.logTerm})` : ' reject';
   }
   if (m.context.byteLength > 0) {
     text += ' ctx';

@@ -109,7 +109,7 @@ describe('broken variants', () => {
     { timeout: 300_000 },
     () => {
       expectCaught(BrokenVariant.commitPreviousTermByCount, {
-        bound: 60,
+        bound: 150,
         by: ['leaderCompleteness', 'stateMachineSafety', 'linearizability'],
       });
     },
@@ -137,7 +137,7 @@ describe('broken variants', () => {
     { timeout: 300_000 },
     () => {
       expectCaught(BrokenVariant.readIndexWithoutHeartbeat, {
-        bound: 20,
+        bound: 30,
         by: ['readIndexSafety', 'linearizability'],
       });
     },

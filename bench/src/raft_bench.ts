@@ -133,7 +133,12 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
-async function runPhase(leader: RaftNode, proposers: number): Promise<PhaseResult> {
+function currentLeader(nodes: readonly RaftNode[], fallback: RaftNode): RaftNode {
+  return nodes.find((n) => n.raw.status().softState.role === 'leader') ?? fallback;
+}
+
+async function runPhase(nodes: readonly RaftNode[], proposers: number): Promise<PhaseResult> {
+  let leader = currentLeader(nodes, nodes[0] as RaftNode);
   const value = new Uint8Array(valueBytes).fill(42);
   const latencies: number[] = [];
   let failed = 0;
@@ -149,6 +154,12 @@ async function runPhase(leader: RaftNode, proposers: number): Promise<PhaseResul
         } else {
           failed++;
         }
+      }
+      if (!outcome.ok) {
+        // NB: a refusal resolves at once; yield to timers and follow the new leader, or the
+        // workers would spin on microtasks and starve the phase timer.
+        await new Promise((resolve) => setImmediate(resolve));
+        leader = currentLeader(nodes, leader);
       }
     }
   };
@@ -179,10 +190,10 @@ async function main(): Promise<void> {
   try {
     const fsyncRate = serialFdatasyncPerSecond(directory);
     const nodes = await startCluster(directory);
-    const leader = await waitForLeader(nodes);
+    await waitForLeader(nodes);
     const results: PhaseResult[] = [];
     for (const proposers of concurrencies) {
-      results.push(await runPhase(leader, proposers));
+      results.push(await runPhase(nodes, proposers));
     }
     await Promise.all(nodes.map((n) => n.stop()));
     const cpu = cpus()[0]?.model ?? 'unknown CPU';

@@ -2,13 +2,17 @@
  * The safety properties of Raft (paper Figure 3), checked after every simulation event, each
  * incrementally so that a check costs O(1) per event or per entry rather than a scan of logs:
  *
- * - Election safety: at most one leader per term.
+ * - Election safety: at most one leader per term; and, at its root, a new leader holds the
+ *   votes of a majority cast in its term (read from each voter's term and vote, durable ones
+ *   for a crashed voter).
  * - Log matching: an (index, term) names one entry, always with the same predecessor term, so
  *   two logs that agree on an entry agree on everything before it. Checked as entries are
  *   persisted.
  * - Leader completeness: a leader holds every entry committed in an earlier term. A node that
  *   has an entry committed while at term t proves the entry was committed by term t, so leaders
  *   of later terms must hold it: checked when a leader is elected and when commits advance.
+ *   Looking ahead too: when a leader commits, no voter that lacks the entry may have a log as
+ *   up to date as a majority's (it could be elected), counting crashed voters' durable logs.
  * - State-machine safety: every node applies the same entry at each index, in order, so every
  *   node's applied sequence is a prefix of the longest; state hashes agree at equal indexes.
  * - Read-index safety: a read index covers every entry committed before the read was sent, as

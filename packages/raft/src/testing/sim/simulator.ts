@@ -3,18 +3,24 @@
  * randomized fault mix, checked at every event and, at the end, for linearizability.
  *
  * A run has two phases:
- * 1. Safety: clients issue their operations while a nemesis partitions, clogs, crashes (losing
- *    or tearing unsynced writes), pauses nodes, changes membership (add learner, promote,
- *    remove, re-add), transfers leadership and forces snapshots. Every event is followed by the
- *    checks of checks.ts.
+ * 1. Safety: clients issue their operations while a nemesis (nemesis.ts) partitions, clogs,
+ *    crashes (losing or tearing unsynced writes), pauses nodes, changes membership (add
+ *    learner, promote, remove, re-add), transfers leadership and forces snapshots. Every event
+ *    is followed by the checks of checks.ts. The faults stop after a budget of simulated time;
+ *    the clients must then finish within a bound.
  * 2. Liveness: the nemesis stops, the network heals, crashed members restart; every pending
  *    client operation must complete and every member converge within a bounded simulated time.
  * Then the history goes through the linearizability checker (Wing & Gong with Lowe's cache,
  * per key); a search that runs out of budget is a failure.
  *
- * Each seed draws its own parameters ("swarm testing"): cluster size, Raft timings and limits,
- * PreVote, CheckQuorum and lease reads, network fault rates, which faults the nemesis uses and
- * how often. Every choice derives from the seed, so a seed replays byte for byte.
+ * Each seed draws its own parameters ("swarm testing", swarm.ts): cluster size, Raft timings
+ * and limits, PreVote, CheckQuorum and lease reads, disk and network speed and fault rates,
+ * which faults the nemesis uses and how often. Every choice derives from the seed, so a seed
+ * replays byte for byte.
+ *
+ * Files: sim_world.ts (event queue, clocks, trace), sim_network.ts, sim_disk.ts, sim_node.ts
+ * (the driver of one RawNode), kv_state_machine.ts, workload.ts (clients and history),
+ * nemesis.ts, swarm.ts, checks.ts, broken_variants.ts (test only), sim_main.ts (the CLI).
  */
 import {
   asIndex,

@@ -164,6 +164,7 @@ function drawWorkload(
     thinkTimeMaxUs: random.int(20_000),
     abandonAfterAttempts: random.chance(0.25) ? 5 + random.int(10) : Number.POSITIVE_INFINITY,
     abandonedMax: 20,
+    abandonedPerKeyMax: 3,
   };
 }
 

@@ -38,10 +38,12 @@ export interface WorkloadParams {
   /** A write is abandoned (recorded as unknown) after this many attempts; Infinity: never. */
   readonly abandonAfterAttempts: number;
   /**
-   * Writes abandoned at most in a run; later ones retry until answered. Each unknown write may
-   * take effect at any later time, which the linearizability search pays for.
+   * Writes abandoned at most in a run, and per key; later ones retry until answered. Each
+   * unknown write may take effect at any later time, or never, and the linearizability search
+   * pays for every placement it must try: a dozen on one key can exhaust its budget.
    */
   readonly abandonedMax: number;
+  readonly abandonedPerKeyMax: number;
 }
 
 /** What the clients need from the simulation. */
@@ -112,6 +114,7 @@ export class Workload {
   readonly #params: WorkloadParams;
   readonly #clients: Client[] = [];
   readonly #activePerKey = new Map<string, number>();
+  readonly #abandonedPerKey = new Map<string, number>();
   readonly #history: KvOperation[] = [];
   #issuing = true;
   #nextOpId = 1;
@@ -272,10 +275,7 @@ export class Workload {
     if (op === undefined) {
       return;
     }
-    if (
-      op.attempt >= this.#params.abandonAfterAttempts &&
-      this.abandoned < this.#params.abandonedMax
-    ) {
+    if (op.attempt >= this.#params.abandonAfterAttempts && this.#mayAbandon(op.input)) {
       this.#abandon(client, op);
       return;
     }
@@ -284,12 +284,24 @@ export class Workload {
     this.#send(client);
   }
 
+  /** A read may always be given up (it leaves no trace); a write within the limits. */
+  #mayAbandon(input: KvInput): boolean {
+    if (input.kind === 'get') {
+      return true;
+    }
+    const params = this.#params;
+    const perKey = this.#abandonedPerKey.get(input.key) ?? 0;
+    return this.abandoned < params.abandonedMax && perKey < params.abandonedPerKeyMax;
+  }
+
   #abandon(client: Client, op: ClientOp): void {
     const world = this.#runtime.world;
     world.trace.note(world.nowUs, `c${client.id} gives up op${op.opId} ${describeInput(op.input)}`);
-    if (op.input.kind !== 'get') {
+    const input = op.input;
+    if (input.kind !== 'get') {
       this.#history.push(this.#unknown(client.id, op));
       this.abandoned++;
+      this.#abandonedPerKey.set(input.key, (this.#abandonedPerKey.get(input.key) ?? 0) + 1);
     }
     this.#finish(client, op);
   }

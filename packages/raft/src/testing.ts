@@ -10,6 +10,7 @@ export {
   type TestStateMachine,
 } from './testing/in_memory_cluster.ts';
 export { SeededRandom } from './testing/seeded_random.ts';
+export { persistUnstable } from './testing/persist_unstable.ts';
 export { MemoryDurableLog, type MemoryLogImage } from './testing/memory_durable_log.ts';
 export {
   describeLogStoreConformance,

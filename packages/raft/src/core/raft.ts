@@ -511,11 +511,23 @@ export class Raft extends RaftReplication {
       return false;
     }
     this.uncommittedSizeBytes += sizeBytes;
-    const last = this.log.append(entries);
-    this.progress.get(this.id)?.maybeUpdate(last);
-    this.maybeCommit();
+    this.log.append(entries);
     this.appendsPending = true;
     return true;
+  }
+
+  /**
+   * The driver persisted a Ready: a leader now counts its own copy of those entries (thesis
+   * §10.2.1), which may commit them (in a one-voter cluster, this is what commits).
+   */
+  onPersisted(): void {
+    if (this.role !== Role.leader) {
+      return;
+    }
+    const self = this.progress.get(this.id);
+    if (self?.maybeUpdate(this.log.persistedLastIndex()) === true && this.maybeCommit()) {
+      this.commitBroadcastPending = true;
+    }
   }
 
   /** Releases the uncommitted budget of entries that have been committed. */

@@ -37,6 +37,14 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
+  /**
+   * The last index known to be on disk: before the unstable entries. 0 while a received
+   * snapshot is unstable (nothing may be counted until it is installed).
+   */
+  persistedLastIndex(): LogIndex {
+    return this.unstable.snapshot === undefined ? asIndex(this.unstable.offset - 1) : asIndex(0);
+  }
+
   /** The term at index, or undefined when the index is compacted away or beyond the log. */
   term(index: LogIndex): Term | undefined {
     if (index < this.firstIndex() - 1 || index > this.lastIndex()) {

@@ -7,7 +7,7 @@
 // node's state. Cluster scenarios (Figure 7, Figure 8) use a tiny message pump or
 // InMemoryCluster with filters.
 import { describe, expect, it } from 'vitest';
-import { InMemoryCluster } from '../testing.ts';
+import { InMemoryCluster, persistUnstable } from '../testing.ts';
 import { SeededRandom } from '../testing/seeded_random.ts';
 import { makeConfig, type RaftConfigInput } from './config.ts';
 import { MemoryStorage } from './memory_storage.ts';
@@ -87,8 +87,9 @@ function becomeLeader(r: Raft): void {
   r.becomeLeader();
 }
 
-/** The messages the node would send now (a leader's batched appends included). */
+/** The messages the node would send now (a leader's batched appends included), once persisted. */
 function readMessages(r: Raft): Message[] {
+  persistUnstable(r);
   r.flush();
   const out = r.messages;
   r.messages = [];
@@ -453,7 +454,7 @@ describe('Raft §5.3 log replication', () => {
         commit: asIndex(last),
       }),
     ]);
-    expect(r.log.unstable.entries.at(-1)).toEqual(want[0]);
+    expect(r.log.storage.entries(asIndex(last + 1), asIndex(last + 2), Infinity)).toEqual(want);
   });
 
   it('Raft.step commits an entry a majority stored and tells the followers the new commit', () => {

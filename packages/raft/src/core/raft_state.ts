@@ -121,7 +121,9 @@ export abstract class RaftState {
       }),
     });
     if (id === this.id) {
-      progress.match = this.log.lastIndex();
+      // NB: a leader counts its own copy toward a quorum only once it is on disk (Raft thesis
+      // §10.2.1): RawNode.advance() moves this match as Readys are persisted.
+      progress.match = this.log.persistedLastIndex();
     }
     return progress;
   }

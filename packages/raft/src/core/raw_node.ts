@@ -226,6 +226,7 @@ export class RawNode {
     if (lastEntry !== undefined) {
       r.log.stableTo(lastEntry.index, lastEntry.term);
     }
+    r.onPersisted();
     this.#applied(ready.committedEntries);
   }
 

@@ -7,7 +7,7 @@
 // for end-to-end reads; single Raft instances with hand-built heartbeat responses where the
 // exact tick matters.
 import { describe, expect, it } from 'vitest';
-import { InMemoryCluster } from '../testing.ts';
+import { InMemoryCluster, persistUnstable } from '../testing.ts';
 import { leaseTicks, makeConfig, ReadOnlyOption, type RaftConfigInput } from './config.ts';
 import { RaftErrorCode } from './errors.ts';
 import { MemoryStorage } from './memory_storage.ts';
@@ -31,7 +31,9 @@ function msg(fields: Fields): Message {
   return makeMessage(fields as Parameters<typeof makeMessage>[0]);
 }
 
+/** The messages the node would send now, once its entries are persisted. */
 function readMessages(r: Raft): Message[] {
+  persistUnstable(r);
   r.flush();
   const out = r.messages;
   r.messages = [];

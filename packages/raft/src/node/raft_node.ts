@@ -4,15 +4,16 @@
  *
  *   wait for work → deliver the ticks that elapsed → drain the control inbox (votes,
  *   heartbeats, responses) → drain the data inbox (appends, snapshot chunks) → hand all queued
- *   proposals to the core as one batch → for each Ready: stage snapshot chunks, persist
- *   entries and hard state as one synced batch, send messages, apply committed entries,
- *   advance (etcd's order, STYLE.md §3.4).
+ *   proposals to the core as one batch → for each Ready: stage snapshot chunks, send a
+ *   leader's appends and heartbeats, persist entries and hard state as one synced batch, send
+ *   the other messages, apply committed entries, advance (etcd's order, STYLE.md §3.4, with
+ *   the leader's early send of Raft thesis §10.2.1: see early_messages.ts).
  *
  * Group commit falls out of the loop: proposals that arrive while a batch is being synced wait
  * in the queue and share the next fsync.
  *
- * Invariant: nothing is acknowledged (no message sent, no proposal answered) before the batch
- * it depends on is durable. A failed write stops the node for good (COFFER_RAFT_STOPPED).
+ * Invariant: nothing is acknowledged (no vote or acknowledgement sent, no proposal answered)
+ * before the batch it depends on is durable. A failed write stops the node for good (COFFER_RAFT_STOPPED).
  */
 import {
   accepted,
@@ -34,6 +35,7 @@ import {
   type Ready,
   type Term,
 } from '../index.ts';
+import { splitForPersist } from './early_messages.ts';
 import type { DriverClock, DurableLog, StateMachine, Transport } from './ports.ts';
 
 /** The outcome of a proposal: its index and the state machine's answer, or a refusal. */
@@ -366,11 +368,14 @@ export class RaftNode {
     for (const chunk of ready.snapshotChunks) {
       await log.stageSnapshotChunk(chunk);
     }
+    // Reference: Raft thesis §10.2.1 — a leader's appends leave before its own fsync.
+    const { early, late } = splitForPersist(ready, log.initialState().hardState);
+    transport.send(early);
     await log.persist(
       { hardState: ready.hardState, entries: ready.entries, installSnapshot: ready.snapshot },
       { sync: ready.mustSync },
     );
-    transport.send(ready.messages);
+    transport.send(late);
     if (ready.snapshot !== undefined) {
       await stateMachine.restore(ready.snapshot, await log.snapshotData());
     }

@@ -1,6 +1,6 @@
 /**
  * Deliberately broken variants that the simulator must catch. They live only here, in test
- * code: four are subclasses of the real Raft that override one public method, and two are
+ * code: five are subclasses of the real Raft that override one public method, and two are
  * switches of the simulated driver and state machine. The production core has none of these
  * bugs and no switch that turns them on.
  *
@@ -14,8 +14,18 @@
  * - readIndexBeforeTermCommit: a new leader answers ReadIndex before an entry of its term is
  *   committed, so its commit index may lag (thesis §6.4 step 1 skipped).
  * - noDedup: the state machine applies a write again when a retried proposal commits twice.
+ * - leaderCountsUnpersisted: a leader counts its own copy of an entry toward a quorum as soon
+ *   as it appends it in memory, while the driver sends appends before the leader's fsync
+ *   (thesis §10.2.1 done wrong: a crash of the leader can take back a committed entry).
  */
-import { MessageType, Raft, type Message, type NodeId, type RaftConfig } from '../../index.ts';
+import {
+  MessageType,
+  Raft,
+  type Entry,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+} from '../../index.ts';
 import { committedIndex, VoteResult } from '../../core/quorum.ts';
 import { asIndex } from '../../core/types.ts';
 
@@ -27,6 +37,7 @@ export const BrokenVariant = {
   readIndexWithoutHeartbeat: 'readIndexWithoutHeartbeat',
   readIndexBeforeTermCommit: 'readIndexBeforeTermCommit',
   noDedup: 'noDedup',
+  leaderCountsUnpersisted: 'leaderCountsUnpersisted',
 } as const;
 /** Union of {@link BrokenVariant} values. */
 export type BrokenVariant = (typeof BrokenVariant)[keyof typeof BrokenVariant];
@@ -74,6 +85,18 @@ class ReadIndexBeforeTermCommitRaft extends Raft {
   }
 }
 
+/** Counts its own appended entries toward a quorum before they are persisted. */
+class LeaderCountsUnpersistedRaft extends Raft {
+  override appendEntries(items: readonly { type: Entry['type']; data: Uint8Array }[]): boolean {
+    if (!super.appendEntries(items)) {
+      return false;
+    }
+    this.progress.get(this.id)?.maybeUpdate(this.log.lastIndex());
+    this.maybeCommit();
+    return true;
+  }
+}
+
 /** How a run is broken: a Raft subclass, a driver switch, or a state-machine switch. */
 export interface VariantSettings {
   readonly raftFactory: ((config: RaftConfig) => Raft) | undefined;
@@ -99,5 +122,7 @@ export function variantSettings(variant: BrokenVariant | undefined): VariantSett
       return { ...correct, sendBeforeSync: true };
     case BrokenVariant.noDedup:
       return { ...correct, dedup: false };
+    case BrokenVariant.leaderCountsUnpersisted:
+      return { ...correct, raftFactory: (config) => new LeaderCountsUnpersistedRaft(config) };
   }
 }

@@ -17,6 +17,7 @@ import {
 } from '../../index.ts';
 import { InMemoryCluster } from '../in_memory_cluster.ts';
 import { runSeed } from './simulator.ts';
+import { persistUnstable } from '../persist_unstable.ts';
 
 describe('core regressions found by the simulator', () => {
   it('Raft.handleHeartbeatResponse snapshots a follower whose lost window was compacted away', () => {
@@ -150,6 +151,7 @@ describe('core regressions found by the simulator', () => {
     );
     r.becomeCandidate();
     r.becomeLeader();
+    persistUnstable(r);
     const ack = {
       type: MessageType.appendResponse,
       to: asNodeId(1),

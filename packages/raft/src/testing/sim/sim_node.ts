@@ -1,12 +1,14 @@
 /**
  * The driver of one simulated node: it runs a real RawNode by the Ready contract (raw_node.ts):
  *
- *   ready() → write snapshot, entries, hard state to the disk → fsync (takes simulated time)
- *           → send messages → apply committed entries, serve reads → advance()
+ *   ready() → send a leader's appends and heartbeats (early_messages.ts, as RaftNode does)
+ *           → write snapshot, entries, hard state to the disk → fsync (takes simulated time)
+ *           → send the other messages → apply committed entries, serve reads → advance()
  *
- * While an fsync is in flight the node keeps taking ticks and messages; the next Ready waits.
- * The test-only switch `sendBeforeSync` sends a Ready's messages before the fsync, the broken
- * variant "answering a vote before persisting it".
+ * While an fsync is in flight the node keeps taking ticks and messages (so acknowledgements of
+ * the early appends can arrive before the leader's own fsync ends); the next Ready waits.
+ * The test-only switch `sendBeforeSync` sends all of a Ready's messages before the fsync, the
+ * broken variant "answering a vote before persisting it".
  *
  * Time: ticks follow the node's own clock. A paused node (a GC stall) runs nothing; when it
  * resumes it first takes every tick it missed, then the work that queued up, as the lease
@@ -33,6 +35,7 @@ import {
   type RaftResult,
   type Ready,
 } from '../../index.ts';
+import { splitForPersist } from '../../node/early_messages.ts';
 import type { SeededRandom } from '../seeded_random.ts';
 import type { SafetyChecks } from './checks.ts';
 import { SimProperty } from './checks.ts';
@@ -398,13 +401,16 @@ export class SimNode {
 
   #handleReady(): void {
     const ready = this.raw.ready();
-    this.#persist(ready);
     const settings = this.#runtime.settings;
-    if (settings.sendBeforeSync) {
-      this.#send(ready.messages);
-    }
+    const persisted = this.#storage?.initialState().hardState;
+    const split =
+      settings.sendBeforeSync || persisted === undefined
+        ? { early: ready.messages, late: [] }
+        : splitForPersist(ready, persisted);
+    this.#send(split.early);
+    this.#persist(ready);
     if (!ready.mustSync) {
-      this.#finishReady(ready);
+      this.#finishReady(ready, split.late);
       return;
     }
     this.#busy = true;
@@ -414,7 +420,7 @@ export class SimNode {
     this.#runtime.world.after(latency, () => {
       if (incarnation === this.#incarnation) {
         this.#run(() => {
-          this.#finishReady(ready);
+          this.#finishReady(ready, split.late);
         });
       }
     });
@@ -465,14 +471,11 @@ export class SimNode {
     }
   }
 
-  #finishReady(ready: Ready): void {
-    const settings = this.#runtime.settings;
+  #finishReady(ready: Ready, late: readonly Message[]): void {
     if (ready.mustSync) {
       this.disk.sync();
     }
-    if (!settings.sendBeforeSync) {
-      this.#send(ready.messages);
-    }
+    this.#send(late);
     const sm = this.#sm;
     if (sm === undefined) {
       return;

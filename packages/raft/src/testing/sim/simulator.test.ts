@@ -133,6 +133,19 @@ describe('broken variants', () => {
   );
 
   it(
+    'runSeed catches a leader counting its own unpersisted copy while appends leave before its fsync within 40 seeds',
+    { timeout: 300_000 },
+    () => {
+      // Regression guard for the early send of thesis §10.2.1 (node/early_messages.ts): caught
+      // first at seed 7 when measured.
+      expectCaught(BrokenVariant.leaderCountsUnpersisted, {
+        bound: 40,
+        by: ['leaderCompleteness', 'stateMachineSafety', 'linearizability'],
+      });
+    },
+  );
+
+  it(
     'runSeed catches serving ReadIndex without the heartbeat round within 30 seeds',
     { timeout: 300_000 },
     () => {

@@ -3,9 +3,9 @@
  * ports for durable log, state machine, transport and clock.
  */
 export {
-  decodeEntry,
+  decodeEntries,
   decodeMessage,
-  encodeEntry,
+  encodeEntries,
   encodeMessage,
   wireVersion,
   type DecodeResult,

@@ -1,14 +1,14 @@
 /**
  * Reads the Raft log back from LevelDB when a store opens, and verifies all of it before the
- * node may use any of it (STYLE.md 5.8): every record's frame and checksum, every entry's
- * index against its key, the contiguity and terms of the log from its base, the snapshot
+ * node may use any of it (STYLE.md 5.8): every record's frame and checksum, every run's
+ * entries against its key, the contiguity and terms of the log from its base, the snapshot
  * pieces against the log state, and the commit index against the log's end.
  *
  * Invariant: what this returns is exactly what the last successful writes left; anything else
  * throws COFFER_STORAGE_CORRUPT_RECORD naming the first bad record, and nothing is applied.
  */
 import { MemoryStorage, type ConfState, type Entry, type HardState } from '@coffer/raft';
-import { decodeEntry } from '@coffer/raft/node';
+import { decodeEntries } from '@coffer/raft/node';
 
 import type { LevelDatabase } from './level_adapter.ts';
 import {
@@ -17,14 +17,14 @@ import {
   decodeHardState,
   decodeLogState,
   decodeRecord,
-  entryKey,
-  entryRange,
   hardStateKey,
   logStateKey,
-  parseEntryKey,
   parsePieceKey,
+  parseRunKey,
   pieceKey,
   pieceRange,
+  runKey,
+  runRange,
   type LogState,
 } from './log_record.ts';
 
@@ -39,6 +39,8 @@ export interface LoadedLog {
   readonly nextGeneration: number;
   /** Keys of pieces that belong to no current snapshot (an unfinished staging, an old snapshot). */
   readonly garbage: readonly Uint8Array[];
+  /** The first index of each stored entry run, in order (see log_runs.ts). */
+  readonly runs: readonly number[];
 }
 
 /** The view of a new log for a node whose membership is confState. */
@@ -49,6 +51,7 @@ export function emptyLog(confState: ConfState): LoadedLog {
     pieceSizes: [],
     nextGeneration: 1,
     garbage: [],
+    runs: [],
   };
 }
 
@@ -82,13 +85,14 @@ export async function loadLog(db: LevelDatabase): Promise<LoadedLog | undefined>
     decodeHardState,
   );
   const pieces = await loadPieces(db, state);
-  const entries = await loadEntries(db, state);
+  const { entries, runs } = await loadRuns(db, state);
   return {
     view: buildView(location, { state, entries, hardState }),
     generation: state.generation,
     pieceSizes: pieces.sizes,
     nextGeneration: pieces.generationMax + 1,
     garbage: pieces.garbage,
+    runs,
   };
 }
 
@@ -131,55 +135,88 @@ async function loadPieces(
   return { sizes, garbage, generationMax };
 }
 
-function decodeEntryBody(body: Uint8Array): Entry {
-  const result = decodeEntry(body);
+function decodeRunBody(body: Uint8Array): Entry[] {
+  const result = decodeEntries(body);
   if (!result.ok) {
-    throw bodyError(`its entry does not decode (${result.message})`);
+    throw bodyError(`its entries do not decode (${result.message})`);
+  }
+  if (result.value.length === 0) {
+    throw bodyError('it holds no entry');
   }
   return result.value;
 }
 
-/** Reads the entries after the log base, checking keys, bodies, contiguity and terms. */
-async function loadEntries(db: LevelDatabase, state: LogState): Promise<Entry[]> {
+/**
+ * Reads the entry runs, checking keys, bodies, contiguity and terms, and returns the entries
+ * after the log base. The first run may start at or below the base (compaction keeps a run
+ * that still holds entries after it); every later run starts where the one before ended.
+ */
+async function loadRuns(
+  db: LevelDatabase,
+  state: LogState,
+): Promise<{ entries: Entry[]; runs: number[] }> {
   const location = db.location;
+  const base = state.base;
   const entries: Entry[] = [];
-  let expected = state.base.index + 1;
-  let previousTerm: number = state.base.term;
-  for await (const record of db.scan(entryRange)) {
-    const index = parseEntryKey(record.key);
-    if (index === undefined) {
-      throw corruptRecord(record.key, location, 'its key is not an entry key');
+  const runs: number[] = [];
+  let expected = base.index + 1;
+  let previousTerm: number = base.term;
+  for await (const record of db.scan(runRange)) {
+    const first = parseRunKey(record.key);
+    if (first === undefined) {
+      throw corruptRecord(record.key, location, 'its key is not an entry-run key');
     }
-    if (index < expected) {
+    if (first > expected) {
+      throw corruptRecord(
+        runKey(expected),
+        location,
+        `it is missing: the log jumps to entry ${first}`,
+      );
+    }
+    const run = decodeRecord(record, location, decodeRunBody);
+    const last = first + run.length - 1;
+    if (runs.length > 0 && first < expected) {
       throw corruptRecord(
         record.key,
         location,
-        `it lies at or below the log base ${state.base.index}`,
+        `it overlaps the run before it, which ends at ${expected - 1}`,
       );
     }
-    if (index > expected) {
-      throw corruptRecord(
-        entryKey(expected),
-        location,
-        `it is missing: the log jumps to entry ${index}`,
-      );
+    if (last < expected) {
+      throw corruptRecord(record.key, location, `it lies at or below the log base ${base.index}`);
     }
-    const entry = decodeRecord(record, location, decodeEntryBody);
-    if (entry.index !== index) {
-      throw corruptRecord(record.key, location, `its body holds entry ${entry.index}`);
+    for (const [i, entry] of run.entries()) {
+      if (entry.index !== first + i) {
+        throw corruptRecord(
+          record.key,
+          location,
+          `its entry ${i} holds index ${entry.index}, not ${first + i}`,
+        );
+      }
+      if (entry.index === base.index && entry.term !== base.term) {
+        throw corruptRecord(
+          record.key,
+          location,
+          `its entry ${entry.index} has term ${entry.term} but the log base has ${base.term}`,
+        );
+      }
+      if (entry.index <= base.index) {
+        continue;
+      }
+      if (entry.term < previousTerm) {
+        throw corruptRecord(
+          record.key,
+          location,
+          `its entry ${entry.index} has term ${entry.term}, below ${previousTerm}, the term before it`,
+        );
+      }
+      entries.push(entry);
+      previousTerm = entry.term;
     }
-    if (entry.term < previousTerm) {
-      throw corruptRecord(
-        record.key,
-        location,
-        `its term ${entry.term} is below ${previousTerm}, the term before it`,
-      );
-    }
-    entries.push(entry);
-    expected += 1;
-    previousTerm = entry.term;
+    runs.push(first);
+    expected = last + 1;
   }
-  return entries;
+  return { entries, runs };
 }
 
 /** Rebuilds the in-memory view: base, entries, then the snapshot on top, then the hard state. */

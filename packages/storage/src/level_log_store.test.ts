@@ -22,14 +22,21 @@ import {
   type HardState,
   type SnapshotMetadata,
 } from '@coffer/raft';
-import type { PersistBatch } from '@coffer/raft/node';
+import { encodeEntries, type PersistBatch } from '@coffer/raft/node';
 import { describeLogStoreConformance, type LogStoreFactory } from '@coffer/raft/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { StorageErrorCode } from './errors.ts';
 import { openLevelDatabase, type LevelDatabase, type LevelOperation } from './level_adapter.ts';
 import { LevelLogStore, type LevelLogStoreOptions } from './level_log_store.ts';
-import { entryKey, hardStateKey, logStateKey, pieceKey, pieceRange } from './log_record.ts';
+import {
+  encodeRecord,
+  hardStateKey,
+  logStateKey,
+  pieceKey,
+  pieceRange,
+  runKey,
+} from './log_record.ts';
 
 function levelFactory(options: Omit<LevelLogStoreOptions, 'confState'>): LogStoreFactory {
   let root: string | undefined;
@@ -128,11 +135,16 @@ async function openStore(
   return store;
 }
 
-/** A closed store at a new location holding entries 1..5, a hard state and a snapshot at 3. */
+/**
+ * A closed store at a new location holding entries 1..5 in runs 1..2, 3..4 and 5, a hard state
+ * and a snapshot at 3 (log base 1, so run 1 straddles the base).
+ */
 async function written(options: LevelLogStoreOptions = {}): Promise<string> {
   const location = newLocation();
   const store = await openStore(location, options);
-  await store.persist(batch({ entries: entries(1, 5), hardState }), { sync: true });
+  await store.persist(batch({ entries: entries(1, 2) }), { sync: true });
+  await store.persist(batch({ entries: entries(3, 2) }), { sync: true });
+  await store.persist(batch({ entries: entries(5, 1), hardState }), { sync: true });
   await store.saveSnapshot(
     { metadata, data: Uint8Array.from({ length: 250 }, (_, i) => i) },
     { keepEntries: 2 },
@@ -168,6 +180,11 @@ function flipped(value: Uint8Array, position: number): Uint8Array {
   return copy;
 }
 
+/** A well-formed run record of count entries from first (term 1), as the store writes it. */
+function validRun(first: number, count: number): Uint8Array {
+  return encodeRecord(runKey(first), encodeEntries(entries(first, count)));
+}
+
 async function piecesStored(location: string): Promise<number> {
   const db = await openLevelDatabase(location);
   let n = 0;
@@ -181,35 +198,51 @@ async function piecesStored(location: string): Promise<number> {
 describe('LevelLogStore verification', () => {
   const cases: readonly [string, string, (db: LevelDatabase) => LevelOperation[]][] = [
     [
-      'a flipped byte in an entry body',
-      'entry/4',
-      (db) => [{ type: 'put', key: entryKey(4), value: flipped(stored(db, entryKey(4)), 20) }],
+      'a flipped byte in a run body',
+      'entry-run/3',
+      (db) => [{ type: 'put', key: runKey(3), value: flipped(stored(db, runKey(3)), 20) }],
     ],
     [
-      'a flipped bit in an entry checksum',
-      'entry/4',
-      (db) => [{ type: 'put', key: entryKey(4), value: flipped(stored(db, entryKey(4)), 2) }],
+      'a flipped bit in a run checksum',
+      'entry-run/3',
+      (db) => [{ type: 'put', key: runKey(3), value: flipped(stored(db, runKey(3)), 2) }],
     ],
     [
-      'a truncated entry',
-      'entry/5',
-      (db) => [{ type: 'put', key: entryKey(5), value: stored(db, entryKey(5)).subarray(0, 12) }],
+      'a truncated run',
+      'entry-run/5',
+      (db) => [{ type: 'put', key: runKey(5), value: stored(db, runKey(5)).subarray(0, 12) }],
     ],
     [
-      'an entry cut inside its header',
-      'entry/5',
-      (db) => [{ type: 'put', key: entryKey(5), value: stored(db, entryKey(5)).subarray(0, 4) }],
+      'a run cut inside its header',
+      'entry-run/5',
+      (db) => [{ type: 'put', key: runKey(5), value: stored(db, runKey(5)).subarray(0, 4) }],
     ],
     [
-      'an entry moved to another index',
-      'entry/5',
-      (db) => [{ type: 'put', key: entryKey(5), value: stored(db, entryKey(4)) }],
+      'a run moved to another index',
+      'entry-run/5',
+      (db) => [{ type: 'put', key: runKey(5), value: stored(db, runKey(3)) }],
     ],
-    ['a missing entry in the middle', 'entry/3', () => [{ type: 'del', key: entryKey(3) }]],
+    ['a missing run in the middle', 'entry-run/3', () => [{ type: 'del', key: runKey(3) }]],
     [
-      'an entry below the log base',
-      'entry/1',
-      () => [{ type: 'put', key: entryKey(1), value: new Uint8Array(9) }],
+      'a run overlapping the run before it',
+      'entry-run/4',
+      () => [{ type: 'put', key: runKey(4), value: validRun(4, 1) }],
+    ],
+    [
+      'a run wholly at or below the log base',
+      'entry-run/1',
+      () => [{ type: 'put', key: runKey(1), value: validRun(1, 1) }],
+    ],
+    [
+      'a run whose body holds other indexes',
+      'entry-run/3',
+      () => [
+        {
+          type: 'put',
+          key: runKey(3),
+          value: encodeRecord(runKey(3), encodeEntries(entries(4, 2))),
+        },
+      ],
     ],
     [
       'a flipped byte in the hard state',
@@ -248,7 +281,7 @@ describe('LevelLogStore verification', () => {
 
   it('LevelLogStore.open releases the lock after refusing a corrupt log', async () => {
     const location = await written();
-    await tamper(location, () => [{ type: 'del', key: entryKey(4) }]);
+    await tamper(location, () => [{ type: 'del', key: runKey(3) }]);
     expect(await codeOf(() => openStore(location))).toBe(StorageErrorCode.corruptRecord);
     await tamper(location, () => []);
   });

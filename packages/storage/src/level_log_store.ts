@@ -4,7 +4,8 @@
  * log_record.ts; reading back and verifying at open is in level_log_loader.ts.
  *
  * Reads are synchronous and in memory: the entries since the log base live in a MemoryStorage
- * view (STYLE.md 3.3). Snapshot data stays on disk, split into checksummed pieces, and
+ * view (STYLE.md 3.3). On disk the entries of each write form one record, an entry run
+ * (log_runs.ts). Snapshot data stays on disk, split into checksummed pieces, and
  * snapshotChunk() reads the pieces it needs with LevelDB's synchronous get.
  *
  * Writes: each persist(), saveSnapshot() and stageSnapshotChunk() is ONE LevelDB batch, checked
@@ -22,8 +23,9 @@
  * never acknowledges what it could not persist. Reopening after a restart (and after freeing
  * space) recovers what was written before the failure.
  *
- * Invariant: the entry keys on disk are exactly firstIndex()..lastIndex() of the view, and the
- * log-state record names the view's base, snapshot and snapshot generation.
+ * Invariant: the entry runs on disk hold exactly firstIndex()..lastIndex() of the view (the
+ * first run may also hold compacted entries before it), and the log-state record names the
+ * view's base, snapshot and snapshot generation.
  */
 import assert from 'node:assert/strict';
 
@@ -39,7 +41,6 @@ import {
   type Term,
 } from '@coffer/raft';
 import {
-  encodeEntry,
   LogWriteChecks,
   type DurableLog,
   type PersistBatch,
@@ -56,13 +57,13 @@ import {
   type LevelOperation,
 } from './level_adapter.ts';
 import { emptyLog, loadLog, type LoadedLog } from './level_log_loader.ts';
+import { appendRun, clearRuns, compactRuns } from './log_runs.ts';
 import {
   corruptRecord,
   decodeRecord,
   encodeHardState,
   encodeLogState,
   encodeRecord,
-  entryKey,
   hardStateKey,
   logStateKey,
   pieceKey,
@@ -115,25 +116,6 @@ function pieceKeys(layout: SnapshotLayout): Uint8Array[] {
   return layout.pieceSizes.map((_, seq) => pieceKey(layout.generation, seq));
 }
 
-/** Deletes of the entry keys first..last (none when last < first). */
-function deleteEntries(first: number, last: number): LevelOperation[] {
-  const operations: LevelOperation[] = [];
-  for (let index = first; index <= last; index++) {
-    operations.push(del(entryKey(index)));
-  }
-  return operations;
-}
-
-/** Puts of entries, and deletes of the old suffix past them up to lastIndex. */
-function appendOperations(entries: readonly Entry[], lastIndex: number): LevelOperation[] {
-  const last = entries.at(-1);
-  if (last === undefined) {
-    return [];
-  }
-  const puts = entries.map((entry) => put(entryKey(entry.index), encodeEntry(entry)));
-  return [...puts, ...deleteEntries(last.index + 1, lastIndex)];
-}
-
 /** Maps a failed open to a typed error. */
 function openError(location: string, error: unknown): StorageError {
   switch (classifyLevelError(error)) {
@@ -172,6 +154,8 @@ export class LevelLogStore implements DurableLog {
   #staging: Staging | undefined;
   #nextGeneration: number;
   #garbage: Uint8Array[];
+  /** The first index of each entry run on disk (log_runs.ts). */
+  #runs: readonly number[];
   #state: StoreState = { kind: 'open' };
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -183,6 +167,7 @@ export class LevelLogStore implements DurableLog {
     this.#snapshot = { generation: loaded.generation, pieceSizes: loaded.pieceSizes };
     this.#nextGeneration = loaded.nextGeneration;
     this.#garbage = [...loaded.garbage];
+    this.#runs = loaded.runs;
   }
 
   /**
@@ -304,15 +289,20 @@ export class LevelLogStore implements DurableLog {
       checks.checkPersist(view, this.#staging, batch);
       const operations: LevelOperation[] = [];
       const install = batch.installSnapshot;
+      let runs = this.#runs;
       if (install !== undefined) {
-        operations.push(...this.#installOperations(install));
+        const cleared = clearRuns(runs);
+        operations.push(this.#installLogState(install), ...cleared.operations);
+        runs = cleared.runs;
       }
       const lastIndex = install === undefined ? view.lastIndex() : install.index;
-      operations.push(...appendOperations(batch.entries, lastIndex));
+      const appended = appendRun({ runs, view, lastIndex }, batch.entries);
+      operations.push(...appended.operations);
       if (batch.hardState !== undefined) {
         operations.push(put(hardStateKey, encodeHardState(batch.hardState)));
       }
       await this.#commit(operations, options.sync);
+      this.#runs = appended.runs;
       if (install !== undefined) {
         this.#applyInstall(install);
       }
@@ -336,12 +326,14 @@ export class LevelLogStore implements DurableLog {
         layout.pieceSizes.push(piece.byteLength);
       }
       const base = Math.max(view.firstIndex() - 1, metadata.index - options.keepEntries);
-      operations.push(...deleteEntries(view.firstIndex(), base));
+      const compacted = compactRuns(this.#runs, view.lastIndex(), base);
+      operations.push(...compacted.operations);
       const baseTerm = view.term(base as LogIndex);
       assert(baseTerm !== undefined, 'the compaction index lies inside the log');
       const state = { snapshot: metadata, base: { index: base as LogIndex, term: baseTerm } };
       operations.push(this.#logStatePut({ ...state, ...layout }));
       await this.#commit(operations, true);
+      this.#runs = compacted.runs;
       view.createSnapshot(metadata.index, { confState: metadata.confState, data: emptyBytes });
       view.compact(base as LogIndex);
       this.#replaceSnapshot(layout);
@@ -380,15 +372,12 @@ export class LevelLogStore implements DurableLog {
     return put(logStateKey, encodeLogState(logState));
   }
 
-  /** The log-state put and entry deletes that install the staged snapshot. */
-  #installOperations(metadata: SnapshotMetadata): LevelOperation[] {
+  /** The log-state put that installs the staged snapshot. */
+  #installLogState(metadata: SnapshotMetadata): LevelOperation {
     const staging = this.#staging;
     assert(staging !== undefined, 'checkPersist installs only a staged snapshot');
     const base = { index: metadata.index, term: metadata.term };
-    return [
-      this.#logStatePut({ snapshot: metadata, base, ...staging }),
-      ...deleteEntries(this.#view.firstIndex(), this.#view.lastIndex()),
-    ];
+    return this.#logStatePut({ snapshot: metadata, base, ...staging });
   }
 
   #applyInstall(metadata: SnapshotMetadata): void {

@@ -17,11 +17,11 @@ import {
   encodeHardState,
   encodeLogState,
   encodeRecord,
-  entryKey,
+  runKey,
   hardStateKey,
   keyName,
   logStateKey,
-  parseEntryKey,
+  parseRunKey,
   parsePieceKey,
   pieceKey,
   type LogState,
@@ -64,7 +64,7 @@ function bigEndianFloats(...values: number[]): Uint8Array {
 const identity = (body: Uint8Array): Uint8Array => body;
 
 describe('log record keys', () => {
-  it('entryKey sorts in index order across byte boundaries and past 2^32', () => {
+  it('runKey sorts in index order across byte boundaries and past 2^32', () => {
     const indexes = [
       0,
       1,
@@ -76,9 +76,9 @@ describe('log record keys', () => {
       2 ** 40 + 5,
       Number.MAX_SAFE_INTEGER,
     ];
-    const keys = indexes.map(entryKey);
+    const keys = indexes.map(runKey);
     expect([...keys].sort(compare)).toEqual(keys);
-    expect(keys.map(parseEntryKey)).toEqual(indexes);
+    expect(keys.map(parseRunKey)).toEqual(indexes);
   });
 
   it('pieceKey sorts by generation, then sequence', () => {
@@ -89,15 +89,15 @@ describe('log record keys', () => {
 
   it('keyName names each kind of key and shows unknown ones in hex', () => {
     expect(
-      [entryKey(12), pieceKey(3, 0), hardStateKey, logStateKey, Uint8Array.of(9, 9)].map(keyName),
-    ).toEqual(['entry/12', 'snapshot-piece/3/0', 'hard-state', 'log-state', 'unknown/0909']);
-    expect(parseEntryKey(pieceKey(1, 1))).toBeUndefined();
-    expect(parsePieceKey(entryKey(1))).toBeUndefined();
+      [runKey(12), pieceKey(3, 0), hardStateKey, logStateKey, Uint8Array.of(9, 9)].map(keyName),
+    ).toEqual(['entry-run/12', 'snapshot-piece/3/0', 'hard-state', 'log-state', 'unknown/0909']);
+    expect(parseRunKey(pieceKey(1, 1))).toBeUndefined();
+    expect(parsePieceKey(runKey(1))).toBeUndefined();
   });
 });
 
 describe('log record frame', () => {
-  const key = entryKey(5);
+  const key = runKey(5);
   const body = Uint8Array.of(1, 2, 3, 4, 5);
   const value = encodeRecord(key, body);
 
@@ -127,13 +127,13 @@ describe('log record frame', () => {
         decodeRecord({ key, value: bad }, '/data', identity),
       );
       expect(code).toBe(StorageErrorCode.corruptRecord);
-      expect(message).toContain('"entry/5" in "/data"');
+      expect(message).toContain('"entry-run/5" in "/data"');
     });
   }
 
   it('decodeRecord refuses a value read under another key', () => {
     const { code } = codeAndMessage(() =>
-      decodeRecord({ key: entryKey(6), value }, '/data', identity),
+      decodeRecord({ key: runKey(6), value }, '/data', identity),
     );
     expect(code).toBe(StorageErrorCode.corruptRecord);
   });

@@ -8,7 +8,8 @@
  *   0x01                          hard state      f64 term | f64 vote | f64 commit
  *   0x02                          log state       see {@link LogState}
  *   0x03 | u64 gen | u32 seq      snapshot piece  raw snapshot bytes, piece seq of generation gen
- *   0x04 | u64 index              log entry       encodeEntry() from @coffer/raft/node
+ *   0x05 | u64 first              entry run       encodeEntries() from @coffer/raft/node: the
+ *                                                 entries first, first+1, … of one write
  *
  * Record frame (every value): u8 frameVersion | u32 crc | u32 bodyLength | body, where crc is
  * CRC-32 (node:zlib) over the key, the version byte, the length and the body. Covering the key
@@ -31,7 +32,8 @@ const logStateVersion = 1;
 const prefixHardState = 0x01;
 const prefixLogState = 0x02;
 const prefixPiece = 0x03;
-const prefixEntry = 0x04;
+// NB: 0x04 held one entry per record before runs; no released version wrote it.
+const prefixRun = 0x05;
 const twoTo32 = 2 ** 32;
 
 /** The key of the hard state record. */
@@ -40,8 +42,8 @@ export const hardStateKey = Uint8Array.of(prefixHardState);
 export const logStateKey = Uint8Array.of(prefixLogState);
 /** The key range that holds every snapshot piece, for a scan. */
 export const pieceRange = { gte: Uint8Array.of(prefixPiece), lt: Uint8Array.of(prefixPiece + 1) };
-/** The key range that holds every log entry, for a scan. */
-export const entryRange = { gte: Uint8Array.of(prefixEntry), lt: Uint8Array.of(prefixEntry + 1) };
+/** The key range that holds every entry run, for a scan. */
+export const runRange = { gte: Uint8Array.of(prefixRun), lt: Uint8Array.of(prefixRun + 1) };
 
 /**
  * Where the log starts and which snapshot it rests on. `base` is the index and term just before
@@ -68,11 +70,11 @@ function readU64(view: DataView, offset: number): number {
   return view.getUint32(offset) * twoTo32 + view.getUint32(offset + 4);
 }
 
-/** The key of the entry at index. */
-export function entryKey(index: number): Uint8Array {
+/** The key of the run of entries that starts at index first. */
+export function runKey(first: number): Uint8Array {
   const key = new Uint8Array(9);
-  key[0] = prefixEntry;
-  writeU64(new DataView(key.buffer), 1, index);
+  key[0] = prefixRun;
+  writeU64(new DataView(key.buffer), 1, first);
   return key;
 }
 
@@ -86,9 +88,9 @@ export function pieceKey(generation: number, seq: number): Uint8Array {
   return key;
 }
 
-/** The index an entry key names, or undefined when key is not one. */
-export function parseEntryKey(key: Uint8Array): number | undefined {
-  if (key.byteLength !== 9 || key[0] !== prefixEntry) {
+/** The first index a run key names, or undefined when key is not one. */
+export function parseRunKey(key: Uint8Array): number | undefined {
+  if (key.byteLength !== 9 || key[0] !== prefixRun) {
     return undefined;
   }
   return readU64(new DataView(key.buffer, key.byteOffset, key.byteLength), 1);
@@ -103,11 +105,11 @@ export function parsePieceKey(key: Uint8Array): { generation: number; seq: numbe
   return { generation: readU64(view, 1), seq: view.getUint32(9) };
 }
 
-/** A readable name for a key, for error messages: "entry/12", "snapshot-piece/3/0". */
+/** A readable name for a key, for error messages: "entry-run/12", "snapshot-piece/3/0". */
 export function keyName(key: Uint8Array): string {
-  const index = parseEntryKey(key);
-  if (index !== undefined) {
-    return `entry/${index}`;
+  const first = parseRunKey(key);
+  if (first !== undefined) {
+    return `entry-run/${first}`;
   }
   const piece = parsePieceKey(key);
   if (piece !== undefined) {

@@ -12,7 +12,7 @@ import {
   type Message,
 } from '../index.ts';
 import { SeededRandom } from '../testing.ts';
-import { decodeEntry, decodeMessage, encodeEntry, encodeMessage } from './message_codec.ts';
+import { decodeEntries, decodeMessage, encodeEntries, encodeMessage } from './message_codec.ts';
 
 function sample(random: SeededRandom): Message {
   const types = Object.values(MessageType);
@@ -98,15 +98,17 @@ describe('message codec', () => {
     expect(result.ok ? '' : result.message).toContain('wire version 99');
   });
 
-  it('decodeEntry round-trips an entry and refuses trailing bytes', () => {
-    const entry = {
+  it('decodeEntries round-trips a run of entries and refuses trailing or missing bytes', () => {
+    const run = [1, 2, 3].map((i) => ({
       term: asTerm(3),
-      index: asIndex(8),
-      type: EntryType.normal,
-      data: new Uint8Array([1, 2]),
-    };
-    expect(decodeEntry(encodeEntry(entry))).toEqual({ ok: true, value: entry });
-    const bytes = new Uint8Array([...encodeEntry(entry), 0]);
-    expect(decodeEntry(bytes).ok).toBe(false);
+      index: asIndex(7 + i),
+      type: i === 2 ? EntryType.confChange : EntryType.normal,
+      data: new Uint8Array(i * 5).fill(i),
+    }));
+    expect(decodeEntries(encodeEntries(run))).toEqual({ ok: true, value: run });
+    expect(decodeEntries(encodeEntries([]))).toEqual({ ok: true, value: [] });
+    const bytes = encodeEntries(run);
+    expect(decodeEntries(new Uint8Array([...bytes, 0])).ok).toBe(false);
+    expect(decodeEntries(bytes.subarray(0, bytes.byteLength - 1)).ok).toBe(false);
   });
 });

@@ -38,19 +38,26 @@ export type DecodeResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly code: RaftErrorCode; readonly message: string };
 
+/**
+ * Writes into one buffer of the exact size, computed before encoding (the *Size functions
+ * below), so a message of many entries is allocated once and never copied.
+ */
 class Writer {
-  #buffer = new Uint8Array(256);
-  #view = new DataView(this.#buffer.buffer);
+  readonly #buffer: Uint8Array;
+  readonly #view: DataView;
   #length = 0;
 
+  constructor(sizeBytes: number) {
+    this.#buffer = new Uint8Array(sizeBytes);
+    this.#view = new DataView(this.#buffer.buffer);
+  }
+
   #reserve(n: number): void {
-    if (this.#length + n <= this.#buffer.byteLength) {
-      return;
+    if (this.#length + n > this.#buffer.byteLength) {
+      throw new Error(
+        `codec bug: encoding overran its computed size of ${this.#buffer.byteLength}`,
+      );
     }
-    const next = new Uint8Array(Math.max(this.#buffer.byteLength * 2, this.#length + n));
-    next.set(this.#buffer.subarray(0, this.#length));
-    this.#buffer = next;
-    this.#view = new DataView(next.buffer);
   }
 
   u8(value: number): void {
@@ -86,7 +93,10 @@ class Writer {
   }
 
   finish(): Uint8Array {
-    return this.#buffer.slice(0, this.#length);
+    if (this.#length !== this.#buffer.byteLength) {
+      throw new Error(`codec bug: encoded ${this.#length} of ${this.#buffer.byteLength} bytes`);
+    }
+    return this.#buffer;
   }
 }
 
@@ -160,6 +170,26 @@ class Reader {
   }
 }
 
+const entryFixedBytes = 8 + 8 + 1 + 4;
+const messageFixedBytes = 1 + 1 + 7 * 8 + 1 + 4 + 4;
+
+function entrySize(e: Entry): number {
+  return entryFixedBytes + e.data.byteLength;
+}
+
+function chunkSize(c: SnapshotChunk): number {
+  const { voters, learners } = c.metadata.confState;
+  return 8 + 8 + 4 + voters.length * 8 + 4 + learners.length * 8 + 8 + 1 + 4 + c.data.byteLength;
+}
+
+function messageSize(m: Message): number {
+  let size = messageFixedBytes + m.context.byteLength;
+  for (const e of m.entries) {
+    size += entrySize(e);
+  }
+  return m.snapshot === undefined ? size : size + chunkSize(m.snapshot);
+}
+
 function writeEntry(w: Writer, e: Entry): void {
   w.f64(e.term);
   w.f64(e.index);
@@ -204,12 +234,16 @@ function readChunk(r: Reader): SnapshotChunk {
 
 /** Encodes a message for the wire. */
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer();
+  const w = new Writer(messageSize(m));
   w.u8(wireVersion);
   w.u8(messageTypes.indexOf(m.type));
-  for (const v of [m.from, m.to, m.term, m.logTerm, m.index, m.commit, m.rejectHint]) {
-    w.f64(v);
-  }
+  w.f64(m.from);
+  w.f64(m.to);
+  w.f64(m.term);
+  w.f64(m.logTerm);
+  w.f64(m.index);
+  w.f64(m.commit);
+  w.f64(m.rejectHint);
   w.u8(
     (m.reject ? flagReject : 0) |
       (m.leaderTransfer ? flagLeaderTransfer : 0) |
@@ -290,22 +324,36 @@ export function decodeMessage(bytes: Uint8Array): DecodeResult<Message> {
   return decodeWith(bytes, readMessage, 'undecodable message');
 }
 
-/** Encodes one log entry (the log store's record body). */
-export function encodeEntry(entry: Entry): Uint8Array {
-  const w = new Writer();
-  writeEntry(w, entry);
+/**
+ * Encodes a run of consecutive log entries (the log store's record body):
+ * u32 count | entries, in the entry layout of messages.
+ */
+export function encodeEntries(entries: readonly Entry[]): Uint8Array {
+  let size = 4;
+  for (const e of entries) {
+    size += entrySize(e);
+  }
+  const w = new Writer(size);
+  w.u32(entries.length);
+  for (const e of entries) {
+    writeEntry(w, e);
+  }
   return w.finish();
 }
 
-/** Decodes one log entry; malformed bytes give a typed refusal. */
-export function decodeEntry(bytes: Uint8Array): DecodeResult<Entry> {
+/** Decodes a run of entries; malformed bytes give a typed refusal. */
+export function decodeEntries(bytes: Uint8Array): DecodeResult<Entry[]> {
   return decodeWith(
     bytes,
     (r) => {
-      const entry = readEntry(r);
-      r.end('entry');
-      return entry;
+      const count = r.u32('entry count');
+      const entries: Entry[] = [];
+      for (let i = 0; i < count; i++) {
+        entries.push(readEntry(r));
+      }
+      r.end('entries');
+      return entries;
     },
-    'undecodable entry',
+    'undecodable entries',
   );
 }

@@ -22,9 +22,11 @@ import {
 import {
   decodeMessage,
   encodeMessage,
+  framedSnapshot,
   RaftNode,
   systemClock,
   type DurableLog,
+  type SnapshotSource,
   type StateMachine,
   type Transport,
 } from '@coffer/raft/node';
@@ -45,8 +47,8 @@ class CountingMachine implements StateMachine {
     }
     return Promise.resolve(entries.map(() => new Uint8Array(0)));
   }
-  snapshot(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(0));
+  snapshot(): Promise<SnapshotSource> {
+    return Promise.resolve(framedSnapshot([]));
   }
   restore(metadata: SnapshotMetadata): Promise<void> {
     this.#index = metadata.index;

@@ -27,17 +27,22 @@ import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 
-import { asNodeId, type ConfState, type LogIndex } from '@coffer/raft';
+import { asNodeId, type ConfState, type LogIndex, type SnapshotMetadata } from '@coffer/raft';
 import {
+  framedSnapshot,
   RaftNode,
+  readFramedSnapshot,
   SessionStateMachine,
   encodeRegister,
   encodeSessionRequest,
   systemClock,
   type DurableLog,
   type PersistBatch,
+  type SaveSnapshotOutcome,
   type SessionApplication,
-  type SnapshotWithData,
+  type SnapshotSource,
+  type SnapshotStream,
+  type SnapshotToSave,
 } from '@coffer/raft/node';
 import { InMemoryNetwork, SeededRandom } from '@coffer/raft/testing';
 import { LevelLogStore } from '@coffer/storage';
@@ -115,14 +120,19 @@ class ListApplication implements SessionApplication {
     return Promise.resolve(new TextEncoder().encode(answer));
   }
 
-  snapshot(): Promise<Uint8Array> {
-    return Promise.resolve(new TextEncoder().encode(JSON.stringify(this.items)));
+  snapshot(sessionTable: Uint8Array): Promise<SnapshotSource> {
+    const items = new TextEncoder().encode(JSON.stringify(this.items));
+    return Promise.resolve(framedSnapshot([sessionTable, items]));
   }
 
-  restore(data: Uint8Array): Promise<void> {
-    const text = new TextDecoder().decode(data);
+  async restore(_metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<Uint8Array> {
+    const [sessionTable = new Uint8Array(0), items = new Uint8Array(0)] = await readFramedSnapshot(
+      chunks,
+      2,
+    );
+    const text = new TextDecoder().decode(items);
     this.items = text === '' ? [] : (JSON.parse(text) as string[]);
-    return Promise.resolve();
+    return sessionTable;
   }
 }
 
@@ -182,10 +192,13 @@ class FailpointLog implements DurableLog {
   stageSnapshotChunk(...args: Parameters<DurableLog['stageSnapshotChunk']>): Promise<void> {
     return this.#inner.stageSnapshotChunk(...args);
   }
-  saveSnapshot(snapshot: SnapshotWithData, options: { keepEntries: number }): Promise<void> {
+  saveSnapshot(
+    snapshot: SnapshotToSave,
+    options: { keepEntries: number },
+  ): Promise<SaveSnapshotOutcome> {
     return this.#inner.saveSnapshot(snapshot, options);
   }
-  snapshotData(): Promise<Uint8Array> {
+  snapshotData(): SnapshotStream {
     return this.#inner.snapshotData();
   }
   close(): Promise<void> {

@@ -10,7 +10,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asNodeId, type Entry, type LogIndex, type SnapshotMetadata } from '@coffer/raft';
-import { RaftNode, systemClock, type StateMachine } from '@coffer/raft/node';
+import {
+  framedSnapshot,
+  RaftNode,
+  readFramedSnapshot,
+  systemClock,
+  type SnapshotSource,
+  type SnapshotStream,
+  type StateMachine,
+} from '@coffer/raft/node';
 import { InMemoryNetwork, SeededRandom } from '@coffer/raft/testing';
 import { LevelLogStore } from '@coffer/storage';
 
@@ -45,17 +53,19 @@ class DemoMachine implements StateMachine {
     }
     return Promise.resolve(entries.map(() => new Uint8Array(0)));
   }
-  snapshot(): Promise<Uint8Array> {
-    return Promise.resolve(new TextEncoder().encode(JSON.stringify(this.applied)));
+  snapshot(): Promise<SnapshotSource> {
+    return Promise.resolve(
+      framedSnapshot([new TextEncoder().encode(JSON.stringify(this.applied))]),
+    );
   }
-  restore(metadata: SnapshotMetadata, data: Uint8Array): Promise<void> {
+  async restore(metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<void> {
+    const [data = new Uint8Array(0)] = await readFramedSnapshot(chunks, 1);
     this.applied.splice(
       0,
       this.applied.length,
       ...(JSON.parse(new TextDecoder().decode(data) || '[]') as string[]),
     );
     this.#index = metadata.index;
-    return Promise.resolve();
   }
 }
 

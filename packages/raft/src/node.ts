@@ -14,10 +14,20 @@ export type {
   DriverClock,
   DurableLog,
   PersistBatch,
-  SnapshotWithData,
+  SaveSnapshotOutcome,
+  SnapshotSource,
+  SnapshotStream,
+  SnapshotToSave,
   StateMachine,
   Transport,
 } from './node/ports.ts';
+export {
+  collectSnapshotStream,
+  framedSnapshot,
+  piecesOf,
+  readFramedSnapshot,
+  snapshotStreamOf,
+} from './node/snapshot_stream.ts';
 export { systemClock } from './node/system_clock.ts';
 export { RaftNode, type ProposalOutcome, type RaftNodeOptions } from './node/raft_node.ts';
 export {

@@ -11,7 +11,11 @@ export {
 } from './testing/in_memory_cluster.ts';
 export { SeededRandom } from './testing/seeded_random.ts';
 export { persistUnstable } from './testing/persist_unstable.ts';
-export { MemoryDurableLog, type MemoryLogImage } from './testing/memory_durable_log.ts';
+export {
+  MemoryDurableLog,
+  type MemoryLogImage,
+  type StoredSnapshot,
+} from './testing/memory_durable_log.ts';
 export {
   describeLogStoreConformance,
   type LogStoreFactory,

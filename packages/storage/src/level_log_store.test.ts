@@ -22,7 +22,7 @@ import {
   type HardState,
   type SnapshotMetadata,
 } from '@coffer/raft';
-import { encodeEntries, type PersistBatch } from '@coffer/raft/node';
+import { encodeEntries, snapshotStreamOf, type PersistBatch } from '@coffer/raft/node';
 import { describeLogStoreConformance, type LogStoreFactory } from '@coffer/raft/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -146,7 +146,13 @@ async function written(options: LevelLogStoreOptions = {}): Promise<string> {
   await store.persist(batch({ entries: entries(3, 2) }), { sync: true });
   await store.persist(batch({ entries: entries(5, 1), hardState }), { sync: true });
   await store.saveSnapshot(
-    { metadata, data: Uint8Array.from({ length: 250 }, (_, i) => i) },
+    {
+      metadata,
+      chunks: snapshotStreamOf(
+        Uint8Array.from({ length: 250 }, (_, i) => i),
+        70,
+      ),
+    },
     { keepEntries: 2 },
   );
   await store.close();
@@ -336,7 +342,10 @@ describe('LevelLogStore failures', () => {
       () => store.entries(asIndex(1), asIndex(2), Infinity),
       () =>
         store.saveSnapshot(
-          { metadata: { ...metadata, index: asIndex(1) }, data: new Uint8Array(1) },
+          {
+            metadata: { ...metadata, index: asIndex(1) },
+            chunks: snapshotStreamOf(new Uint8Array(1)),
+          },
           { keepEntries: 0 },
         ),
       () => store.snapshotData(),
@@ -438,7 +447,10 @@ describe('LevelLogStore snapshot pieces', () => {
     expect(await piecesStored(location)).toBe(3);
     const store = await openStore(location, { snapshotPieceSizeBytes: 100 });
     await store.saveSnapshot(
-      { metadata: { ...metadata, index: asIndex(5) }, data: new Uint8Array(50) },
+      {
+        metadata: { ...metadata, index: asIndex(5) },
+        chunks: snapshotStreamOf(new Uint8Array(50)),
+      },
       { keepEntries: 0 },
     );
     await store.persist(batch({ entries: entries(6, 1) }), { sync: true });

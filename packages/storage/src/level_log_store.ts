@@ -8,9 +8,10 @@
  * (log_runs.ts). Snapshot data stays on disk, split into checksummed pieces, and
  * snapshotChunk() reads the pieces it needs with LevelDB's synchronous get.
  *
- * Writes: each persist(), saveSnapshot() and stageSnapshotChunk() is ONE LevelDB batch, checked
- * before it is written (LogWriteChecks from @coffer/raft/node) and applied to the view only after LevelDB
- * accepted it. Writes run one at a time, in call order.
+ * Writes: each persist() and stageSnapshotChunk() is ONE LevelDB batch, checked before it is
+ * written (LogWriteChecks from @coffer/raft/node) and applied to the view only after LevelDB
+ * accepted it; saveSnapshot() writes its pieces as they stream in, then switches in one batch.
+ * Writes run one at a time, in call order.
  *
  * Snapshot data is written in generations: a received snapshot is staged under a fresh
  * generation, and installing it is a single log-state record that points at that generation.
@@ -42,9 +43,12 @@ import {
 } from '@coffer/raft';
 import {
   LogWriteChecks,
+  piecesOf,
   type DurableLog,
   type PersistBatch,
-  type SnapshotWithData,
+  type SaveSnapshotOutcome,
+  type SnapshotStream,
+  type SnapshotToSave,
   type StagedSnapshot,
 } from '@coffer/raft/node';
 
@@ -245,11 +249,32 @@ export class LevelLogStore implements DurableLog {
     return { data: this.#readSnapshot(offsetBytes, end), done: end >= sizeBytes };
   }
 
-  snapshotData(): Promise<Uint8Array> {
-    return this.#exclusive('read the snapshot', () => {
-      const sizeBytes = this.#snapshot.pieceSizes.reduce((n, size) => n + size, 0);
-      return Promise.resolve(this.#readSnapshot(0, sizeBytes));
-    });
+  /**
+   * Streams the current snapshot piece by piece. A snapshot replaced while it is read fails the
+   * stream with COFFER_STORAGE_SNAPSHOT_REPLACED (its pieces are about to be deleted).
+   */
+  snapshotData(): SnapshotStream {
+    this.#live('read the snapshot');
+    return this.#streamSnapshot(this.#snapshot);
+  }
+
+  async *#streamSnapshot(layout: SnapshotLayout): SnapshotStream {
+    if (layout.pieceSizes.length === 0) {
+      yield emptyBytes;
+      return;
+    }
+    for (const [seq, size] of layout.pieceSizes.entries()) {
+      this.#live('read the snapshot');
+      if (this.#snapshot.generation !== layout.generation) {
+        throw new StorageError(
+          StorageErrorCode.snapshotReplaced,
+          `Cannot read snapshot generation ${layout.generation} in "${this.#location}": a newer snapshot replaced it while it was read. Read the current one`,
+        );
+      }
+      yield this.#readPiece(layout.generation, seq, size);
+      // NB: a macrotask between pieces, so a large snapshot does not hold the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   stageSnapshotChunk(chunk: SnapshotChunk): Promise<void> {
@@ -313,30 +338,57 @@ export class LevelLogStore implements DurableLog {
     });
   }
 
-  saveSnapshot(snapshot: SnapshotWithData, options: { keepEntries: number }): Promise<void> {
-    return this.#exclusive('save a snapshot', async () => {
-      const view = this.#view;
-      const { metadata, data } = snapshot;
-      checks.checkSaveSnapshot(view, metadata, options.keepEntries);
-      const layout = { generation: this.#nextGeneration++, pieceSizes: [] as number[] };
-      const operations: LevelOperation[] = [];
-      for (let offset = 0; offset < data.byteLength; offset += this.#pieceSizeBytes) {
-        const piece = data.subarray(offset, offset + this.#pieceSizeBytes);
-        operations.push(put(pieceKey(layout.generation, layout.pieceSizes.length), piece));
+  /**
+   * Writes the snapshot's pieces as they stream in, each piece its own small synced batch
+   * queued with the other writes (so persists go on meanwhile), then switches to the new
+   * snapshot and compacts in one atomic batch. Pieces of a save that fails or is superseded
+   * are deleted with the next batch.
+   */
+  async saveSnapshot(
+    snapshot: SnapshotToSave,
+    options: { keepEntries: number },
+  ): Promise<SaveSnapshotOutcome> {
+    this.#live('save a snapshot');
+    const { metadata } = snapshot;
+    const layout = { generation: this.#nextGeneration++, pieceSizes: [] as number[] };
+    const written: Uint8Array[] = [];
+    try {
+      for await (const piece of piecesOf(snapshot.chunks, this.#pieceSizeBytes)) {
+        const key = pieceKey(layout.generation, layout.pieceSizes.length);
+        await this.#exclusive('save a snapshot piece', () => this.#commit([put(key, piece)], true));
+        written.push(key);
         layout.pieceSizes.push(piece.byteLength);
       }
+    } catch (error) {
+      this.#garbage.push(...written);
+      throw error;
+    }
+    return this.#exclusive('save a snapshot', async () => {
+      const view = this.#view;
+      if (metadata.index <= view.snapshotMetadata().index) {
+        this.#garbage.push(...written);
+        return 'superseded';
+      }
+      checks.checkSaveSnapshot(view, metadata, options.keepEntries);
       const base = Math.max(view.firstIndex() - 1, metadata.index - options.keepEntries);
       const compacted = compactRuns(this.#runs, view.lastIndex(), base);
-      operations.push(...compacted.operations);
       const baseTerm = view.term(base as LogIndex);
       assert(baseTerm !== undefined, 'the compaction index lies inside the log');
       const state = { snapshot: metadata, base: { index: base as LogIndex, term: baseTerm } };
-      operations.push(this.#logStatePut({ ...state, ...layout }));
-      await this.#commit(operations, true);
+      await this.#commit(
+        [...compacted.operations, this.#logStatePut({ ...state, ...layout })],
+        true,
+      );
       this.#runs = compacted.runs;
       view.createSnapshot(metadata.index, { confState: metadata.confState, data: emptyBytes });
       view.compact(base as LogIndex);
       this.#replaceSnapshot(layout);
+      return 'saved';
+    }).catch((error: unknown) => {
+      if (this.#state.kind === 'open') {
+        this.#garbage.push(...written);
+      }
+      throw error;
     });
   }
 
@@ -404,7 +456,7 @@ export class LevelLogStore implements DurableLog {
         break;
       }
       if (pieceEnd > start && size > 0) {
-        const body = this.#readPiece(seq, size);
+        const body = this.#readPiece(this.#snapshot.generation, seq, size);
         const from = Math.max(start, pieceStart);
         out.set(
           body.subarray(from - pieceStart, Math.min(end, pieceEnd) - pieceStart),
@@ -416,8 +468,8 @@ export class LevelLogStore implements DurableLog {
     return out;
   }
 
-  #readPiece(seq: number, sizeBytes: number): Uint8Array {
-    const key = pieceKey(this.#snapshot.generation, seq);
+  #readPiece(generation: number, seq: number, sizeBytes: number): Uint8Array {
+    const key = pieceKey(generation, seq);
     let value: Uint8Array | undefined;
     try {
       value = this.#db.getSync(key);

@@ -19,6 +19,7 @@ import {
   type Entry,
   type LogIndex,
 } from '@coffer/raft';
+import { snapshotStreamOf } from '@coffer/raft/node';
 import { SeededRandom } from '@coffer/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -92,7 +93,7 @@ describe('entry runs', () => {
           await store.saveSnapshot(
             {
               metadata: { index: at, term: snapshotTerm, confState: conf },
-              data: Uint8Array.of(1),
+              chunks: snapshotStreamOf(Uint8Array.of(1)),
             },
             { keepEntries: keep },
           );

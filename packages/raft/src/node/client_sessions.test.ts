@@ -3,7 +3,14 @@
 // replica, survive snapshots, and treat malformed input as a deterministic no-op.
 // Method: feed hand-built committed entries to SessionStateMachine over a counting application.
 import { describe, expect, it } from 'vitest';
-import { asIndex, asTerm, EntryType, type Entry, type LogIndex } from '../index.ts';
+import {
+  asIndex,
+  asTerm,
+  EntryType,
+  type Entry,
+  type LogIndex,
+  type SnapshotMetadata,
+} from '../index.ts';
 import {
   decodeSessionResponse,
   encodeRegister,
@@ -12,6 +19,8 @@ import {
   SessionStatus,
   type SessionApplication,
 } from './client_sessions.ts';
+import type { SnapshotSource, SnapshotStream } from './ports.ts';
+import { framedSnapshot, readFramedSnapshot } from './snapshot_stream.ts';
 
 class Counter implements SessionApplication {
   count = 0;
@@ -19,12 +28,15 @@ class Counter implements SessionApplication {
     this.count += payload[0] ?? 0;
     return Promise.resolve(new TextEncoder().encode(String(this.count)));
   }
-  snapshot(): Promise<Uint8Array> {
-    return Promise.resolve(new TextEncoder().encode(String(this.count)));
+  snapshot(sessionTable: Uint8Array): Promise<SnapshotSource> {
+    return Promise.resolve(
+      framedSnapshot([sessionTable, new TextEncoder().encode(String(this.count))]),
+    );
   }
-  restore(data: Uint8Array): Promise<void> {
-    this.count = Number(new TextDecoder().decode(data) || '0');
-    return Promise.resolve();
+  async restore(_metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<Uint8Array> {
+    const [sessionTable, count] = await readFramedSnapshot(chunks, 2);
+    this.count = Number(new TextDecoder().decode(count) || '0');
+    return sessionTable ?? new Uint8Array(0);
   }
 }
 
@@ -149,12 +161,12 @@ describe('SessionStateMachine', () => {
     const sm = new SessionStateMachine(new Counter(), limits);
     const client = await register(sm, 1000);
     const [first] = await sm.apply([request(client, 1, { add: 7 })]);
-    const data = await sm.snapshot();
+    const source = await sm.snapshot();
     const replica = new SessionStateMachine(new Counter(), limits);
     const index = sm.appliedIndex();
     await replica.restore(
       { index, term: asTerm(1), confState: { voters: [], learners: [] } },
-      data,
+      source.chunks,
     );
     expect(replica.appliedIndex()).toBe(index);
     const [retry] = await replica.apply([request(client, 1, { add: 7 })]);
@@ -164,11 +176,13 @@ describe('SessionStateMachine', () => {
   it('SessionStateMachine.restore refuses a corrupt snapshot with a typed code', async () => {
     const sm = new SessionStateMachine(new Counter(), limits);
     const meta = { index: 5 as LogIndex, term: asTerm(1), confState: { voters: [], learners: [] } };
-    await expect(sm.restore(meta, new TextEncoder().encode('{not json'))).rejects.toMatchObject({
+    const withTable = (table: string): SnapshotStream =>
+      framedSnapshot([new TextEncoder().encode(table), new Uint8Array(0)]).chunks;
+    await expect(sm.restore(meta, withTable('{not json'))).rejects.toMatchObject({
       code: 'COFFER_RAFT_LOG_CORRUPT',
     });
-    await expect(sm.restore(meta, new TextEncoder().encode('{"version":2}'))).rejects.toMatchObject(
-      { code: 'COFFER_RAFT_LOG_CORRUPT' },
-    );
+    await expect(sm.restore(meta, withTable('{"version":2}'))).rejects.toMatchObject({
+      code: 'COFFER_RAFT_LOG_CORRUPT',
+    });
   });
 });

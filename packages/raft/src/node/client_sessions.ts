@@ -18,13 +18,19 @@ import {
   type LogIndex,
   type SnapshotMetadata,
 } from '../index.ts';
-import type { StateMachine } from './ports.ts';
+import type { SnapshotSource, SnapshotStream, StateMachine } from './ports.ts';
 
-/** The application under the session layer: deterministic, given the entry's stamp. */
+/**
+ * The application under the session layer: deterministic, given the entry's stamp. Its
+ * snapshots carry the session table as opaque bytes, so that one snapshot (one stream, one
+ * authentication) holds both.
+ */
 export interface SessionApplication {
   apply(payload: Uint8Array, context: { index: LogIndex; stampMs: number }): Promise<Uint8Array>;
-  snapshot(): Promise<Uint8Array>;
-  restore(data: Uint8Array): Promise<void>;
+  /** Pins the state as of this call, with sessionTable inside, and returns it to stream. */
+  snapshot(sessionTable: Uint8Array): Promise<SnapshotSource>;
+  /** Replaces the state from a snapshot; returns the session table it carried (may be empty). */
+  restore(metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<Uint8Array>;
 }
 
 /** How the session layer answered a command. */
@@ -155,7 +161,6 @@ interface SessionSnapshot {
     ackedBelow: number;
     responses: [number, string][];
   }[];
-  app: string;
 }
 
 function parseSnapshot(data: Uint8Array, index: LogIndex): SessionSnapshot {
@@ -166,8 +171,7 @@ function parseSnapshot(data: Uint8Array, index: LogIndex): SessionSnapshot {
     if (
       parsed.version === 1 &&
       typeof parsed.clockMs === 'number' &&
-      Array.isArray(parsed.sessions) &&
-      typeof parsed.app === 'string'
+      Array.isArray(parsed.sessions)
     ) {
       return parsed as SessionSnapshot;
     }
@@ -278,27 +282,26 @@ export class SessionStateMachine implements StateMachine {
     }
   }
 
-  async snapshot(): Promise<Uint8Array> {
+  snapshot(): Promise<SnapshotSource> {
     const sessions = [...this.#sessions].map(([id, s]) => ({
       id,
       lastStampMs: s.lastStampMs,
       ackedBelow: s.ackedBelow,
       responses: [...s.responses].map(([seq, r]) => [seq, Buffer.from(r).toString('base64')]),
     }));
-    const app = Buffer.from(await this.#app.snapshot()).toString('base64');
-    const json = JSON.stringify({ version: 1, clockMs: this.#clockMs, sessions, app });
-    return new TextEncoder().encode(json);
+    const json = JSON.stringify({ version: 1, clockMs: this.#clockMs, sessions });
+    return this.#app.snapshot(new TextEncoder().encode(json));
   }
 
-  async restore(metadata: SnapshotMetadata, data: Uint8Array): Promise<void> {
-    if (data.byteLength === 0) {
+  async restore(metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<void> {
+    const table = await this.#app.restore(metadata, chunks);
+    if (table.byteLength === 0) {
       this.#sessions = new Map();
       this.#clockMs = 0;
-      await this.#app.restore(new Uint8Array(0));
       this.#applied = metadata.index;
       return;
     }
-    const parsed = parseSnapshot(data, metadata.index);
+    const parsed = parseSnapshot(table, metadata.index);
     this.#clockMs = parsed.clockMs;
     this.#sessions = new Map(
       parsed.sessions.map((s) => [
@@ -312,7 +315,6 @@ export class SessionStateMachine implements StateMachine {
         },
       ]),
     );
-    await this.#app.restore(new Uint8Array(Buffer.from(parsed.app, 'base64')));
     this.#applied = metadata.index;
   }
 }

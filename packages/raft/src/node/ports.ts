@@ -13,11 +13,27 @@ import type {
   SnapshotMetadata,
 } from '../index.ts';
 
-/** A snapshot with its data, as saved or installed. */
-export interface SnapshotWithData {
+/**
+ * A snapshot's bytes as chunks, read in order and once. Snapshots stream end to end (state
+ * machine → log store → followers, and back), so memory stays bounded whatever the state size.
+ */
+export type SnapshotStream = AsyncIterable<Uint8Array>;
+
+/** A snapshot of applied state to save in the log, with its bytes as a stream. */
+export interface SnapshotToSave {
   readonly metadata: SnapshotMetadata;
-  readonly data: Uint8Array;
+  readonly chunks: SnapshotStream;
 }
+
+/** What a state machine's snapshot pins until it is read to the end or closed. */
+export interface SnapshotSource {
+  readonly chunks: SnapshotStream;
+  /** Releases what the snapshot pins when its chunks will not be read to the end. */
+  close(): Promise<void>;
+}
+
+/** How a saveSnapshot() ended: saved, or dropped because a newer snapshot replaced it meanwhile. */
+export type SaveSnapshotOutcome = 'saved' | 'superseded';
 
 /** The durable part of one Ready, written as one atomic batch. */
 export interface PersistBatch {
@@ -40,10 +56,18 @@ export interface DurableLog extends LogStorage {
   stageSnapshotChunk(chunk: SnapshotChunk): Promise<void>;
   /** Writes hard state and entries (replacing a conflicting suffix), or installs the staged snapshot. */
   persist(batch: PersistBatch, options: { sync: boolean }): Promise<void>;
-  /** Saves a snapshot of applied state and discards log entries up to index - keepEntries. */
-  saveSnapshot(snapshot: SnapshotWithData, options: { keepEntries: number }): Promise<void>;
-  /** The data of the latest snapshot, to restore the state machine from at start. */
-  snapshotData(): Promise<Uint8Array>;
+  /**
+   * Saves a snapshot of applied state and discards log entries up to index - keepEntries. The
+   * chunks are written as they come, alongside other writes (a large snapshot does not stall
+   * the log); the switch to the new snapshot is one atomic write at the end. A snapshot whose
+   * index a newer one (installed from the leader meanwhile) already covers is dropped.
+   */
+  saveSnapshot(
+    snapshot: SnapshotToSave,
+    options: { keepEntries: number },
+  ): Promise<SaveSnapshotOutcome>;
+  /** The bytes of the current snapshot, to restore the state machine from. */
+  snapshotData(): SnapshotStream;
   close(): Promise<void>;
 }
 
@@ -53,10 +77,13 @@ export interface StateMachine {
   appliedIndex(): LogIndex;
   /** Applies committed entries in order; returns one result per entry. */
   apply(entries: readonly Entry[]): Promise<readonly Uint8Array[]>;
-  /** A snapshot of the state at appliedIndex(). */
-  snapshot(): Promise<Uint8Array>;
-  /** Replaces the state with a snapshot's data. */
-  restore(metadata: SnapshotMetadata, data: Uint8Array): Promise<void>;
+  /**
+   * Pins the state at appliedIndex() as of this call (a later apply() must not show through)
+   * and returns it to stream.
+   */
+  snapshot(): Promise<SnapshotSource>;
+  /** Replaces the state with a snapshot's bytes, verified before anything is replaced. */
+  restore(metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<void>;
 }
 
 /** Carries messages between nodes. Sends are fire-and-forget; Raft retries what is lost. */

@@ -21,7 +21,8 @@ import {
   SessionStatus,
   type SessionApplication,
 } from './client_sessions.ts';
-import type { StateMachine } from './ports.ts';
+import type { SnapshotSource, SnapshotStream, StateMachine } from './ports.ts';
+import { framedSnapshot, readFramedSnapshot } from './snapshot_stream.ts';
 import { RaftNode } from './raft_node.ts';
 
 class ListMachine implements StateMachine {
@@ -39,14 +40,16 @@ class ListMachine implements StateMachine {
     }
     return Promise.resolve(entries.map((e) => e.data));
   }
-  snapshot(): Promise<Uint8Array> {
-    return Promise.resolve(new TextEncoder().encode(JSON.stringify(this.applied)));
+  snapshot(): Promise<SnapshotSource> {
+    return Promise.resolve(
+      framedSnapshot([new TextEncoder().encode(JSON.stringify(this.applied))]),
+    );
   }
-  restore(metadata: SnapshotMetadata, data: Uint8Array): Promise<void> {
+  async restore(metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<void> {
+    const [data = new Uint8Array(0)] = await readFramedSnapshot(chunks, 1);
     this.applied =
       data.byteLength === 0 ? [] : (JSON.parse(new TextDecoder().decode(data)) as string[]);
     this.#index = metadata.index;
-    return Promise.resolve();
   }
 }
 
@@ -56,12 +59,15 @@ class Counter implements SessionApplication {
     this.count++;
     return Promise.resolve(new TextEncoder().encode(`applied #${this.count}`));
   }
-  snapshot(): Promise<Uint8Array> {
-    return Promise.resolve(new TextEncoder().encode(String(this.count)));
+  snapshot(sessionTable: Uint8Array): Promise<SnapshotSource> {
+    return Promise.resolve(
+      framedSnapshot([sessionTable, new TextEncoder().encode(String(this.count))]),
+    );
   }
-  restore(data: Uint8Array): Promise<void> {
-    this.count = Number(new TextDecoder().decode(data) || '0');
-    return Promise.resolve();
+  async restore(_metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<Uint8Array> {
+    const [sessionTable, count] = await readFramedSnapshot(chunks, 2);
+    this.count = Number(new TextDecoder().decode(count) || '0');
+    return sessionTable ?? new Uint8Array(0);
   }
 }
 

@@ -133,6 +133,8 @@ export class RaftNode {
   #running = true;
   #failure: RaftError | undefined = undefined;
   #loop: Promise<void> = Promise.resolve();
+  /** The snapshot being saved in the background, if any. */
+  #snapshotSaving: Promise<void> | undefined = undefined;
 
   private constructor(raw: RawNode, options: RaftNodeOptions & DriverLimits) {
     this.raw = raw;
@@ -147,7 +149,7 @@ export class RaftNode {
     const options = { ...defaults, ...input };
     const snapshot = options.log.snapshotMetadata();
     if (options.stateMachine.appliedIndex() < snapshot.index) {
-      await options.stateMachine.restore(snapshot, await options.log.snapshotData());
+      await options.stateMachine.restore(snapshot, options.log.snapshotData());
     }
     const raw = new RawNode({
       ...options.raft,
@@ -238,6 +240,7 @@ export class RaftNode {
       this.#signal();
     }
     await this.#loop;
+    await this.#snapshotSaving?.catch(() => undefined);
     this.#timer?.cancel();
     this.#failAll();
     await this.#options.transport.close();
@@ -377,7 +380,7 @@ export class RaftNode {
     );
     transport.send(late);
     if (ready.snapshot !== undefined) {
-      await stateMachine.restore(ready.snapshot, await log.snapshotData());
+      await stateMachine.restore(ready.snapshot, log.snapshotData());
     }
     const results = await stateMachine.apply(ready.committedEntries);
     this.#answerProposals(ready.committedEntries, results);
@@ -389,8 +392,20 @@ export class RaftNode {
     }
     this.raw.advance(ready);
     this.#answerReads();
-    if (ready.snapshotWanted) {
-      await this.#saveSnapshot();
+    if (ready.snapshotWanted && this.#snapshotSaving === undefined) {
+      const saving = this.#saveSnapshot();
+      this.#snapshotSaving = saving;
+      // NB: the save streams in the background while the loop goes on; a failure stops the
+      // node like any other storage failure.
+      saving.then(
+        () => {
+          this.#snapshotSaving = undefined;
+        },
+        (error: unknown) => {
+          this.#snapshotSaving = undefined;
+          this.#fail(error);
+        },
+      );
     }
   }
 
@@ -444,6 +459,10 @@ export class RaftNode {
     }
   }
 
+  /**
+   * Snapshots the state machine at the applied index and saves it in the log, which then
+   * compacts. Called between Readys, so the state machine pins exactly what was applied.
+   */
   async #saveSnapshot(): Promise<void> {
     const raft = this.raw.raft;
     const index = raft.log.applied;
@@ -452,11 +471,16 @@ export class RaftNode {
     if (term === undefined || index <= raft.log.snapshotMetadata().index) {
       return;
     }
-    const data = await this.#options.stateMachine.snapshot();
-    await this.#options.log.saveSnapshot(
-      { metadata: { index, term, confState: raft.confState() }, data },
-      { keepEntries: this.#options.snapshotKeepEntries },
-    );
+    const metadata = { index, term, confState: raft.confState() };
+    const source = await this.#options.stateMachine.snapshot();
+    try {
+      await this.#options.log.saveSnapshot(
+        { metadata, chunks: source.chunks },
+        { keepEntries: this.#options.snapshotKeepEntries },
+      );
+    } finally {
+      await source.close();
+    }
   }
 
   #fail(error: unknown): void {

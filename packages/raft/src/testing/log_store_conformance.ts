@@ -26,7 +26,14 @@ import {
   type SnapshotChunk,
   type SnapshotMetadata,
 } from '../index.ts';
-import type { DurableLog, PersistBatch } from '../node.ts';
+import {
+  collectSnapshotStream,
+  snapshotStreamOf,
+  type DurableLog,
+  type PersistBatch,
+  type SaveSnapshotOutcome,
+  type SnapshotStream,
+} from '../node.ts';
 
 /** How the suite opens the store under test. */
 export interface LogStoreFactory {
@@ -193,6 +200,7 @@ export function describeLogStoreConformance(name: string, factory: LogStoreFacto
     describeHardState(harness);
     describeInstall(harness);
     describeSaveSnapshot(harness);
+    describeSaveSnapshotStream(harness);
     describeRejected(harness, factory.codes.invalidWrite);
     describeRejectedSnapshots(harness, factory.codes.invalidWrite);
     describeClosed(harness, factory.codes.closed);
@@ -209,7 +217,7 @@ function describeEmpty(harness: Harness): void {
     expect(log.initialState()).toEqual({ hardState: hard(0, 0, 0), confState: conf });
     expect(log.snapshotMetadata()).toEqual({ index: 0, term: 0, confState: conf });
     expect(log.snapshotChunk(asIndex(0), 0, 100)).toEqual({ data: new Uint8Array(0), done: true });
-    expect(await log.snapshotData()).toEqual(new Uint8Array(0));
+    expect(await collectSnapshotStream(log.snapshotData())).toEqual(new Uint8Array(0));
   });
 
   it('DurableLog keeps the first membership when reopened with another', async () => {
@@ -318,7 +326,7 @@ function describeInstall(harness: Harness): void {
         hardState: hard(3, 0, 10),
         confState: metadata.confState,
       });
-      expect(await current.snapshotData()).toEqual(data);
+      expect(await collectSnapshotStream(current.snapshotData())).toEqual(data);
     }
   });
 
@@ -338,7 +346,7 @@ function describeInstall(harness: Harness): void {
     await stageAll(log, chunks.slice(0, 2));
     await stageAll(log, chunks);
     await log.persist(batch({ installSnapshot: metadata }), { sync: true });
-    expect(await log.snapshotData()).toEqual(data);
+    expect(await collectSnapshotStream(log.snapshotData())).toEqual(data);
   });
 
   it('DurableLog.snapshotChunk reads slices and reports done at the end', async () => {
@@ -359,7 +367,10 @@ function describeSaveSnapshot(harness: Harness): void {
 
   it('DurableLog.saveSnapshot keeps keepEntries entries before the snapshot index', async () => {
     const log = await harness.filled(1, 1, 1, 2, 2, 2, 3, 3, 3, 3);
-    await log.saveSnapshot({ metadata: snapshotMetadata(8, 3), data }, { keepEntries: 3 });
+    await log.saveSnapshot(
+      { metadata: snapshotMetadata(8, 3), chunks: snapshotStreamOf(data, 700) },
+      { keepEntries: 3 },
+    );
     for await (const current of harness.andReopened(log)) {
       expect(current.firstIndex()).toBe(6);
       expect(current.lastIndex()).toBe(10);
@@ -369,7 +380,7 @@ function describeSaveSnapshot(harness: Harness): void {
       expect(all(current)).toEqual(run(6, 2, 3, 3, 3, 3));
       expect(current.snapshotMetadata()).toEqual(snapshotMetadata(8, 3));
       expect(current.initialState().confState).toEqual(snapshotMetadata(8, 3).confState);
-      expect(await current.snapshotData()).toEqual(data);
+      expect(await collectSnapshotStream(current.snapshotData())).toEqual(data);
       expect(current.snapshotChunk(asIndex(8), 1000, 1000)).toEqual({
         data: data.slice(1000, 2000),
         done: false,
@@ -379,7 +390,10 @@ function describeSaveSnapshot(harness: Harness): void {
 
   it('DurableLog.saveSnapshot compacts up to the snapshot index when keepEntries is 0', async () => {
     const log = await harness.filled(1, 1, 2, 2);
-    await log.saveSnapshot({ metadata: snapshotMetadata(4, 2), data }, { keepEntries: 0 });
+    await log.saveSnapshot(
+      { metadata: snapshotMetadata(4, 2), chunks: snapshotStreamOf(data, 700) },
+      { keepEntries: 0 },
+    );
     const reopened = await harness.reopen(log);
     expect(reopened.firstIndex()).toBe(5);
     expect(reopened.lastIndex()).toBe(4);
@@ -390,27 +404,64 @@ function describeSaveSnapshot(harness: Harness): void {
 
   it('DurableLog.saveSnapshot keeps the whole log when keepEntries reaches past its start', async () => {
     const log = await harness.filled(1, 1, 2, 2);
-    await log.saveSnapshot({ metadata: snapshotMetadata(3, 2), data }, { keepEntries: 10 });
     await log.saveSnapshot(
-      { metadata: snapshotMetadata(4, 2), data: bytes(10, 2) },
+      { metadata: snapshotMetadata(3, 2), chunks: snapshotStreamOf(data, 700) },
+      { keepEntries: 10 },
+    );
+    await log.saveSnapshot(
+      { metadata: snapshotMetadata(4, 2), chunks: snapshotStreamOf(bytes(10, 2)) },
       { keepEntries: 10 },
     );
     const reopened = await harness.reopen(log);
     expect(reopened.firstIndex()).toBe(1);
     expect(reopened.snapshotMetadata().index).toBe(4);
-    expect(await reopened.snapshotData()).toEqual(bytes(10, 2));
+    expect(await collectSnapshotStream(reopened.snapshotData())).toEqual(bytes(10, 2));
   });
 
   it('DurableLog.snapshotChunk returns undefined for a snapshot that a newer one replaced', async () => {
     const log = await harness.filled(1, 1, 2, 2);
-    await log.saveSnapshot({ metadata: snapshotMetadata(2, 1), data }, { keepEntries: 0 });
+    await log.saveSnapshot(
+      { metadata: snapshotMetadata(2, 1), chunks: snapshotStreamOf(data, 700) },
+      { keepEntries: 0 },
+    );
     expect(log.snapshotChunk(asIndex(2), 0, 10)).toEqual({ data: data.slice(0, 10), done: false });
-    await log.saveSnapshot({ metadata: snapshotMetadata(4, 2), data }, { keepEntries: 0 });
+    await log.saveSnapshot(
+      { metadata: snapshotMetadata(4, 2), chunks: snapshotStreamOf(data, 700) },
+      { keepEntries: 0 },
+    );
     expect(log.snapshotChunk(asIndex(2), 0, 10)).toBeUndefined();
     expect(log.snapshotChunk(asIndex(4), 2990, 100)).toEqual({
       data: data.slice(2990),
       done: true,
     });
+  });
+}
+
+function describeSaveSnapshotStream(harness: Harness): void {
+  const data = bytes(3000, 1);
+
+  it('DurableLog.saveSnapshot leaves the log as it was when the snapshot stream fails', async () => {
+    const log = await harness.filled(1, 1, 2, 2);
+    async function* failing(): SnapshotStream {
+      yield await Promise.resolve(bytes(1500, 4));
+      throw new Error('the state machine could not read its state');
+    }
+    await expect(
+      log.saveSnapshot({ metadata: snapshotMetadata(3, 2), chunks: failing() }, { keepEntries: 0 }),
+    ).rejects.toThrow('could not read');
+    await log.persist(batch({ entries: run(5, 2) }), { sync: true });
+    expect(log.snapshotMetadata().index).toBe(0);
+    expect(
+      await log.saveSnapshot(
+        { metadata: snapshotMetadata(4, 2), chunks: snapshotStreamOf(data, 700) },
+        { keepEntries: 0 },
+      ),
+    ).toBe('saved');
+    for await (const current of harness.andReopened(log)) {
+      expect(current.snapshotMetadata().index).toBe(4);
+      expect(all(current)).toEqual(run(5, 2));
+      expect(await collectSnapshotStream(current.snapshotData())).toEqual(data);
+    }
   });
 }
 
@@ -473,7 +524,7 @@ function describeRejectedSnapshots(harness: Harness, code: string): void {
   it('DurableLog.persist rejects entries at or below the snapshot index', async () => {
     const log = await harness.filled(1, 1, 2, 2);
     await log.saveSnapshot(
-      { metadata: snapshotMetadata(3, 2), data: bytes(5, 0) },
+      { metadata: snapshotMetadata(3, 2), chunks: snapshotStreamOf(bytes(5, 0)) },
       { keepEntries: 1 },
     );
     expect(await codeOf(() => log.persist(batch({ entries: run(3, 2) }), { sync: true }))).toBe(
@@ -511,18 +562,18 @@ function describeRejectedSnapshots(harness: Harness, code: string): void {
     expect(log.snapshotMetadata()).toEqual(metadata);
   });
 
-  it('DurableLog.saveSnapshot rejects an index past the log, a wrong term or an old index', async () => {
+  it('DurableLog.saveSnapshot rejects an index past the log or a wrong term, and drops an old index', async () => {
     const log = await harness.filled(1, 1, 2);
-    const save = (index: number, term: number): Promise<void> =>
+    const save = (index: number, term: number): Promise<SaveSnapshotOutcome> =>
       log.saveSnapshot(
-        { metadata: snapshotMetadata(index, term), data: bytes(4, 0) },
+        { metadata: snapshotMetadata(index, term), chunks: snapshotStreamOf(bytes(4, 0)) },
         { keepEntries: 0 },
       );
     expect(await codeOf(() => save(4, 2))).toBe(code);
     expect(await codeOf(() => save(3, 1))).toBe(code);
-    await save(2, 1);
-    expect(await codeOf(() => save(1, 1))).toBe(code);
-    expect(await codeOf(() => save(2, 1))).toBe(code);
+    expect(await save(2, 1)).toBe('saved');
+    expect(await save(1, 1)).toBe('superseded');
+    expect(await save(2, 1)).toBe('superseded');
     const reopened = await harness.reopen(log);
     expect(reopened.snapshotMetadata().index).toBe(2);
     expect(all(reopened)).toEqual(run(3, 2));
@@ -546,7 +597,7 @@ function describeClosed(harness: Harness, code: string): void {
       () => log.stageSnapshotChunk(defined(chunksOf(snapshotMetadata(5, 1), bytes(3, 0), 10)[0])),
       () =>
         log.saveSnapshot(
-          { metadata: snapshotMetadata(1, 1), data: bytes(1, 0) },
+          { metadata: snapshotMetadata(1, 1), chunks: snapshotStreamOf(bytes(1, 0)) },
           { keepEntries: 0 },
         ),
     ];

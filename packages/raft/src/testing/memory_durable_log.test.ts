@@ -17,7 +17,7 @@ import {
   type ConfState,
   type Entry,
 } from '../index.ts';
-import type { PersistBatch } from '../node.ts';
+import { collectSnapshotStream, snapshotStreamOf, type PersistBatch } from '../node.ts';
 import { describeLogStoreConformance } from './log_store_conformance.ts';
 import { MemoryDurableLog, type MemoryLogImage } from './memory_durable_log.ts';
 
@@ -90,11 +90,14 @@ describe('MemoryDurableLog', () => {
     const log = new MemoryDurableLog(conf);
     await log.persist(batch({ entries: [1, 2, 3, 4].map((i) => entry(i, 1)) }), { sync: false });
     const metadata = { index: asIndex(3), term: asTerm(1), confState: conf };
-    await log.saveSnapshot({ metadata, data: Uint8Array.of(7) }, { keepEntries: 1 });
+    await log.saveSnapshot(
+      { metadata, chunks: snapshotStreamOf(Uint8Array.of(7)) },
+      { keepEntries: 1 },
+    );
     const restarted = MemoryDurableLog.fromImage(log.crashImage());
     expect(restarted.firstIndex()).toBe(3);
     expect(restarted.snapshotMetadata()).toEqual(metadata);
-    expect(await restarted.snapshotData()).toEqual(Uint8Array.of(7));
+    expect(await collectSnapshotStream(restarted.snapshotData())).toEqual(Uint8Array.of(7));
   });
 
   it('MemoryDurableLog.failNextWrite rejects that write, changes nothing and stops the log', async () => {

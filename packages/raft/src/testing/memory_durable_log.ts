@@ -29,16 +29,26 @@ import {
   type Term,
 } from '../index.ts';
 import {
+  collectSnapshotStream,
   LogWriteChecks,
+  snapshotStreamOf,
   type DurableLog,
   type PersistBatch,
-  type SnapshotWithData,
+  type SaveSnapshotOutcome,
+  type SnapshotStream,
+  type SnapshotToSave,
 } from '../node.ts';
+
+/** A snapshot as the in-memory log keeps it: whole. */
+export interface StoredSnapshot {
+  readonly metadata: SnapshotMetadata;
+  readonly data: Uint8Array;
+}
 
 /** Everything a {@link MemoryDurableLog} holds, as plain data to reopen from. */
 export interface MemoryLogImage {
   readonly hardState: HardState;
-  readonly snapshot: SnapshotWithData;
+  readonly snapshot: StoredSnapshot;
   /** The index and term just before the first entry: the snapshot's, or older when entries were kept. */
   readonly base: { readonly index: LogIndex; readonly term: Term };
   /** The entries after base, in order. */
@@ -136,8 +146,8 @@ export class MemoryDurableLog implements DurableLog {
     return this.#readable().snapshotChunk(snapshotIndex, offsetBytes, sizeBytesMax);
   }
 
-  snapshotData(): Promise<Uint8Array> {
-    return settle(() => this.#readable().snapshotData());
+  snapshotData(): SnapshotStream {
+    return snapshotStreamOf(this.#readable().snapshotData());
   }
 
   stageSnapshotChunk(chunk: SnapshotChunk): Promise<void> {
@@ -174,14 +184,23 @@ export class MemoryDurableLog implements DurableLog {
     });
   }
 
-  saveSnapshot(snapshot: SnapshotWithData, options: { keepEntries: number }): Promise<void> {
+  async saveSnapshot(
+    snapshot: SnapshotToSave,
+    options: { keepEntries: number },
+  ): Promise<SaveSnapshotOutcome> {
+    this.#readable();
+    const data = await collectSnapshotStream(snapshot.chunks);
     return settle(() => {
       const view = this.#writable();
       const { index, confState } = snapshot.metadata;
+      if (index <= view.snapshotMetadata().index) {
+        return 'superseded';
+      }
       checks.checkSaveSnapshot(view, snapshot.metadata, options.keepEntries);
-      view.createSnapshot(index, { confState, data: snapshot.data });
+      view.createSnapshot(index, { confState, data });
       view.compact(asIndex(Math.max(view.firstIndex() - 1, index - options.keepEntries)));
       this.#synced = imageOf(view);
+      return 'saved';
     });
   }
 

@@ -12,8 +12,50 @@ export const CoreErrorCode = {
   sealed: 'COFFER_CORE_SEALED',
   /** A value read through the barrier failed authenticated decryption. */
   barrierDecryptFailed: 'COFFER_CORE_BARRIER_DECRYPT_FAILED',
+  /** A value read through the barrier is too short or of an unsupported format version. */
+  barrierInvalidCiphertext: 'COFFER_CORE_BARRIER_INVALID_CIPHERTEXT',
+  /** A ciphertext or request names a keyring term this barrier does not hold. */
+  barrierUnknownTerm: 'COFFER_CORE_BARRIER_UNKNOWN_TERM',
+  /** This node holds no encryption reservation left under the active term. */
+  barrierReservationExhausted: 'COFFER_CORE_BARRIER_RESERVATION_EXHAUSTED',
+  /** The active data key reached its encryption limit; the keyring must rotate first. */
+  barrierRotationRequired: 'COFFER_CORE_BARRIER_ROTATION_REQUIRED',
+  /** A keyring term cannot be dropped: it is active or stored values still reference it. */
+  barrierTermInUse: 'COFFER_CORE_BARRIER_TERM_IN_USE',
+  /** A barrier option (rotation policy) is missing or out of range. */
+  barrierInvalidConfig: 'COFFER_CORE_BARRIER_INVALID_CONFIG',
+  /** Unseal was called on a barrier that is already unsealed. */
+  barrierAlreadyUnsealed: 'COFFER_CORE_BARRIER_ALREADY_UNSEALED',
+  /** The encrypted keyring failed authentication or validation (or the root key is wrong). */
+  keyringCorrupt: 'COFFER_CORE_KEYRING_CORRUPT',
+  /** A keyring change was prepared on an older keyring generation; it was not applied. */
+  keyringChangeStale: 'COFFER_CORE_KEYRING_CHANGE_STALE',
+  /** A keyring change breaks a keyring rule (replaced key, lowered count); it was not applied. */
+  keyringChangeInvalid: 'COFFER_CORE_KEYRING_CHANGE_INVALID',
   /** The configured seal (Shamir or HSM) could not be reached or used. */
   sealUnavailable: 'COFFER_CORE_SEAL_UNAVAILABLE',
+  /** A seal option (share counts, PKCS#11 settings, cluster id) is missing or out of range. */
+  sealConfigInvalid: 'COFFER_CORE_SEAL_CONFIG_INVALID',
+  /** The HSM PIN file is not a regular file of this user with mode 0600 or 0400; it was not read. */
+  sealPinFileInsecure: 'COFFER_CORE_SEAL_PIN_FILE_INSECURE',
+  /** Init asked to generate an HSM key, but a key with that label already exists on the token. */
+  sealKeyExists: 'COFFER_CORE_SEAL_KEY_EXISTS',
+  /** A stored wrapped root key (or key check) is truncated or of an unknown format. */
+  rootKeyBlobInvalid: 'COFFER_CORE_ROOT_KEY_BLOB_INVALID',
+  /** The seal could not authenticate the stored root key: another key, cluster, or tampering. */
+  rootKeyUnwrapFailed: 'COFFER_CORE_ROOT_KEY_UNWRAP_FAILED',
+  /** The submitted shares did not reconstruct a key that opens the stored data; start again. */
+  unsealFailed: 'COFFER_CORE_UNSEAL_FAILED',
+  /** A submitted share is not a well-formed share of this seal's size and version. */
+  shareMalformed: 'COFFER_CORE_SHARE_MALFORMED',
+  /** The same share was already submitted in this attempt; it was not counted again. */
+  shareDuplicate: 'COFFER_CORE_SHARE_DUPLICATE',
+  /** A share names another attempt's nonce (the attempt was reset or completed). */
+  unsealNonceMismatch: 'COFFER_CORE_UNSEAL_NONCE_MISMATCH',
+  /** Too many failed attempts: shares are refused until the wait in the message has passed. */
+  unsealRateLimited: 'COFFER_CORE_UNSEAL_RATE_LIMITED',
+  /** Break-glass recovery was asked for, but this cluster was initialized without it. */
+  breakGlassNotConfigured: 'COFFER_CORE_BREAK_GLASS_NOT_CONFIGURED',
 } as const;
 
 /** The union of every @coffer/core error code string. */

@@ -4,3 +4,73 @@
  */
 export { CoreError, CoreErrorCode } from './errors.ts';
 export type { CoreErrorOptions } from './errors.ts';
+export { Barrier } from './barrier/barrier.ts';
+export type { ApplyKeyringChangeOptions, BarrierOptions } from './barrier/barrier.ts';
+export {
+  ciphertextOverheadBytes,
+  ciphertextVersion,
+  readCiphertextHeader,
+} from './barrier/ciphertext_format.ts';
+export type { CiphertextHeader } from './barrier/ciphertext_format.ts';
+export { IdentifierPurpose, KeyPurpose } from './barrier/key_derivation.ts';
+export type { KeyringStatus, KeyTermStatus } from './barrier/keyring.ts';
+export { initializeKeyring } from './barrier/keyring_change.ts';
+export type { KeyringChange, KeyringChangeKind } from './barrier/keyring_change.ts';
+export type {
+  KeyringChangeOutcome,
+  KeyringChangeRefusalCode,
+  TermReferencedPredicate,
+} from './barrier/keyring_transition.ts';
+export { rotationPolicyDefault } from './barrier/rotation_policy.ts';
+export type { RotationPolicy } from './barrier/rotation_policy.ts';
+export { SecretKey } from './barrier/secret_key.ts';
+export { AttemptLimiter } from './seal/attempt_limiter.ts';
+export type { AttemptCheck, AttemptLimiterOptions } from './seal/attempt_limiter.ts';
+export { backoffDelayMs, retryWithBackoff } from './seal/backoff.ts';
+export type { AttemptOutcome, BackoffOptions } from './seal/backoff.ts';
+export { createBreakGlass, createBreakGlassQuorum } from './seal/break_glass.ts';
+export type { BreakGlassQuorumOptions, BreakGlassResult } from './seal/break_glass.ts';
+export { Pkcs11Mechanism } from './seal/pkcs11_config.ts';
+export type { OaepHash, Pkcs11SealConfig } from './seal/pkcs11_config.ts';
+export { Pkcs11Seal, waitForSeal } from './seal/pkcs11_seal.ts';
+export type { Pkcs11SealOptions } from './seal/pkcs11_seal.ts';
+export {
+  createRecoveryKey,
+  createRecoveryQuorum,
+  createRecoveryRekeyQuorum,
+} from './seal/recovery_key.ts';
+export type {
+  RecoveryAuthorization,
+  RecoveryKeyResult,
+  RecoveryQuorumOptions,
+} from './seal/recovery_key.ts';
+export { createRekeyQuorum } from './seal/rekey.ts';
+export type { RekeyOptions, RekeyResult } from './seal/rekey.ts';
+export { SealType, SealUnavailableReason, silentSealLogger } from './seal/seal_provider.ts';
+export type {
+  SealBinding,
+  SealClock,
+  SealLogger,
+  SealProvider,
+  SealStatus,
+} from './seal/seal_provider.ts';
+export {
+  createUnsealQuorum,
+  generateRootKey,
+  initShamir,
+  rootKeySizeBytes,
+  ShamirSeal,
+} from './seal/shamir_seal.ts';
+export type { ShamirInitResult, StoredQuorumOptions } from './seal/shamir_seal.ts';
+export { shareConfigDefault, sharesMax, validateShareConfig } from './seal/shamir.ts';
+export type { ShareConfig } from './seal/shamir.ts';
+export { encodeShare, sharePrefix } from './seal/share_encoding.ts';
+export { ShareQuorum } from './seal/share_quorum.ts';
+export type {
+  QuorumKind,
+  QuorumProgress,
+  QuorumRefusalCode,
+  QuorumStep,
+  ShareQuorumOptions,
+  SubmitOptions,
+} from './seal/share_quorum.ts';

@@ -25,6 +25,7 @@ import {
   pieceRange,
   runKey,
   runRange,
+  unknownRanges,
   type LogState,
 } from './log_record.ts';
 
@@ -55,13 +56,37 @@ export function emptyLog(confState: ConfState): LoadedLog {
   };
 }
 
-/** Whether the database holds no record of any kind yet. */
-async function isEmpty(db: LevelDatabase): Promise<boolean> {
-  const everything = db.scan({ gte: Uint8Array.of(0), lt: Uint8Array.of(0xff) });
-  const records = everything[Symbol.asyncIterator]();
+/** The first key in range, or undefined when it holds none. */
+async function firstKey(
+  db: LevelDatabase,
+  range: { gte: Uint8Array; lt: Uint8Array },
+): Promise<Uint8Array | undefined> {
+  const records = db.scan(range)[Symbol.asyncIterator]();
   const first = await records.next();
   await records.return?.();
-  return first.done === true;
+  return first.done === true ? undefined : first.value.key;
+}
+
+/** Whether the database holds no record of any kind yet. */
+async function isEmpty(db: LevelDatabase): Promise<boolean> {
+  return (await firstKey(db, { gte: Uint8Array.of(0), lt: Uint8Array.of(0xff) })) === undefined;
+}
+
+/**
+ * Refuses a record of a kind this version does not write (another version's layout, say the
+ * per-entry records before entry runs), rather than load a log without it.
+ */
+async function refuseUnknownKinds(db: LevelDatabase): Promise<void> {
+  for (const range of unknownRanges) {
+    const key = await firstKey(db, range);
+    if (key !== undefined) {
+      throw corruptRecord(
+        key,
+        db.location,
+        'its kind is unknown to this version (written by another version of Coffer?)',
+      );
+    }
+  }
 }
 
 /**
@@ -77,6 +102,7 @@ export async function loadLog(db: LevelDatabase): Promise<LoadedLog | undefined>
     }
     throw corruptRecord(logStateKey, location, 'it is missing but the log holds other records');
   }
+  await refuseUnknownKinds(db);
   const state = decodeRecord({ key: logStateKey, value: stateValue }, location, decodeLogState);
   const hardValue = db.getSync(hardStateKey);
   const hardState = decodeRecord(

@@ -251,6 +251,13 @@ describe('LevelLogStore verification', () => {
       ],
     ],
     [
+      'a record of a kind this version does not write (an old per-entry record)',
+      'unknown/040000000000000004',
+      () => [
+        { type: 'put', key: Uint8Array.of(4, 0, 0, 0, 0, 0, 0, 0, 4), value: new Uint8Array(9) },
+      ],
+    ],
+    [
       'a flipped byte in the hard state',
       'hard-state',
       (db) => [{ type: 'put', key: hardStateKey, value: flipped(stored(db, hardStateKey), 12) }],

@@ -42,6 +42,16 @@ export const hardStateKey = Uint8Array.of(prefixHardState);
 export const logStateKey = Uint8Array.of(prefixLogState);
 /** The key range that holds every snapshot piece, for a scan. */
 export const pieceRange = { gte: Uint8Array.of(prefixPiece), lt: Uint8Array.of(prefixPiece + 1) };
+/** The key ranges no record of this version lies in (everything outside the prefixes above). */
+export const unknownRanges = [
+  { gte: Uint8Array.of(0), lt: Uint8Array.of(prefixHardState) },
+  { gte: Uint8Array.of(prefixPiece + 1), lt: Uint8Array.of(prefixRun) },
+  {
+    gte: Uint8Array.of(prefixRun + 1),
+    lt: Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+  },
+] as const;
+
 /** The key range that holds every entry run, for a scan. */
 export const runRange = { gte: Uint8Array.of(prefixRun), lt: Uint8Array.of(prefixRun + 1) };
 

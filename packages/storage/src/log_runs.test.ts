@@ -24,6 +24,7 @@ import { SeededRandom } from '@coffer/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { LevelLogStore } from './level_log_store.ts';
+import { appendRun } from './log_runs.ts';
 
 const conf = { voters: [asNodeId(1)], learners: [] };
 let root = '';
@@ -110,4 +111,29 @@ describe('entry runs', () => {
       await store.close();
     });
   }
+});
+
+describe('appendRun', () => {
+  it('appendRun leaves a run alone when the cut falls right after it', () => {
+    const view = new MemoryStorage(conf);
+    view.append([...makeEntries(1, 400, 1), ...makeEntries(401, 4, 1)]);
+    const change = appendRun({ runs: [1, 401], view, lastIndex: 404 }, makeEntries(401, 2, 2));
+    expect(change.runs).toEqual([1, 401]);
+    expect(change.operations.map((o) => [o.type, Buffer.from(o.key).readUInt32BE(5)])).toEqual([
+      ['del', 401],
+      ['put', 401],
+    ]);
+  });
+
+  it('appendRun rewrites only the entries before the cut of the run it falls inside', () => {
+    const view = new MemoryStorage(conf);
+    view.append(makeEntries(1, 10, 1));
+    const change = appendRun({ runs: [1, 6], view, lastIndex: 10 }, makeEntries(8, 1, 2));
+    expect(change.runs).toEqual([1, 6, 8]);
+    expect(change.operations.map((o) => [o.type, Buffer.from(o.key).readUInt32BE(5)])).toEqual([
+      ['del', 6],
+      ['put', 6],
+      ['put', 8],
+    ]);
+  });
 });

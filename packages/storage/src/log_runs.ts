@@ -53,11 +53,16 @@ export function appendRun(
   }
   const operations: LevelOperation[] = [];
   const kept = [...runs];
+  // The last kept run ends just before the lowest run deleted, or at lastIndex.
+  let keptEnd = lastIndex;
   while (kept.length > 0 && (kept.at(-1) ?? 0) >= first) {
-    operations.push(deleteRun(kept.pop() ?? 0));
+    const dropped = kept.pop() ?? 0;
+    operations.push(deleteRun(dropped));
+    keptEnd = dropped - 1;
   }
   const straddling = kept.at(-1);
-  if (straddling !== undefined && first <= lastIndex) {
+  // NB: only a run the cut falls inside is rewritten; one that ends right before it stays.
+  if (straddling !== undefined && keptEnd >= first) {
     kept.pop();
     operations.push(deleteRun(straddling));
     const keepFrom = Math.max(straddling, view.firstIndex());

@@ -21,7 +21,10 @@ export const RaftErrorCode = {
   logUnavailable: 'COFFER_RAFT_LOG_UNAVAILABLE',
   /** Stored log data failed validation (gap, term regression, bad snapshot). */
   logCorrupt: 'COFFER_RAFT_LOG_CORRUPT',
-  /** The node has stopped, or failed to persist and stopped itself; use another node. */
+  /**
+   * The node has stopped, or failed to persist and stopped itself; use another node. The outcome
+   * of a proposal in flight is unknown: its entry may already be on followers and commit.
+   */
   stopped: 'COFFER_RAFT_STOPPED',
   /** No answer in time; the outcome is unknown. Retry with the same session sequence number. */
   timeout: 'COFFER_RAFT_TIMEOUT',

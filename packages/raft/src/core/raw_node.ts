@@ -4,10 +4,12 @@
  *   tick() / step(message) / propose(...) ...     input, any number of times
  *   if (hasReady()) {
  *     const ready = node.ready();
+ *     send a leader's appends and heartbeats now, if term and vote are unchanged (optional:
+ *       node/early_messages.ts, Raft thesis §10.2.1)
  *     persist ready.snapshotChunks, ready.snapshot, ready.entries, ready.hardState  (sync if mustSync)
- *     send ready.messages
+ *     send the other messages
  *     apply ready.snapshot data, then ready.committedEntries; serve ready.readStates
- *     node.advance(ready);
+ *     node.advance(ready);   ← also where a leader counts its own, now persisted, entries
  *   }
  *
  * Invariant: at most one Ready is outstanding; ready() asserts that advance() came first.
@@ -35,7 +37,7 @@ import {
 export interface Ready {
   /** Set when the leader or role changed since the last Ready. */
   readonly softState: SoftState | undefined;
-  /** Set when term, vote or commit changed: persist it before sending messages. */
+  /** Set when term, vote or commit changed: persist it before sending any answer (votes, acks). */
   readonly hardState: HardState | undefined;
   /** Snapshot chunks from the leader to stage, in order (offset 0 starts a new snapshot). */
   readonly snapshotChunks: readonly SnapshotChunk[];
@@ -45,11 +47,14 @@ export interface Ready {
   readonly entries: readonly Entry[];
   /** Entries known committed, to apply in order after persisting. */
   readonly committedEntries: readonly Entry[];
-  /** Messages to send after persisting. */
+  /**
+   * Messages to send after persisting; a leader's appends and heartbeats may go before when
+   * term and vote are unchanged (see node/early_messages.ts).
+   */
   readonly messages: readonly Message[];
   /** Reads that may be served once the state machine has applied their index. */
   readonly readStates: readonly ReadState[];
-  /** The hard state or entries must reach the disk with an fsync before messages go out. */
+  /** The hard state or entries must reach the disk with an fsync before any answer goes out. */
   readonly mustSync: boolean;
   /**
    * Entries applied since the last snapshot reached logEntriesMax, or the log's payload reached

@@ -21,7 +21,10 @@ export interface SnapshotData {
 
 /** The in-memory log view the core reads. */
 export interface LogStorage {
-  /** The durable hard state and membership this node restarts from. */
+  /**
+   * The hard state and membership last persisted (what the node restarts from). Drivers compare
+   * a Ready's hard state with it to tell a term or vote change.
+   */
   initialState(): InitialState;
   /**
    * Entries in [lo, hi), at least one, stopping before the payload passes sizeBytesMax.

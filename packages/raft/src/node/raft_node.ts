@@ -252,7 +252,7 @@ export class RaftNode {
       this.#failure === undefined ? 'it was stopped' : `it failed: ${this.#failure.code}`;
     return refuse(
       RaftErrorCode.stopped,
-      `Send this to another node: node ${this.id} stopped because ${reason}`,
+      `Send this to another node: node ${this.id} stopped because ${reason}; the outcome of a proposal in flight is unknown`,
     ) as ProposalOutcome;
   }
 

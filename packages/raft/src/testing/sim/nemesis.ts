@@ -160,6 +160,9 @@ export class Nemesis {
       this.#note('nemesis: heal all links');
       return;
     }
+    if (ids.length < 2 && (kind === 'clog' || kind === 'oneWay')) {
+      return; // NB: a one-node cluster has no link to cut.
+    }
     if (kind === 'clog') {
       const from = random.pick(ids);
       const to = random.pick(ids.filter((id) => id !== from));

@@ -9,11 +9,17 @@ import { describeRunFailure, runSeed } from './simulator.ts';
 /** Client operations each CI seed completes. */
 export const ciOpsPerSeed = 2000;
 
-/** Declares one test per seed in [first, first + count). */
-export function defineSeedTests(range: { first: number; count: number }): void {
+/** Declares one test per seed in [first, first + count), with voterCount voters if given. */
+export function defineSeedTests(range: {
+  first: number;
+  count: number;
+  voterCount?: number;
+}): void {
+  const voters = range.voterCount === undefined ? {} : { voterCount: range.voterCount };
+  const label = range.voterCount === undefined ? '' : ` with ${range.voterCount} voter(s)`;
   for (let seed = range.first; seed < range.first + range.count; seed++) {
-    it(`runSeed keeps every property for seed ${seed}`, { timeout: 120_000 }, () => {
-      const result = runSeed(seed, { opsTarget: ciOpsPerSeed });
+    it(`runSeed keeps every property for seed ${seed}${label}`, { timeout: 120_000 }, () => {
+      const result = runSeed(seed, { opsTarget: ciOpsPerSeed, ...voters });
       expect(result.ok, describeRunFailure(result)).toBe(true);
       expect(result.stats.opsCompleted).toBeGreaterThanOrEqual(ciOpsPerSeed);
     });

@@ -67,6 +67,12 @@ export interface RunOptions {
   readonly livenessBoundUs?: number;
   /** Simulated time after which the nemesis stops even if clients are not done (default 60 s). */
   readonly faultsBudgetUs?: number;
+  /**
+   * Founding voters, instead of the seed's draw (3 or 5): the small-cluster sweep runs 1 and 2,
+   * where a leader's own persisted copy decides commits. Everything else still comes from the
+   * seed.
+   */
+  readonly voterCount?: number;
 }
 
 /** Counters of one run. */
@@ -130,7 +136,9 @@ class Simulation implements NodeRuntime {
 
   constructor(seed: number, options: RunOptions) {
     const root = new SeededRandom(seed);
-    this.swarm = drawSwarm(root.fork(), options.opsTarget ?? 2000);
+    const swarm = drawSwarm(root.fork(), options.opsTarget ?? 2000);
+    this.swarm =
+      options.voterCount === undefined ? swarm : { ...swarm, voterCount: options.voterCount };
     this.random = root.fork();
     const trace = new TraceLog({
       tailSize: options.traceTailSize ?? 60,

@@ -25,6 +25,25 @@ export const StorageErrorCode = {
   locked: 'COFFER_STORAGE_LOCKED',
   /** A write would break the log (gap, term regression, unstaged snapshot); nothing was written. */
   invalidWrite: 'COFFER_STORAGE_INVALID_WRITE',
+  /** A snapshot being read was replaced by a newer one meanwhile; read the current one. */
+  snapshotReplaced: 'COFFER_STORAGE_SNAPSHOT_REPLACED',
+  /**
+   * A state command or snapshot to write breaks a limit (key or value size, operation count,
+   * section size); nothing was written. The message names the limit.
+   */
+  invalidArgument: 'COFFER_STORAGE_INVALID_ARGUMENT',
+  /** Returned: a committed entry does not decode as a state command; it was applied as a no-op. */
+  malformedCommand: 'COFFER_STORAGE_MALFORMED_COMMAND',
+  /** Returned: a transaction's check-and-set condition failed; none of its writes were applied. */
+  casFailed: 'COFFER_STORAGE_CAS_FAILED',
+  /** A state snapshot chunk failed its hash or does not parse; the message names the chunk. */
+  snapshotCorrupt: 'COFFER_STORAGE_SNAPSHOT_CORRUPT',
+  /** A state snapshot stream ended before its end chunk. */
+  snapshotTruncated: 'COFFER_STORAGE_SNAPSHOT_TRUNCATED',
+  /** A state snapshot's HMAC does not verify: a wrong key, or a forged stream. */
+  snapshotAuthFailed: 'COFFER_STORAGE_SNAPSHOT_AUTH_FAILED',
+  /** A state directory or snapshot has a format version this build does not know. */
+  formatUnsupported: 'COFFER_STORAGE_FORMAT_UNSUPPORTED',
 } as const;
 
 /** The union of every @coffer/storage error code string. */

@@ -6,3 +6,54 @@ export { StorageError, StorageErrorCode } from './errors.ts';
 export type { StorageErrorOptions } from './errors.ts';
 export { LevelLogStore, type LevelLogStoreOptions } from './level_log_store.ts';
 export type { LevelDatabase, LevelOperation, LevelRecord } from './level_adapter.ts';
+export {
+  LevelStateStore,
+  RestoreStep,
+  listLimitMax,
+  type LevelStateStoreOptions,
+  type ListOptions,
+  type ListPage,
+  type RestoreOptions,
+  type RestoredState,
+  type StateSnapshot,
+} from './state/level_state_store.ts';
+export type { StateEntry } from './state/state_apply.ts';
+export type { StoredValue } from './state/state_record.ts';
+export {
+  decodeStateCommand,
+  encodeStateCommand,
+  stateKeyBytesMax,
+  stateKeyProblem,
+  stateValueBytesMax,
+  transactionConditionsMax,
+  transactionOperationsMax,
+  type DecodedStateCommand,
+  type StateCommand,
+  type StateCondition,
+  type StateOperation,
+} from './state/state_command.ts';
+export {
+  ApplyOutcome,
+  decodeApplyResult,
+  encodeApplyResult,
+  type ApplyResult,
+} from './state/apply_result.ts';
+export {
+  chunkSizeBytesDefault,
+  snapshotFormatVersion,
+  type SnapshotManifest,
+  type SnapshotSectionEntry,
+} from './state/snapshot_format.ts';
+export type { SnapshotKey } from './state/snapshot_key.ts';
+export type { SnapshotOptions, SnapshotSection } from './state/snapshot_writer.ts';
+export { verifySnapshot, type VerifiedSnapshot } from './state/snapshot_reader.ts';
+export {
+  openStateDatabase,
+  type StateBatch,
+  type StateDatabase,
+  type StateDatabaseOptions,
+  type ScanOptions,
+  type StateReader,
+  type StateRecord,
+  type StateSnapshotReader,
+} from './state/state_database.ts';

@@ -56,6 +56,12 @@ export const CoreErrorCode = {
   unsealRateLimited: 'COFFER_CORE_UNSEAL_RATE_LIMITED',
   /** Break-glass recovery was asked for, but this cluster was initialized without it. */
   breakGlassNotConfigured: 'COFFER_CORE_BREAK_GLASS_NOT_CONFIGURED',
+  /** The cluster has no keyring yet (or this node has not caught up): initialize it first. */
+  notInitialized: 'COFFER_CORE_NOT_INITIALIZED',
+  /** This node is not the active node (or lost leadership mid-request); retry on the active one. */
+  notActive: 'COFFER_CORE_NOT_ACTIVE',
+  /** The replicated state refused a write (a check-and-set lost a race); nothing was written. */
+  writeRefused: 'COFFER_CORE_WRITE_REFUSED',
 } as const;
 
 /** The union of every @coffer/core error code string. */

@@ -74,3 +74,10 @@ export type {
   ShareQuorumOptions,
   SubmitOptions,
 } from './seal/share_quorum.ts';
+export { CoreStateMachine } from './replicated/core_state_machine.ts';
+export {
+  SecureStore,
+  unsealFromState,
+  type SecureStoreOptions,
+} from './replicated/secure_store.ts';
+export { keyringPath } from './replicated/system_paths.ts';

@@ -276,6 +276,31 @@ export class Barrier {
   }
 
   /**
+   * Replaces the keyring with one read from a restored state snapshot (a follower that was far
+   * behind skips the changes in between). It must open under the same root key and not be
+   * older than the keyring in force; an equal one is a no-op. Throws
+   * COFFER_CORE_KEYRING_CORRUPT when it does not open or goes back in time.
+   */
+  adoptKeyring(sealedKeyring: Uint8Array): void {
+    const state = this.#unsealed('adopt a keyring');
+    const next = decodeKeyring(sealedKeyring, state.rootKey);
+    if (next.generation < state.keyring.contents.generation) {
+      throw new CoreError(
+        CoreErrorCode.keyringCorrupt,
+        `Cannot adopt keyring generation ${next.generation}: generation ${state.keyring.contents.generation} is in force; restore a newer snapshot`,
+      );
+    }
+    this.#state = this.#buildState(
+      state.rootKey,
+      new Keyring(next),
+      Uint8Array.from(sealedKeyring),
+    );
+    state.keyring.zero();
+    state.identifiers.zero();
+    this.#allowance.clear();
+  }
+
+  /**
    * Derives a key for `purpose` (a KeyPurpose such as "coffer/snapshot-hmac/v1") from the data
    * key of `options.term`, or of the active term. The caller owns the result and zeroes it.
    */
@@ -287,6 +312,15 @@ export class Barrier {
       throw unknownTerm(term, 'derive a key from it');
     }
     return deriveKey(entry.key, purpose);
+  }
+
+  /**
+   * Derives a key for `purpose` from the keyring's identifier key, which no rotation replaces:
+   * for keys every member must derive the same whatever keyring generation it holds, such as
+   * the HMAC key of state snapshots that a lagging follower installs. The caller zeroes it.
+   */
+  deriveStableKey(purpose: string): SecretKey {
+    return deriveKey(this.#unsealed('derive a key').keyring.contents.identifierKey, purpose);
   }
 
   /**

@@ -11,7 +11,10 @@ import { keySizeBytes, SecretKey } from './secret_key.ts';
 
 /** Purposes for `Barrier.deriveKey`. A new purpose gets a new string; a changed use, a new version. */
 export const KeyPurpose = {
-  /** Authenticates storage snapshot streams (HMAC-SHA256 over the stream). */
+  /**
+   * Authenticates storage snapshot streams (HMAC-SHA256 over the stream); derived with
+   * `Barrier.deriveStableKey`, so a follower of any keyring generation can verify one.
+   */
   snapshotHmac: 'coffer/snapshot-hmac/v1',
 } as const;
 

@@ -1,0 +1,115 @@
+/**
+ * CoreStateMachine: the Raft state machine of a Coffer node. Committed entries carry state
+ * commands (storage's StateCommand) whose values were encrypted by the barrier before they were
+ * proposed, so the Raft log, the LevelDB state and every snapshot hold ciphertext only.
+ *
+ * Applying is a pure function of the state and the entry (LevelStateStore): one LevelDB batch
+ * per Ready, with the applied index in the same batch. The batch is not fsynced: the Raft log
+ * is the durable record, replay is idempotent, and the log is compacted only behind a snapshot
+ * that the log store itself holds (synced), which a restart restores from when the state lags.
+ *
+ * The keyring is replicated state too: a keyring change is a check-and-set write of the sealed
+ * keyring at keyringPath, and when one applies, every unsealed replica adopts it in the same
+ * log order. Snapshots are authenticated with an HMAC key derived from the keyring's stable
+ * identifier key, which every member holds whatever keyring generation it is at.
+ */
+import { createSecretKey, type KeyObject } from 'node:crypto';
+
+import { EntryType, type Entry, type LogIndex, type SnapshotMetadata } from '@coffer/raft';
+import type { SnapshotSource, SnapshotStream, StateMachine } from '@coffer/raft/node';
+import {
+  decodeStateCommand,
+  encodeApplyResult,
+  type LevelStateStore,
+  type StateCommand,
+} from '@coffer/storage';
+
+import type { Barrier } from '../barrier/barrier.ts';
+import { KeyPurpose } from '../barrier/key_derivation.ts';
+import { keyringPath } from './system_paths.ts';
+
+const empty = new Uint8Array(0);
+
+/** The sealed keyring a command writes, if it writes one. */
+function keyringWritten(command: StateCommand): Uint8Array | undefined {
+  const operations = command.kind === 'transaction' ? command.operations : [command];
+  let written: Uint8Array | undefined;
+  for (const operation of operations) {
+    if (operation.kind === 'put' && operation.key === keyringPath) {
+      written = operation.value;
+    }
+  }
+  return written;
+}
+
+/** The replicated state of one node: LevelStateStore under the Raft driver, keyed by the barrier. */
+export class CoreStateMachine implements StateMachine {
+  readonly #store: LevelStateStore;
+  readonly #barrier: Barrier;
+
+  constructor(store: LevelStateStore, barrier: Barrier) {
+    this.#store = store;
+    this.#barrier = barrier;
+  }
+
+  appliedIndex(): LogIndex {
+    return this.#store.appliedIndex();
+  }
+
+  async apply(entries: readonly Entry[]): Promise<readonly Uint8Array[]> {
+    const results = await this.#store.apply(
+      entries.map((e) => ({
+        index: e.index,
+        term: e.term,
+        data: e.type === EntryType.normal ? e.data : empty,
+      })),
+      { sync: false },
+    );
+    for (const [i, result] of results.entries()) {
+      const entry = entries[i];
+      if (entry !== undefined && result.ok && result.outcome === 'applied') {
+        this.#observe(entry);
+      }
+    }
+    return results.map(encodeApplyResult);
+  }
+
+  async snapshot(): Promise<SnapshotSource> {
+    const snapshot = await this.#store.snapshot({
+      key: this.#snapshotKey(),
+      // NB: the Raft snapshot metadata carries the membership; the state snapshot need not.
+      membership: empty,
+      keyringTerm: this.#barrier.isSealed ? 0 : this.#barrier.keyringStatus().term,
+    });
+    return { chunks: snapshot.chunks, close: () => snapshot.close() };
+  }
+
+  async restore(_metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<void> {
+    await this.#store.restore(chunks, { key: this.#snapshotKey() });
+    const keyring = this.#store.get(keyringPath);
+    if (keyring !== undefined && !this.#barrier.isSealed) {
+      this.#barrier.adoptKeyring(keyring.value);
+    }
+  }
+
+  /** A keyring change that applied: every unsealed replica follows it in log order. */
+  #observe(entry: Entry): void {
+    if (this.#barrier.isSealed) {
+      return;
+    }
+    const decoded = decodeStateCommand(entry.data);
+    const keyring = decoded.ok ? keyringWritten(decoded.command) : undefined;
+    if (keyring !== undefined) {
+      this.#barrier.applyKeyringChange(keyring);
+    }
+  }
+
+  #snapshotKey(): KeyObject {
+    const key = this.#barrier.deriveStableKey(KeyPurpose.snapshotHmac);
+    try {
+      return createSecretKey(key.reveal());
+    } finally {
+      key.zero();
+    }
+  }
+}

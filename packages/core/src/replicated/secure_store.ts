@@ -1,0 +1,181 @@
+/**
+ * SecureStore: the core's view of the replicated state, through the barrier. A write is
+ * encrypted for its path on the active node, then proposed, so the Raft log on disk holds only
+ * ciphertext; a read waits for a linearizable read point (ReadIndex), then decrypts what this
+ * node applied. Keyring changes (the first keyring, encryption reservations, rotations) are
+ * check-and-set writes of the sealed keyring, applied by CoreStateMachine on every replica.
+ *
+ * Runs on the active (leader) node; a standby refuses writes with COFFER_CORE_NOT_ACTIVE
+ * (forwarding to the active node comes with the cluster).
+ */
+import type { RaftNode } from '@coffer/raft/node';
+import {
+  ApplyOutcome,
+  decodeApplyResult,
+  encodeStateCommand,
+  type LevelStateStore,
+  type ListOptions,
+  type ListPage,
+  type StateCommand,
+} from '@coffer/storage';
+
+import type { Barrier } from '../barrier/barrier.ts';
+import type { KeyringChange } from '../barrier/keyring_change.ts';
+import { initializeKeyring } from '../barrier/keyring_change.ts';
+import type { SecretKey } from '../barrier/secret_key.ts';
+import { CoreError, CoreErrorCode } from '../errors.ts';
+import { keyringPath } from './system_paths.ts';
+
+/**
+ * Unseals a node's barrier with rootKey and the keyring its state holds. A node unseals before
+ * it starts Raft: restoring a state snapshot needs the snapshot HMAC key, which only an
+ * unsealed barrier can derive. The barrier takes ownership of rootKey.
+ */
+export function unsealFromState(
+  state: { readonly store: LevelStateStore; readonly barrier: Barrier },
+  rootKey: SecretKey,
+): void {
+  const keyring = state.store.get(keyringPath);
+  if (keyring === undefined) {
+    rootKey.zero();
+    throw new CoreError(
+      CoreErrorCode.notInitialized,
+      'Cannot unseal: this node holds no keyring yet. Initialize the cluster, or wait until this node has caught up with it',
+    );
+  }
+  state.barrier.unseal(rootKey, keyring.value);
+}
+
+/** What a SecureStore works with. */
+export interface SecureStoreOptions {
+  readonly node: RaftNode;
+  readonly store: LevelStateStore;
+  readonly barrier: Barrier;
+  /** Wall-clock time in ms since the epoch, for keyring install times and rotation intervals. */
+  readonly nowMs: () => number;
+}
+
+/** The replicated, encrypted key-value state of one node. */
+export class SecureStore {
+  readonly #options: SecureStoreOptions;
+  /** The keyring change in flight, so concurrent writers share one. */
+  #keyringChange: Promise<void> | undefined;
+
+  constructor(options: SecureStoreOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Creates the cluster's first keyring under rootKey, unseals the barrier with it and stores
+   * it. Runs once per cluster, on the node that bootstraps it. The barrier takes ownership of
+   * rootKey.
+   */
+  async initialize(rootKey: SecretKey): Promise<void> {
+    const { barrier } = this.#options;
+    const sealed = initializeKeyring(rootKey, { nowMs: this.#options.nowMs() });
+    barrier.unseal(rootKey, sealed);
+    await this.#propose(
+      {
+        kind: 'transaction',
+        conditions: [{ kind: 'absent', key: keyringPath }],
+        operations: [{ kind: 'put', key: keyringPath, value: sealed }],
+      },
+      'store the first keyring',
+    );
+  }
+
+  /** Encrypts value for path and writes it through Raft. */
+  async put(path: string, value: Uint8Array): Promise<void> {
+    await this.#prepareToEncrypt();
+    const ciphertext = this.#options.barrier.encrypt(path, value);
+    await this.#propose({ kind: 'put', key: path, value: ciphertext }, `write "${path}"`);
+  }
+
+  /** Deletes path through Raft. */
+  async delete(path: string): Promise<void> {
+    await this.#propose({ kind: 'delete', key: path }, `delete "${path}"`);
+  }
+
+  /** The plaintext at path as of a linearizable read point, or undefined. */
+  async get(path: string): Promise<Uint8Array | undefined> {
+    await this.#readPoint(`read "${path}"`);
+    const stored = this.#options.store.get(path);
+    return stored === undefined ? undefined : this.#options.barrier.decrypt(path, stored.value);
+  }
+
+  /** A page of the paths under prefix, as of a linearizable read point. */
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    await this.#readPoint(`list "${prefix}"`);
+    return this.#options.store.list(prefix, options);
+  }
+
+  /** Rotates the keyring to a new term now (new writes use it; old terms keep decrypting). */
+  rotate(): Promise<void> {
+    return this.#changeKeyring(() => this.#options.barrier.prepareRotation(this.#options.nowMs()));
+  }
+
+  /** Makes sure the barrier may encrypt: rotates when due, reserves encryptions when low. */
+  async #prepareToEncrypt(): Promise<void> {
+    const { barrier } = this.#options;
+    if (barrier.isRotationDue(this.#options.nowMs())) {
+      await this.rotate();
+    }
+    if (barrier.needsReservation()) {
+      await this.#changeKeyring(() => barrier.prepareReservation());
+    }
+  }
+
+  /** Proposes one keyring change at a time: a check-and-set of the stored sealed keyring. */
+  #changeKeyring(prepare: () => KeyringChange): Promise<void> {
+    const running = (this.#keyringChange ??= (async () => {
+      try {
+        const current = this.#options.store.get(keyringPath);
+        if (current === undefined) {
+          throw new CoreError(
+            CoreErrorCode.notInitialized,
+            'Cannot change the keyring: none is stored. Initialize the cluster first',
+          );
+        }
+        const change = prepare();
+        await this.#propose(
+          {
+            kind: 'transaction',
+            conditions: [{ kind: 'version', key: keyringPath, version: current.version }],
+            operations: [{ kind: 'put', key: keyringPath, value: change.bytes }],
+          },
+          `apply a keyring ${change.kind}`,
+        );
+      } finally {
+        this.#keyringChange = undefined;
+      }
+    })());
+    return running;
+  }
+
+  async #readPoint(what: string): Promise<void> {
+    const result = await this.#options.node.readBarrier();
+    if (!result.ok) {
+      throw new CoreError(CoreErrorCode.notActive, `Cannot ${what}: ${result.message}`);
+    }
+  }
+
+  async #propose(command: StateCommand, what: string): Promise<void> {
+    const outcome = await this.#options.node.propose(encodeStateCommand(command));
+    if (!outcome.ok) {
+      throw new CoreError(CoreErrorCode.notActive, `Cannot ${what}: ${outcome.message}`);
+    }
+    const result = decodeApplyResult(outcome.result);
+    if (result === undefined || !result.ok) {
+      throw new CoreError(
+        CoreErrorCode.writeRefused,
+        `Cannot ${what}: the replicated state refused it (${result?.message ?? 'unreadable result'})`,
+      );
+    }
+    if (result.outcome !== ApplyOutcome.applied) {
+      throw new CoreError(
+        CoreErrorCode.writeRefused,
+        `Cannot ${what}: the entry was not applied (${result.outcome})`,
+      );
+    }
+  }
+}

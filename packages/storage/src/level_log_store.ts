@@ -53,6 +53,7 @@ import {
 } from '@coffer/raft/node';
 
 import { StorageError, StorageErrorCode } from './errors.ts';
+import { StoreGate } from './store_gate.ts';
 import {
   classifyLevelError,
   LevelFailure,
@@ -102,11 +103,6 @@ interface SnapshotLayout {
 
 /** A snapshot being received, with where its staged chunks lie. */
 interface Staging extends StagedSnapshot, SnapshotLayout {}
-
-type StoreState =
-  | { readonly kind: 'open' }
-  | { readonly kind: 'closed' }
-  | { readonly kind: 'failed'; readonly error: StorageError };
 
 function put(key: Uint8Array, body: Uint8Array): LevelOperation {
   return { type: 'put', key, value: encodeRecord(key, body) };
@@ -160,12 +156,12 @@ export class LevelLogStore implements DurableLog {
   #garbage: Uint8Array[];
   /** The first index of each entry run on disk (log_runs.ts). */
   #runs: readonly number[];
-  #state: StoreState = { kind: 'open' };
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #gate: StoreGate;
 
   private constructor(db: LevelDatabase, loaded: LoadedLog, pieceSizeBytes: number) {
     this.#db = db;
     this.#location = db.location;
+    this.#gate = new StoreGate(() => this.#location);
     this.#pieceSizeBytes = pieceSizeBytes;
     this.#view = loaded.view;
     this.#snapshot = { generation: loaded.generation, pieceSizes: loaded.pieceSizes };
@@ -278,7 +274,7 @@ export class LevelLogStore implements DurableLog {
   }
 
   stageSnapshotChunk(chunk: SnapshotChunk): Promise<void> {
-    return this.#exclusive('stage a snapshot chunk', async () => {
+    return this.#gate.exclusive('stage a snapshot chunk', async () => {
       const step = checks.checkChunk(this.#view, this.#staging, chunk);
       const operations: LevelOperation[] = [];
       let staging = this.#staging;
@@ -309,7 +305,7 @@ export class LevelLogStore implements DurableLog {
   }
 
   persist(batch: PersistBatch, options: { sync: boolean }): Promise<void> {
-    return this.#exclusive('persist a batch', async () => {
+    return this.#gate.exclusive('persist a batch', async () => {
       const view = this.#view;
       checks.checkPersist(view, this.#staging, batch);
       const operations: LevelOperation[] = [];
@@ -355,7 +351,9 @@ export class LevelLogStore implements DurableLog {
     try {
       for await (const piece of piecesOf(snapshot.chunks, this.#pieceSizeBytes)) {
         const key = pieceKey(layout.generation, layout.pieceSizes.length);
-        await this.#exclusive('save a snapshot piece', () => this.#commit([put(key, piece)], true));
+        await this.#gate.exclusive('save a snapshot piece', () =>
+          this.#commit([put(key, piece)], true),
+        );
         written.push(key);
         layout.pieceSizes.push(piece.byteLength);
       }
@@ -363,45 +361,41 @@ export class LevelLogStore implements DurableLog {
       this.#garbage.push(...written);
       throw error;
     }
-    return this.#exclusive('save a snapshot', async () => {
-      const view = this.#view;
-      if (metadata.index <= view.snapshotMetadata().index) {
-        this.#garbage.push(...written);
-        return 'superseded';
-      }
-      checks.checkSaveSnapshot(view, metadata, options.keepEntries);
-      const base = Math.max(view.firstIndex() - 1, metadata.index - options.keepEntries);
-      const compacted = compactRuns(this.#runs, view.lastIndex(), base);
-      const baseTerm = view.term(base as LogIndex);
-      assert(baseTerm !== undefined, 'the compaction index lies inside the log');
-      const state = { snapshot: metadata, base: { index: base as LogIndex, term: baseTerm } };
-      await this.#commit(
-        [...compacted.operations, this.#logStatePut({ ...state, ...layout })],
-        true,
-      );
-      this.#runs = compacted.runs;
-      view.createSnapshot(metadata.index, { confState: metadata.confState, data: emptyBytes });
-      view.compact(base as LogIndex);
-      this.#replaceSnapshot(layout);
-      return 'saved';
-    }).catch((error: unknown) => {
-      if (this.#state.kind === 'open') {
-        this.#garbage.push(...written);
-      }
-      throw error;
-    });
+    return this.#gate
+      .exclusive('save a snapshot', async () => {
+        const view = this.#view;
+        if (metadata.index <= view.snapshotMetadata().index) {
+          this.#garbage.push(...written);
+          return 'superseded';
+        }
+        checks.checkSaveSnapshot(view, metadata, options.keepEntries);
+        const base = Math.max(view.firstIndex() - 1, metadata.index - options.keepEntries);
+        const compacted = compactRuns(this.#runs, view.lastIndex(), base);
+        const baseTerm = view.term(base as LogIndex);
+        assert(baseTerm !== undefined, 'the compaction index lies inside the log');
+        const state = { snapshot: metadata, base: { index: base as LogIndex, term: baseTerm } };
+        await this.#commit(
+          [...compacted.operations, this.#logStatePut({ ...state, ...layout })],
+          true,
+        );
+        this.#runs = compacted.runs;
+        view.createSnapshot(metadata.index, { confState: metadata.confState, data: emptyBytes });
+        view.compact(base as LogIndex);
+        this.#replaceSnapshot(layout);
+        return 'saved';
+      })
+      .catch((error: unknown) => {
+        if (this.#gate.isOpen) {
+          this.#garbage.push(...written);
+        }
+        throw error;
+      });
   }
 
   /** Closes the database once queued writes finish; later calls fail with COFFER_STORAGE_NOT_OPEN. */
   close(): Promise<void> {
-    if (this.#state.kind === 'closed') {
-      return this.#queue.then(() => undefined);
-    }
-    this.#state = { kind: 'closed' };
     this.#staging = undefined;
-    const closed = this.#queue.then(() => this.#db.close());
-    this.#queue = closed.catch(() => undefined);
-    return closed;
+    return this.#gate.close(() => this.#db.close());
   }
 
   /** Writes the records of a new, empty log. */
@@ -506,53 +500,14 @@ export class LevelLogStore implements DurableLog {
               `Cannot write the Raft log in "${this.#location}": the write or its fsync failed, so the store stopped. Restart the node`,
               { cause: error },
             );
-      this.#state = { kind: 'failed', error: failure };
-      throw failure;
+      throw this.#gate.fail(failure);
     }
     this.#garbage = this.#garbage.slice(garbage.length);
   }
 
-  /** Runs a write (or a read that must not race one) after the ones queued before it. */
-  #exclusive<T>(what: string, run: () => Promise<T>): Promise<T> {
-    const refusal = this.#refusal(what);
-    if (refusal !== undefined) {
-      return Promise.reject(refusal);
-    }
-    const result = this.#queue.then(() => {
-      // A write queued before this one may have failed the store meanwhile.
-      const failed = this.#state.kind === 'failed' ? this.#refusal(what) : undefined;
-      return failed === undefined ? run() : Promise.reject(failed);
-    });
-    this.#queue = result.catch(() => undefined);
-    return result;
-  }
-
   /** The view, when the store is open and has not failed. */
   #live(what: string): MemoryStorage {
-    const refusal = this.#refusal(what);
-    if (refusal !== undefined) {
-      throw refusal;
-    }
+    this.#gate.check(what);
     return this.#view;
-  }
-
-  /** The typed error for a call on a closed or failed store; undefined while it is open. */
-  #refusal(what: string): StorageError | undefined {
-    const state = this.#state;
-    switch (state.kind) {
-      case 'open':
-        return undefined;
-      case 'closed':
-        return new StorageError(
-          StorageErrorCode.notOpen,
-          `Cannot ${what} in "${this.#location}": the store is closed`,
-        );
-      case 'failed':
-        return new StorageError(
-          state.error.code,
-          `Cannot ${what} in "${this.#location}": the store stopped after a failed write. Restart the node`,
-          { cause: state.error },
-        );
-    }
   }
 }

@@ -36,6 +36,12 @@ export const StorageErrorCode = {
   malformedCommand: 'COFFER_STORAGE_MALFORMED_COMMAND',
   /** Returned: a transaction's check-and-set condition failed; none of its writes were applied. */
   casFailed: 'COFFER_STORAGE_CAS_FAILED',
+  /** Returned: a session request names a client whose session expired or never existed; not applied. */
+  sessionExpired: 'COFFER_STORAGE_SESSION_EXPIRED',
+  /** Returned: a session request reuses a sequence number whose response was acknowledged; not applied. */
+  responseDiscarded: 'COFFER_STORAGE_RESPONSE_DISCARDED',
+  /** Returned: a client has too many unacknowledged responses; not applied. */
+  tooManyOutstanding: 'COFFER_STORAGE_TOO_MANY_OUTSTANDING',
   /** A state snapshot chunk failed its hash or does not parse; the message names the chunk. */
   snapshotCorrupt: 'COFFER_STORAGE_SNAPSHOT_CORRUPT',
   /** A state snapshot stream ended before its end chunk. */

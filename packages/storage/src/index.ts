@@ -37,7 +37,17 @@ export {
   decodeApplyResult,
   encodeApplyResult,
   type ApplyResult,
+  type SessionRefusalCode,
 } from './state/apply_result.ts';
+export {
+  decodeEntryData,
+  encodeSessionRegister,
+  encodeSessionRequest,
+  sessionEnvelopeTag,
+  type DecodedEntryData,
+  type SessionRequest,
+} from './state/session_envelope.ts';
+export { sessionLimitsDefault, type SessionLimits } from './state/session_apply.ts';
 export {
   chunkSizeBytesDefault,
   snapshotFormatVersion,

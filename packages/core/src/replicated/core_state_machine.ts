@@ -18,7 +18,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { EntryType, type Entry, type LogIndex, type SnapshotMetadata } from '@coffer/raft';
 import type { SnapshotSource, SnapshotStream, StateMachine } from '@coffer/raft/node';
 import {
-  decodeStateCommand,
+  decodeEntryData,
   encodeApplyResult,
   type LevelStateStore,
   type StateCommand,
@@ -29,6 +29,15 @@ import { KeyPurpose } from '../barrier/key_derivation.ts';
 import { keyringPath } from './system_paths.ts';
 
 const empty = new Uint8Array(0);
+
+/** The command an entry carries, plain or inside a session request. */
+function commandOf(data: Uint8Array): StateCommand | undefined {
+  const decoded = decodeEntryData(data);
+  if (!decoded.ok || decoded.kind === 'register') {
+    return undefined;
+  }
+  return decoded.kind === 'command' ? decoded.command : decoded.request.command;
+}
 
 /** The sealed keyring a command writes, if it writes one. */
 function keyringWritten(command: StateCommand): Uint8Array | undefined {
@@ -67,7 +76,9 @@ export class CoreStateMachine implements StateMachine {
     );
     for (const [i, result] of results.entries()) {
       const entry = entries[i];
-      if (entry !== undefined && result.ok && result.outcome === 'applied') {
+      // NB: a repeated result is a retried request answered from its session: the command
+      // applied at an earlier entry, and was observed then.
+      if (entry !== undefined && result.ok && result.outcome === 'applied' && !result.repeated) {
         this.#observe(entry);
       }
     }
@@ -97,8 +108,8 @@ export class CoreStateMachine implements StateMachine {
     if (this.#barrier.isSealed) {
       return;
     }
-    const decoded = decodeStateCommand(entry.data);
-    const keyring = decoded.ok ? keyringWritten(decoded.command) : undefined;
+    const command = commandOf(entry.data);
+    const keyring = command === undefined ? undefined : keyringWritten(command);
     if (keyring !== undefined) {
       this.#barrier.applyKeyringChange(keyring);
     }

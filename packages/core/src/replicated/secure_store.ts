@@ -6,13 +6,13 @@
  * check-and-set writes of the sealed keyring, applied by CoreStateMachine on every replica.
  *
  * Runs on the active (leader) node; a standby refuses writes with COFFER_CORE_NOT_ACTIVE
- * (forwarding to the active node comes with the cluster).
+ * (forwarding to the active node comes with the cluster). Every write goes through this node's
+ * client session (session_client.ts), so a write resent after a timeout or a leader change is
+ * applied once and answered with its original result.
  */
 import type { RaftNode } from '@coffer/raft/node';
 import {
   ApplyOutcome,
-  decodeApplyResult,
-  encodeStateCommand,
   type LevelStateStore,
   type ListOptions,
   type ListPage,
@@ -24,6 +24,7 @@ import type { KeyringChange } from '../barrier/keyring_change.ts';
 import { initializeKeyring } from '../barrier/keyring_change.ts';
 import type { SecretKey } from '../barrier/secret_key.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
+import { SessionClient } from './session_client.ts';
 import { keyringPath } from './system_paths.ts';
 
 /**
@@ -58,11 +59,13 @@ export interface SecureStoreOptions {
 /** The replicated, encrypted key-value state of one node. */
 export class SecureStore {
   readonly #options: SecureStoreOptions;
+  readonly #session: SessionClient;
   /** The keyring change in flight, so concurrent writers share one. */
   #keyringChange: Promise<void> | undefined;
 
   constructor(options: SecureStoreOptions) {
     this.#options = options;
+    this.#session = new SessionClient({ node: options.node, nowMs: options.nowMs });
   }
 
   /**
@@ -160,15 +163,11 @@ export class SecureStore {
   }
 
   async #propose(command: StateCommand, what: string): Promise<void> {
-    const outcome = await this.#options.node.propose(encodeStateCommand(command));
-    if (!outcome.ok) {
-      throw new CoreError(CoreErrorCode.notActive, `Cannot ${what}: ${outcome.message}`);
-    }
-    const result = decodeApplyResult(outcome.result);
-    if (result === undefined || !result.ok) {
+    const result = await this.#session.propose(command, what);
+    if (!result.ok) {
       throw new CoreError(
         CoreErrorCode.writeRefused,
-        `Cannot ${what}: the replicated state refused it (${result?.message ?? 'unreadable result'})`,
+        `Cannot ${what}: the replicated state refused it (${result.message})`,
       );
     }
     if (result.outcome !== ApplyOutcome.applied) {

@@ -10,6 +10,7 @@ import {
   decodeApplyResult,
   encodeApplyResult,
   malformed,
+  sessionRefusal,
   type ApplyResult,
 } from './apply_result.ts';
 
@@ -20,6 +21,10 @@ const results: ApplyResult[] = [
   casFailed(2, 'kv/日本', 17),
   casFailed(0, 'a', undefined),
   malformed('command kind 9 is unknown'),
+  { ok: true, outcome: 'registered', clientId: 2 ** 40 },
+  sessionRefusal('COFFER_STORAGE_SESSION_EXPIRED', { clientId: 7, sequence: 3 }),
+  sessionRefusal('COFFER_STORAGE_RESPONSE_DISCARDED', { clientId: 7, sequence: 0 }),
+  sessionRefusal('COFFER_STORAGE_TOO_MANY_OUTSTANDING', { clientId: 1, sequence: 64 }),
 ];
 
 // Real disk and thousands of cases: generous bounds for a loaded CI machine.

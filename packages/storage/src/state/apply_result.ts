@@ -4,8 +4,10 @@
  *
  * Layout: u8 tag | fields. Tags: 0 applied, 1 empty, 2 skipped, 3 CAS failed
  * (u16 conditionIndex | u16 keyLength | key | u8 hasVersion | u64 version), 4 malformed
- * (u16 reasonLength | reason). The message of a refusal is rebuilt on decode, so the bytes
- * stay small and every replica encodes the same ones.
+ * (u16 reasonLength | reason), 5 registered (u64 clientId), and the session refusals
+ * (u64 clientId | u64 sequence): 6 session expired, 7 response discarded, 8 too many
+ * outstanding. The message of a refusal is rebuilt on decode, so the bytes stay small and
+ * every replica encodes the same ones.
  */
 import { StorageErrorCode } from '../errors.ts';
 import { ByteReader, ByteReadError } from './byte_reader.ts';
@@ -23,9 +25,29 @@ export const ApplyOutcome = {
 /** Union of {@link ApplyOutcome} values. */
 export type ApplyOutcome = (typeof ApplyOutcome)[keyof typeof ApplyOutcome];
 
+/** The session refusals: the request was not applied (session_apply.ts). */
+export type SessionRefusalCode =
+  | typeof StorageErrorCode.sessionExpired
+  | typeof StorageErrorCode.responseDiscarded
+  | typeof StorageErrorCode.tooManyOutstanding;
+
 /** The result of one entry. A refusal changed nothing, but the entry still counts as applied. */
 export type ApplyResult =
-  | { readonly ok: true; readonly outcome: ApplyOutcome }
+  | {
+      readonly ok: true;
+      readonly outcome: ApplyOutcome;
+      /**
+       * NB: set (in memory only, never encoded) when a session request was answered from its
+       * session record: the response of an earlier entry, returned again; nothing applied now.
+       */
+      readonly repeated?: true;
+    }
+  | {
+      readonly ok: true;
+      readonly outcome: 'registered';
+      /** The new client's id: the index of the register entry. */
+      readonly clientId: number;
+    }
   | {
       readonly ok: false;
       readonly code: typeof StorageErrorCode.casFailed;
@@ -40,9 +62,31 @@ export type ApplyResult =
       readonly ok: false;
       readonly code: typeof StorageErrorCode.malformedCommand;
       readonly message: string;
+    }
+  | {
+      readonly ok: false;
+      readonly code: SessionRefusalCode;
+      readonly message: string;
+      readonly clientId: number;
+      readonly sequence: number;
     };
 
-const tags = { applied: 0, empty: 1, skipped: 2, casFailed: 3, malformed: 4 } as const;
+const tags = {
+  applied: 0,
+  empty: 1,
+  skipped: 2,
+  casFailed: 3,
+  malformed: 4,
+  registered: 5,
+  [StorageErrorCode.sessionExpired]: 6,
+  [StorageErrorCode.responseDiscarded]: 7,
+  [StorageErrorCode.tooManyOutstanding]: 8,
+} as const;
+const sessionRefusals: readonly SessionRefusalCode[] = [
+  StorageErrorCode.sessionExpired,
+  StorageErrorCode.responseDiscarded,
+  StorageErrorCode.tooManyOutstanding,
+];
 const outcomes: readonly ApplyOutcome[] = ['applied', 'empty', 'skipped'];
 
 /** The result for a transaction whose condition at conditionIndex failed. */
@@ -71,17 +115,45 @@ export function malformed(reason: string): ApplyResult {
   };
 }
 
-/** Encodes a result as bytes. */
+const refusalReasons: Record<SessionRefusalCode, string> = {
+  [StorageErrorCode.sessionExpired]: 'its session expired or never existed; register again',
+  [StorageErrorCode.responseDiscarded]:
+    'its response was acknowledged and dropped; use a new sequence number',
+  [StorageErrorCode.tooManyOutstanding]:
+    'the client has too many unacknowledged responses; acknowledge some, then retry',
+};
+
+/** The result for a session request that was refused with code; nothing of it was applied. */
+export function sessionRefusal(
+  code: SessionRefusalCode,
+  request: { readonly clientId: number; readonly sequence: number },
+): ApplyResult {
+  const { clientId, sequence } = request;
+  return {
+    ok: false,
+    code,
+    message: `Cannot apply request ${sequence} of client ${clientId}: ${refusalReasons[code]}`,
+    clientId,
+    sequence,
+  };
+}
+
+/** Encodes a result as bytes. NB: `repeated` is not encoded: a retry gets the same bytes. */
 export function encodeApplyResult(result: ApplyResult): Uint8Array {
   const writer = new ByteWriter(16);
   if (result.ok) {
-    return writer.u8(tags[result.outcome]).finish();
+    return result.outcome === 'registered'
+      ? writer.u8(tags.registered).u64(result.clientId).finish()
+      : writer.u8(tags[result.outcome]).finish();
   }
   if (result.code === StorageErrorCode.casFailed) {
     const key = utf8Bytes(result.key);
     writer.u8(tags.casFailed).u16(result.conditionIndex).u16(key.byteLength).bytes(key);
     writer.u8(result.actualVersion === undefined ? 0 : 1).u64(result.actualVersion ?? 0);
     return writer.finish();
+  }
+  if (result.code !== StorageErrorCode.malformedCommand) {
+    return writer.u8(tags[result.code]).u64(result.clientId).u64(result.sequence).finish();
   }
   // NB: 4096 UTF-16 units are at most 12,288 UTF-8 bytes, within the u16 length.
   const reason = utf8Bytes(result.message.slice(0, 4096));
@@ -95,6 +167,11 @@ function decodeRefusal(reader: ByteReader, tag: number): ApplyResult {
     const hasVersion = reader.u8('version flag') === 1;
     const version = reader.u64('version');
     return casFailed(conditionIndex, key, hasVersion ? version : undefined);
+  }
+  const refusal = sessionRefusals.find((code) => tags[code] === tag);
+  if (refusal !== undefined) {
+    const clientId = reader.u64('client id');
+    return sessionRefusal(refusal, { clientId, sequence: reader.u64('sequence') });
   }
   const message = reader.utf8(reader.u16('message length'), 'message');
   return { ok: false, code: StorageErrorCode.malformedCommand, message };
@@ -111,9 +188,11 @@ export function decodeApplyResult(bytes: Uint8Array): ApplyResult | undefined {
     const result: ApplyResult | undefined =
       outcome !== undefined
         ? { ok: true, outcome }
-        : tag === tags.casFailed || tag === tags.malformed
-          ? decodeRefusal(reader, tag)
-          : undefined;
+        : tag === tags.registered
+          ? { ok: true, outcome: 'registered', clientId: reader.u64('client id') }
+          : tag >= tags.casFailed && tag <= tags[StorageErrorCode.tooManyOutstanding]
+            ? decodeRefusal(reader, tag)
+            : undefined;
     reader.end('the result');
     return result;
   } catch (error) {

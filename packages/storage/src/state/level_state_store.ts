@@ -15,8 +15,8 @@
  * COFFER_STORAGE_DISK_FULL), and it refuses every call after, as the log store does; a record
  * that fails its check gives COFFER_STORAGE_CORRUPT_RECORD naming the key and is never used.
  *
- * Invariant: the state record's applied index, term and key count describe exactly the user
- * records beside it, in every batch LevelDB ever made durable.
+ * Invariant: the state record's applied index and term describe exactly the user records and
+ * client session records beside it, in every batch LevelDB ever made durable.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import type { LogIndex, Term } from '@coffer/raft';
 
 import { StorageError, StorageErrorCode } from '../errors.ts';
+import { StoreGate } from '../store_gate.ts';
 import { classifyLevelError, LevelFailure } from '../level_adapter.ts';
 import type { ApplyResult } from './apply_result.ts';
 import { utf8Bytes } from './byte_writer.ts';
@@ -31,12 +32,14 @@ import type { SnapshotManifest } from './snapshot_format.ts';
 import type { SnapshotKey } from './snapshot_key.ts';
 import { stageSnapshot } from './snapshot_restore.ts';
 import { writeSnapshot, type SnapshotOptions } from './snapshot_writer.ts';
+import { sessionLimitsDefault, type SessionLimits } from './session_apply.ts';
+import { decodeSessionMeta, emptySessionMeta, type SessionMeta } from './session_record.ts';
 import { planApply, type ApplyPlan, type StateEntry } from './state_apply.ts';
 import { stateKeyProblem } from './state_command.ts';
 import type { StateDatabase } from './state_database.ts';
 import { nextGenerationName, writePointer } from './state_directory.ts';
 import { hashState } from './state_hash.ts';
-import { dataKey, listRange, stateRecordKey } from './state_keys.ts';
+import { dataKey, listRange, sessionMetaKey, stateRecordKey } from './state_keys.ts';
 import { openGeneration, openState } from './state_open.ts';
 import {
   decodeValueRecord,
@@ -65,6 +68,11 @@ export interface LevelStateStoreOptions {
   readonly wrapDatabase?: (db: StateDatabase) => StateDatabase;
   /** NB: crash tests only: called at each {@link RestoreStep}. */
   readonly onRestoreStep?: (step: RestoreStep) => void;
+  /**
+   * Limits of the client session table; {@link sessionLimitsDefault} unless set. NB: every
+   * member of a cluster must use the same ones, or replicas diverge.
+   */
+  readonly sessionLimits?: Partial<SessionLimits>;
 }
 
 /** The most keys one page of a listing holds. */
@@ -110,22 +118,17 @@ export interface RestoredState {
   readonly sections: ReadonlyMap<string, Uint8Array>;
 }
 
-type StoreState =
-  | { readonly kind: 'open' }
-  | { readonly kind: 'closed' }
-  | { readonly kind: 'failed'; readonly error: StorageError };
-
 /** The replicated key-value state of one node, in a directory of its own. */
 export class LevelStateStore {
   readonly #location: string;
   readonly #options: LevelStateStoreOptions;
+  readonly #sessionLimits: SessionLimits;
   #db: StateDatabase;
   #generation: string;
   #meta: StateMeta;
   /** The applied index as of the last synced write: what survives a power loss. */
   #durableIndex: number;
-  #state: StoreState = { kind: 'open' };
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #gate: StoreGate;
 
   private constructor(
     location: string,
@@ -133,7 +136,9 @@ export class LevelStateStore {
     options: LevelStateStoreOptions,
   ) {
     this.#location = location;
+    this.#gate = new StoreGate(() => this.#location);
     this.#options = options;
+    this.#sessionLimits = { ...sessionLimitsDefault, ...options.sessionLimits };
     this.#db = opened.db;
     this.#generation = opened.name;
     this.#meta = opened.meta;
@@ -185,9 +190,11 @@ export class LevelStateStore {
     entries: readonly StateEntry[],
     options?: { readonly sync?: boolean },
   ): Promise<readonly ApplyResult[]> {
-    return this.#exclusive('apply entries', async () => {
+    return this.#gate.exclusive('apply entries', async () => {
       const plan = planApply(entries, this.#meta, {
         read: (key) => this.#readValue(key),
+        readRaw: (key) => this.#read(() => this.#db.getSync(key), undefined),
+        sessionLimits: this.#sessionLimits,
         location: this.#where(),
       });
       if (plan.meta !== undefined) {
@@ -206,8 +213,8 @@ export class LevelStateStore {
    * too. Then durableIndex() equals appliedIndex().
    */
   flush(): Promise<void> {
-    return this.#exclusive('flush the state', async () => {
-      await this.#commit({ results: [], writes: [], meta: this.#meta }, true);
+    return this.#gate.exclusive('flush the state', async () => {
+      await this.#commit({ results: [], writes: [], sessionWrites: [], meta: this.#meta }, true);
       this.#durableIndex = this.#meta.appliedIndex;
     });
   }
@@ -226,6 +233,20 @@ export class LevelStateStore {
     const { version, value } = decodeValueRecord(dbKey, record, this.#where());
     // A copy in a plain Uint8Array: the caller may keep it, and it is not a Buffer view.
     return { version, value: new Uint8Array(value) };
+  }
+
+  /**
+   * The session clock (the largest leader stamp applied) and the number of live client
+   * sessions, for status and tests.
+   */
+  sessionStatus(): Pick<SessionMeta, 'clockMs' | 'count'> {
+    const db = this.#live('read the session table');
+    const bytes = this.#read(() => db.getSync(sessionMetaKey), undefined);
+    const meta =
+      bytes === undefined
+        ? emptySessionMeta()
+        : decodeSessionMeta(sessionMetaKey, bytes, this.#where());
+    return { clockMs: meta.clockMs, count: meta.count };
   }
 
   /** One page of the keys that start with prefix, in ascending order. */
@@ -264,7 +285,7 @@ export class LevelStateStore {
    * ready to stream. Sections given in options must describe the same applied index.
    */
   snapshot(options: SnapshotOptions): Promise<StateSnapshot> {
-    return this.#exclusive('snapshot the state', () => {
+    return this.#gate.exclusive('snapshot the state', () => {
       const reader = this.#db.snapshot();
       let closed: Promise<void> | undefined;
       const close = (): Promise<void> => (closed ??= reader.close());
@@ -294,7 +315,7 @@ export class LevelStateStore {
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: RestoreOptions,
   ): Promise<RestoredState> {
-    return this.#exclusive('restore a snapshot', async () => {
+    return this.#gate.exclusive('restore a snapshot', async () => {
       let name: string;
       try {
         name = await nextGenerationName(this.#location);
@@ -314,7 +335,7 @@ export class LevelStateStore {
 
   /** The hex SHA-256 of the whole state (see state_hash.ts), to compare replicas. */
   stateHash(): Promise<string> {
-    return this.#exclusive('hash the state', async () => {
+    return this.#gate.exclusive('hash the state', async () => {
       const reader = this.#db.snapshot();
       try {
         return await hashState(reader, this.#meta, this.#where());
@@ -328,13 +349,7 @@ export class LevelStateStore {
 
   /** Closes the database once queued work finishes; later calls fail with COFFER_STORAGE_NOT_OPEN. */
   close(): Promise<void> {
-    if (this.#state.kind === 'closed') {
-      return this.#queue.then(() => undefined);
-    }
-    this.#state = { kind: 'closed' };
-    const closed = this.#queue.then(() => this.#db.close());
-    this.#queue = closed.catch(() => undefined);
-    return closed;
+    return this.#gate.close(() => this.#db.close());
   }
 
   /** Opens the staged generation, points CURRENT at it, then drops the old one. */
@@ -383,6 +398,13 @@ export class LevelStateStore {
         batch.put(key, record);
       }
     }
+    for (const { key, value } of plan.sessionWrites) {
+      if (value === undefined) {
+        batch.del(key);
+      } else {
+        batch.put(key, value);
+      }
+    }
     batch.put(stateRecordKey, encodeStateRecord(stateRecordKey, meta));
     try {
       await batch.write({ sync });
@@ -407,8 +429,7 @@ export class LevelStateStore {
               `Cannot ${what} in "${this.#location}": a write or its fsync failed, so the store stopped. Restart the node`,
               { cause: error },
             );
-    this.#state = { kind: 'failed', error: failure };
-    return failure;
+    return this.#gate.fail(failure);
   }
 
   #readValue(dbKey: Uint8Array): StoredValue | undefined {
@@ -449,45 +470,9 @@ export class LevelStateStore {
     return join(this.#location, this.#generation);
   }
 
-  /** Runs work after the work queued before it. */
-  #exclusive<T>(what: string, run: () => Promise<T>): Promise<T> {
-    const refusal = this.#refusal(what);
-    if (refusal !== undefined) {
-      return Promise.reject(refusal);
-    }
-    const result = this.#queue.then(() => {
-      const failed = this.#state.kind === 'failed' ? this.#refusal(what) : undefined;
-      return failed === undefined ? run() : Promise.reject(failed);
-    });
-    this.#queue = result.catch(() => undefined);
-    return result;
-  }
-
   /** The database, when the store is open and has not failed. */
   #live(what: string): StateDatabase {
-    const refusal = this.#refusal(what);
-    if (refusal !== undefined) {
-      throw refusal;
-    }
+    this.#gate.check(what);
     return this.#db;
-  }
-
-  #refusal(what: string): StorageError | undefined {
-    const state = this.#state;
-    switch (state.kind) {
-      case 'open':
-        return undefined;
-      case 'closed':
-        return new StorageError(
-          StorageErrorCode.notOpen,
-          `Cannot ${what} in "${this.#location}": the store is closed`,
-        );
-      case 'failed':
-        return new StorageError(
-          state.error.code,
-          `Cannot ${what} in "${this.#location}": the store stopped after a failed write. Restart the node`,
-          { cause: state.error },
-        );
-    }
   }
 }

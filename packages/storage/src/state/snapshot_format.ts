@@ -70,13 +70,19 @@ export interface SnapshotManifest {
   /** The Raft index and term of the last entry the state had applied. */
   readonly index: LogIndex;
   readonly term: Term;
-  /** The number of user keys in the snapshot (from the end frame). */
+  /**
+   * The number of user keys in the snapshot (from the end frame). NB: client session records
+   * travel in the store's own section (session_section.ts) and are not counted.
+   */
   readonly keyCount: number;
   /** The keyring term the values were written under (supplied by core; opaque here). */
   readonly keyringTerm: number;
   /** The cluster membership at index (supplied by the caller; opaque here). */
   readonly membership: Uint8Array;
-  /** The named extra sections (the client session table, ...), in stream order. */
+  /**
+   * The named extra sections, in stream order: the store's client session table
+   * ("coffer.storage.sessions", first when present), then the caller's.
+   */
   readonly sections: readonly SnapshotSectionEntry[];
 }
 

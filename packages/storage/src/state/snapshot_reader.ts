@@ -37,6 +37,7 @@ import {
 } from './snapshot_format.ts';
 import { sha256, StreamHashes } from './snapshot_frames.ts';
 import { snapshotKeyObject, type SnapshotKey } from './snapshot_key.ts';
+import { decodeSessionSection, sessionSectionName } from './session_section.ts';
 
 /** One user record of a data chunk; the arrays are views of the chunk. */
 export interface SnapshotRecord {
@@ -375,9 +376,15 @@ export async function readSnapshot(
  * Verifies a snapshot without restoring it (an operator checking a backup): every check of a
  * restore, nothing written. Resolves with the manifest and sections; rejects like a restore.
  */
-export function verifySnapshot(
+export async function verifySnapshot(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: { readonly key: SnapshotKey },
 ): Promise<VerifiedSnapshot> {
-  return readSnapshot(chunks, { key: options.key });
+  const verified = await readSnapshot(chunks, { key: options.key });
+  const sessions = verified.sections.get(sessionSectionName);
+  if (sessions !== undefined) {
+    // Checks every session record as a restore would.
+    decodeSessionSection(sessions);
+  }
+  return verified;
 }

@@ -14,6 +14,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { readSnapshot, type SnapshotRecord, type VerifiedSnapshot } from './snapshot_reader.ts';
+import { decodeSessionSection, sessionSectionName } from './session_section.ts';
 import type { SnapshotKey } from './snapshot_key.ts';
 import { openStateDatabase, type StateDatabase } from './state_database.ts';
 import { fsyncTree } from './state_directory.ts';
@@ -86,13 +87,22 @@ export async function stageSnapshot(
     await writer.drain();
     const { index, term } = verified.manifest;
     const last = db.batch();
+    const sessions = verified.sections.get(sessionSectionName);
+    for (const { key, value } of sessions === undefined ? [] : decodeSessionSection(sessions)) {
+      if (value !== undefined) {
+        last.put(key, value);
+      }
+    }
     const meta = { appliedIndex: index, appliedTerm: term };
     last.put(stateRecordKey, encodeStateRecord(stateRecordKey, meta));
     await last.write({ sync: true });
     await db.close();
     db = undefined;
     await fsyncTree(directory);
-    return { ...verified, name: options.name };
+    // The session table is the store's own: the caller gets only its own sections back.
+    const sections = new Map(verified.sections);
+    sections.delete(sessionSectionName);
+    return { ...verified, sections, name: options.name };
   } catch (error) {
     await pipeline?.drain().catch(() => undefined);
     await db?.close().catch(() => undefined);

@@ -26,6 +26,7 @@ import { buildEndFrame, sha256, StreamHashes, writeFrameHeader } from './snapsho
 import { snapshotKeyObject, type SnapshotKey } from './snapshot_key.ts';
 import { stateKeyBytesMax, stateValueBytesMax } from './state_command.ts';
 import type { StateRecord, StateSnapshotReader } from './state_database.ts';
+import { readSessionSection, sessionSectionName } from './session_section.ts';
 import { dataRange } from './state_keys.ts';
 import {
   corruptStateRecord,
@@ -150,11 +151,17 @@ function optionsProblem(options: SnapshotOptions): string | undefined {
   if (!Number.isSafeInteger(options.keyringTerm) || options.keyringTerm < 0) {
     return `the keyring term ${options.keyringTerm} is not a non-negative integer`;
   }
+  if (options.sections?.some((section) => section.name === sessionSectionName)) {
+    return `the section name ${JSON.stringify(sessionSectionName)} is reserved for the store`;
+  }
   return undefined;
 }
 
-function manifestFor(source: SnapshotSource, options: SnapshotOptions): ManifestHeader {
-  const sections = options.sections ?? [];
+function manifestFor(
+  source: SnapshotSource,
+  options: SnapshotOptions,
+  sections: readonly SnapshotSection[],
+): ManifestHeader {
   const manifest = {
     formatVersion: 1,
     index: source.meta.appliedIndex as LogIndex,
@@ -247,13 +254,16 @@ export async function* writeSnapshot(
 ): AsyncGenerator<Uint8Array> {
   try {
     const chunkSizeBytes = options.chunkSizeBytes ?? chunkSizeBytesDefault;
-    const manifest = manifestFor(source, options);
+    // The store's own session table rides as the first section (session_section.ts).
+    const sessions = await readSessionSection(source.reader, source.location);
+    const sections = [...(sessions === undefined ? [] : [sessions]), ...(options.sections ?? [])];
+    const manifest = manifestFor(source, options, sections);
     const counter = new FrameCounter(new StreamHashes(snapshotKeyObject(options.key)));
     const prefix = encodePrefix();
     counter.hashes.update(prefix);
     const first = counter.frame(FrameType.manifest, encodeManifest(manifest));
     yield Buffer.concat([prefix, first]);
-    yield* sectionFrames(counter, options.sections ?? [], chunkSizeBytes);
+    yield* sectionFrames(counter, sections, chunkSizeBytes);
     const count = yield* dataFrames(counter, source, chunkSizeBytes);
     yield buildEndFrame(counter.hashes, counter.seq, count);
   } finally {

@@ -17,11 +17,13 @@ import { StorageError, StorageErrorCode } from '../errors.ts';
 import { ApplyOutcome, casFailed, malformed, type ApplyResult } from './apply_result.ts';
 import { utf8Bytes } from './byte_writer.ts';
 import {
-  decodeStateCommand,
-  type StateCommand,
-  type StateCondition,
-  type StateOperation,
-} from './state_command.ts';
+  SessionTable,
+  type RawReader,
+  type RawWrite,
+  type SessionLimits,
+} from './session_apply.ts';
+import { decodeEntryData, type DecodedEntryData } from './session_envelope.ts';
+import type { StateCommand, StateCondition, StateOperation } from './state_command.ts';
 import { dataKey } from './state_keys.ts';
 import type { StateMeta, StoredValue } from './state_record.ts';
 
@@ -29,7 +31,10 @@ import type { StateMeta, StoredValue } from './state_record.ts';
 export interface StateEntry {
   readonly index: LogIndex;
   readonly term: Term;
-  /** An encoded state command; empty for an entry with nothing to apply. */
+  /**
+   * An encoded state command or session envelope (session_envelope.ts); empty for an entry
+   * with nothing to apply.
+   */
   readonly data: Uint8Array;
 }
 
@@ -49,6 +54,8 @@ export interface ApplyPlan {
   readonly results: readonly ApplyResult[];
   /** Keys written by the batch, each with its final value (undefined: deleted). */
   readonly writes: readonly TouchedKey[];
+  /** Session records (and the session meta record) the batch wrote, sealed. */
+  readonly sessionWrites: readonly RawWrite[];
   /** The state record after the batch; undefined when every entry was skipped. */
   readonly meta: StateMeta | undefined;
 }
@@ -169,6 +176,36 @@ function checkNext(
   }
 }
 
+function applyDecoded(
+  state: { overlay: Overlay; sessions: SessionTable },
+  decoded: DecodedEntryData,
+  index: number,
+): ApplyResult {
+  if (!decoded.ok) {
+    return malformed(decoded.reason);
+  }
+  switch (decoded.kind) {
+    case 'command':
+      return applyCommand(state.overlay, decoded.command, index);
+    case 'register':
+      return state.sessions.register(index, decoded.stampMs);
+    case 'request':
+      return state.sessions.request(decoded.request, (command) =>
+        applyCommand(state.overlay, command, index),
+      );
+  }
+}
+
+/** What {@link planApply} reads the stored state through. */
+export interface PlanOptions {
+  /** Reads a user value, checked. */
+  readonly read: StoredValueReader;
+  /** Reads a session record's raw bytes. */
+  readonly readRaw: RawReader;
+  readonly sessionLimits: SessionLimits;
+  readonly location: string;
+}
+
 /**
  * Plans applying entries to the state described by meta, reading stored values through read.
  * Throws COFFER_STORAGE_INVALID_WRITE, before anything is written, when the entries skip an
@@ -177,9 +214,13 @@ function checkNext(
 export function planApply(
   entries: readonly StateEntry[],
   meta: StateMeta,
-  options: { readonly read: StoredValueReader; readonly location: string },
+  options: PlanOptions,
 ): ApplyPlan {
   const overlay = new Overlay(options.read);
+  const sessions = new SessionTable(options.readRaw, {
+    location: options.location,
+    limits: options.sessionLimits,
+  });
   const results: ApplyResult[] = [];
   let last = { index: meta.appliedIndex, term: meta.appliedTerm };
   for (const entry of entries) {
@@ -194,12 +235,15 @@ export function planApply(
       results.push({ ok: true, outcome: ApplyOutcome.empty });
       continue;
     }
-    const decoded = decodeStateCommand(entry.data);
-    results.push(
-      decoded.ok ? applyCommand(overlay, decoded.command, entry.index) : malformed(decoded.reason),
-    );
+    const decoded = decodeEntryData(entry.data);
+    results.push(applyDecoded({ overlay, sessions }, decoded, entry.index));
   }
   const applied = last.index !== meta.appliedIndex;
   const next = { appliedIndex: last.index, appliedTerm: last.term };
-  return { results, writes: overlay.writes(), meta: applied ? next : undefined };
+  return {
+    results,
+    writes: overlay.writes(),
+    sessionWrites: sessions.writes(),
+    meta: applied ? next : undefined,
+  };
 }

@@ -5,12 +5,18 @@
  * number of keys; every record is checked against its CRC on the way.
  *
  *   SHA-256( "coffer-state-hash-v1" | u64 index | u64 term
- *            | (u16 keyLength | key | u64 version | u32 valueLength | value) * n | u64 n )
+ *            | (u16 keyLength | key | u64 version | u32 valueLength | value) * n | u64 n
+ *            [ | session section ] )
+ *
+ * The client session table (session_section.ts: the meta record and every session record, as
+ * stored) follows when the state ever applied a session entry; states without one hash as
+ * before.
  */
 import { createHash } from 'node:crypto';
 
 import { ByteWriter } from './byte_writer.ts';
 import type { StateReader } from './state_database.ts';
+import { readSessionSection } from './session_section.ts';
 import { dataRange } from './state_keys.ts';
 import { decodeValueRecord, type StateMeta } from './state_record.ts';
 
@@ -40,5 +46,9 @@ export async function hashState(
     hash.update(writer.finish());
   }
   hash.update(new ByteWriter(8).u64(count).finish());
+  const sessions = await readSessionSection(reader, location);
+  if (sessions !== undefined) {
+    hash.update(sessions.data);
+  }
   return hash.digest('hex');
 }

@@ -3,6 +3,8 @@
  *
  *   0x00 | name      metadata, written only by the store (0x00 0x01: the state record)
  *   0x01 | key       a user key: the UTF-8 bytes of the path, after the prefix byte
+ *   0x02 | u64 id    a client session record (session_record.ts), by client id, big-endian
+ *                    (0x00 0x02 is the session meta record: clock, expiry list, count)
  *
  * Invariant: every user key is stored under 0x01, so no path, whatever its bytes, can name a
  * metadata record; and the order of user keys in LevelDB is the byte order of their UTF-8,
@@ -14,8 +16,13 @@ export const metaPrefix = 0x00;
 /** The prefix byte of user keys. */
 export const dataPrefix = 0x01;
 
-/** The key of the state record: format, applied index and term, key count. */
+/** The prefix byte of client session records: no path can produce it (paths sit under 0x01). */
+export const sessionPrefix = 0x02;
+
+/** The key of the state record: format, applied index and term. */
 export const stateRecordKey = Uint8Array.of(metaPrefix, 0x01);
+/** The key of the session meta record: session clock, expiry list ends, session count. */
+export const sessionMetaKey = Uint8Array.of(metaPrefix, 0x02);
 
 /** A LevelDB key range: lower bound inclusive or exclusive, upper bound exclusive. */
 export interface KeyRange {
@@ -29,6 +36,32 @@ export const dataRange: KeyRange = {
   gte: Uint8Array.of(dataPrefix),
   lt: Uint8Array.of(dataPrefix + 1),
 };
+
+/** Every client session record. */
+export const sessionRange: KeyRange = {
+  gte: Uint8Array.of(sessionPrefix),
+  lt: Uint8Array.of(sessionPrefix + 1),
+};
+
+/** The LevelDB key of the session record of clientId (a positive safe integer). */
+export function sessionKey(clientId: number): Uint8Array {
+  const key = new Uint8Array(9);
+  const view = new DataView(key.buffer);
+  key[0] = sessionPrefix;
+  view.setUint32(1, Math.floor(clientId / 2 ** 32));
+  view.setUint32(5, clientId % 2 ** 32);
+  return key;
+}
+
+/** The client id a session record key names, or undefined when key is not one. */
+export function sessionKeyClientId(key: Uint8Array): number | undefined {
+  if (key.byteLength !== 9 || key[0] !== sessionPrefix) {
+    return undefined;
+  }
+  const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  const id = view.getUint32(1) * 2 ** 32 + view.getUint32(5);
+  return Number.isSafeInteger(id) && id >= 1 ? id : undefined;
+}
 
 /** The LevelDB key of a user key given as UTF-8 bytes. */
 export function dataKey(keyBytes: Uint8Array): Uint8Array {
@@ -81,6 +114,13 @@ export function describeKey(key: Uint8Array): string {
   }
   if (Buffer.from(key).equals(stateRecordKey)) {
     return '"<state record>"';
+  }
+  if (Buffer.from(key).equals(sessionMetaKey)) {
+    return '"<session meta record>"';
+  }
+  const clientId = sessionKeyClientId(key);
+  if (clientId !== undefined) {
+    return `"<session of client ${clientId}>"`;
   }
   return `"<key 0x${Buffer.from(key).toString('hex')}>"`;
 }

@@ -55,7 +55,7 @@ export interface StateMeta {
 }
 
 /** Seals record in place: writes the CRC over key and the bytes before it into its last four. */
-function seal(key: Uint8Array, record: Uint8Array): void {
+export function seal(key: Uint8Array, record: Uint8Array): void {
   const end = record.byteLength - crcBytes;
   const crc = crc32(record.subarray(0, end), crc32(key));
   record[end] = crc & 0xff;
@@ -64,11 +64,13 @@ function seal(key: Uint8Array, record: Uint8Array): void {
   record[end + 3] = crc >>> 24;
 }
 
-function isSealed(key: Uint8Array, record: Uint8Array): boolean {
+/** Whether record (sealed by {@link seal}) matches its key and bytes. */
+export function isSealed(key: Uint8Array, record: Uint8Array): boolean {
   return crc32(record, crc32(key)) === crcResidue;
 }
 
-function readU64(bytes: Uint8Array, at: number): number {
+/** Reads a big-endian u64 at `at` (callers check it is a safe integer). */
+export function readU64(bytes: Uint8Array, at: number): number {
   const high = ((bytes[at] ?? 0) << 24) | ((bytes[at + 1] ?? 0) << 16);
   const high2 = ((bytes[at + 2] ?? 0) << 8) | (bytes[at + 3] ?? 0);
   const low = ((bytes[at + 4] ?? 0) << 24) | ((bytes[at + 5] ?? 0) << 16);
@@ -76,7 +78,8 @@ function readU64(bytes: Uint8Array, at: number): number {
   return ((high | high2) >>> 0) * twoTo32 + ((low | low2) >>> 0);
 }
 
-function writeU64(view: DataView, at: number, value: number): void {
+/** Writes value as a big-endian u64 at `at`. */
+export function writeU64(view: DataView, at: number, value: number): void {
   view.setUint32(at, Math.floor(value / twoTo32));
   view.setUint32(at + 4, value % twoTo32);
 }

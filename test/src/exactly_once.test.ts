@@ -11,40 +11,19 @@
  * entries carry the same (client, sequence), the first applied, the second answered from the
  * session with the same bytes.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-import { Barrier, CoreStateMachine, SecretKey, SecureStore, unsealFromState } from '@coffer/core';
-import { asNodeId, type ConfState, type Entry } from '@coffer/raft';
-import { RaftNode, type StateMachine } from '@coffer/raft/node';
-import { InMemoryNetwork, ManualClock, SeededRandom } from '@coffer/raft/testing';
-import { decodeEntryData, LevelLogStore, LevelStateStore } from '@coffer/storage';
+import { SecretKey } from '@coffer/core';
+import type { Entry } from '@coffer/raft';
+import type { StateMachine } from '@coffer/raft/node';
+import { decodeEntryData } from '@coffer/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const conf: ConfState = { voters: [1, 2, 3].map(asNodeId), learners: [] };
-const epochMs = Date.UTC(2026, 10, 25);
+import { InProcessCluster, turn } from './in_process_cluster.ts';
+
 const keyringPath = 'core/keyring';
 
 interface Applied {
   readonly entry: Entry;
   readonly result: Uint8Array;
-}
-
-interface Member {
-  readonly id: number;
-  readonly node: RaftNode;
-  readonly store: LevelStateStore;
-  readonly barrier: Barrier;
-  readonly secure: SecureStore;
-  readonly applied: Applied[];
-}
-
-interface Cluster {
-  readonly root: string;
-  readonly clock: ManualClock;
-  readonly network: InMemoryNetwork;
-  readonly members: Map<number, Member>;
 }
 
 /** Records every entry applied and its result bytes, delegating to the real state machine. */
@@ -61,91 +40,6 @@ function recording(machine: StateMachine, applied: Applied[]): StateMachine {
     snapshot: () => machine.snapshot(),
     restore: (metadata, chunks) => machine.restore(metadata, chunks),
   };
-}
-
-async function startMember(cluster: Cluster, id: number): Promise<Member> {
-  const dir = join(cluster.root, `node-${id}`);
-  const log = await LevelLogStore.open(join(dir, 'log'), { confState: conf });
-  const store = await LevelStateStore.open(join(dir, 'state'));
-  const barrier = new Barrier();
-  const random = new SeededRandom(id);
-  const applied: Applied[] = [];
-  const node = await RaftNode.start({
-    id,
-    log,
-    stateMachine: recording(new CoreStateMachine(store, barrier), applied),
-    transport: cluster.network.connect(asNodeId(id)),
-    clock: cluster.clock,
-    randomInt: (n) => random.int(n),
-    tickIntervalMs: 10,
-    // Well below the election timeout (200 to 400 ms): a proposal times out while its leader leads.
-    requestTimeoutMs: 50,
-    raft: { electionTimeoutTicks: 20, heartbeatIntervalTicks: 2 },
-  });
-  const secure = new SecureStore({
-    node,
-    store,
-    barrier,
-    nowMs: () => epochMs + cluster.clock.nowMs(),
-  });
-  const member = { id, node, store, barrier, secure, applied };
-  cluster.members.set(id, member);
-  return member;
-}
-
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Lets the cluster run until work is done; with ticking, a 10 ms tick every 100 turns. */
-async function settle<T>(
-  cluster: Cluster,
-  work: Promise<T>,
-  options: { ticking: boolean } = { ticking: false },
-): Promise<T> {
-  // NB: set by the callbacks below, which TypeScript cannot see.
-  let done = false as boolean;
-  let value: T | undefined;
-  let failure: unknown;
-  work.then(
-    (v) => {
-      done = true;
-      value = v;
-    },
-    (error: unknown) => {
-      done = true;
-      failure = error ?? new Error('rejected');
-    },
-  );
-  for (let round = 0; round < 200_000 && !done; round++) {
-    if (options.ticking && round % 100 === 99) {
-      cluster.clock.advance(10);
-    }
-    await turn();
-  }
-  if (!done) {
-    throw new Error('The cluster did not finish the work within the round limit');
-  }
-  if (failure !== undefined) {
-    throw failure instanceof Error ? failure : new Error('rejected');
-  }
-  return value as T;
-}
-
-async function until(cluster: Cluster, condition: () => boolean): Promise<void> {
-  await settle(
-    cluster,
-    (async () => {
-      while (!condition()) {
-        await turn();
-      }
-    })(),
-    { ticking: true },
-  );
-}
-
-function leader(cluster: Cluster): Member | undefined {
-  return [...cluster.members.values()].find((m) => m.node.raw.status().softState.role === 'leader');
 }
 
 /** The session requests a member applied, with their client, sequence and result bytes. */
@@ -165,47 +59,39 @@ function sessionRequests(applied: readonly Applied[]): {
 }
 
 describe('exactly-once writes', () => {
-  const cluster: Cluster = {
-    root: '',
-    clock: new ManualClock(),
-    network: new InMemoryNetwork(),
-    members: new Map(),
-  };
+  const applied = new Map<number, Applied[]>();
+  let cluster: InProcessCluster;
   let rootKey: SecretKey;
 
   beforeAll(async () => {
-    Object.assign(cluster, { root: await mkdtemp(join(tmpdir(), 'coffer-exactly-once-')) });
+    cluster = await InProcessCluster.create({
+      voters: [1, 2, 3],
+      // Well below the election timeout (200 to 400 ms): a proposal times out while its leader leads.
+      requestTimeoutMs: 50,
+      electionTimeoutTicks: 20,
+      wrapStateMachine: (id, machine) => {
+        const list: Applied[] = [];
+        applied.set(id, list);
+        return recording(machine, list);
+      },
+    });
     rootKey = SecretKey.generate();
   });
 
   afterAll(async () => {
-    for (const member of cluster.members.values()) {
-      await member.node.stop();
-      await member.store.close();
-      member.barrier.seal();
-    }
     rootKey.zero();
-    await rm(cluster.root, { recursive: true, force: true });
+    await cluster.destroy();
   });
 
   it('SecureStore.rotate resent after a timeout is applied once and answered with the original result', async () => {
     for (const id of [1, 2, 3]) {
-      await startMember(cluster, id);
+      await cluster.start(id);
     }
-    await until(cluster, () => leader(cluster) !== undefined);
-    const first = leader(cluster) as Member;
-    await settle(cluster, first.secure.initialize(rootKey.clone()));
-    await until(cluster, () =>
-      [...cluster.members.values()].every((m) => m.store.get(keyringPath) !== undefined),
-    );
-    for (const m of cluster.members.values()) {
-      if (m !== first) {
-        unsealFromState(m, rootKey.clone());
-      }
-    }
-    await settle(cluster, first.secure.put('secret/data/a', new TextEncoder().encode('v1')));
+    const first = await cluster.bootstrap(rootKey);
+    const firstApplied = applied.get(first.id) ?? [];
+    await cluster.settle(first.secure.put('secret/data/a', new TextEncoder().encode('v1')));
     const termBefore = first.barrier.keyringStatus().term;
-    const appliedBefore = first.applied.length;
+    const appliedBefore = firstApplied.length;
 
     // Cut the leader off and propose; time passes until the proposal times out and the
     // resend is in the leader's log (two new entries), well before any election timeout.
@@ -233,15 +119,15 @@ describe('exactly-once writes', () => {
         await turn();
       }
     }
-    await settle(cluster, rotation);
+    await cluster.settle(rotation);
 
     // The rotation applied once: one new keyring term, written by the first of two entries.
     const lastIndex = first.node.raw.status().applied;
-    await until(cluster, () =>
+    await cluster.until(() =>
       [...cluster.members.values()].every((m) => m.node.raw.status().applied >= lastIndex),
     );
     expect(first.barrier.keyringStatus().term).toBe(termBefore + 1);
-    const rotations = sessionRequests(first.applied.slice(appliedBefore));
+    const rotations = sessionRequests(firstApplied.slice(appliedBefore));
     expect(rotations).toHaveLength(2);
     const [original, resent] = rotations;
     expect(original?.key).toBe(resent?.key);

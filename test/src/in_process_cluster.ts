@@ -19,7 +19,7 @@ import {
   type RotationPolicy,
 } from '@coffer/core';
 import { asNodeId, type ConfState } from '@coffer/raft';
-import { RaftNode } from '@coffer/raft/node';
+import { RaftNode, type StateMachine } from '@coffer/raft/node';
 import { InMemoryNetwork, ManualClock, SeededRandom } from '@coffer/raft/testing';
 import { LevelLogStore, LevelStateStore } from '@coffer/storage';
 
@@ -42,6 +42,12 @@ export interface ClusterOptions {
   /** Applied entries that trigger a snapshot (and compaction); the core default unless set. */
   readonly logEntriesMax?: number;
   readonly snapshotKeepEntries?: number;
+  /** Ticks without a leader before a follower campaigns; 10 unless set. */
+  readonly electionTimeoutTicks?: number;
+  /** How long a proposal waits before COFFER_RAFT_TIMEOUT; the driver default unless set. */
+  readonly requestTimeoutMs?: number;
+  /** Wraps each member's state machine, to observe what it applies. */
+  readonly wrapStateMachine?: (id: number, machine: StateMachine) => StateMachine;
 }
 
 /** A cluster of members in one process, on real disks under a temporary directory. */
@@ -84,24 +90,27 @@ export class InProcessCluster {
       unsealFromState({ store, barrier }, rootKey);
     }
     const random = new SeededRandom(id);
+    const machine = new CoreStateMachine(store, barrier);
+    const options = this.#options;
     const node = await RaftNode.start({
       id,
       log,
-      stateMachine: new CoreStateMachine(store, barrier),
+      stateMachine: options.wrapStateMachine?.(id, machine) ?? machine,
       transport: this.network.connect(asNodeId(id)),
       clock: this.clock,
       randomInt: (n) => random.int(n),
       tickIntervalMs: 10,
       raft: {
-        electionTimeoutTicks: 10,
+        electionTimeoutTicks: options.electionTimeoutTicks ?? 10,
         heartbeatIntervalTicks: 2,
-        ...(this.#options.logEntriesMax === undefined
-          ? {}
-          : { logEntriesMax: this.#options.logEntriesMax }),
+        ...(options.logEntriesMax === undefined ? {} : { logEntriesMax: options.logEntriesMax }),
       },
-      ...(this.#options.snapshotKeepEntries === undefined
+      ...(options.snapshotKeepEntries === undefined
         ? {}
-        : { snapshotKeepEntries: this.#options.snapshotKeepEntries }),
+        : { snapshotKeepEntries: options.snapshotKeepEntries }),
+      ...(options.requestTimeoutMs === undefined
+        ? {}
+        : { requestTimeoutMs: options.requestTimeoutMs }),
     });
     const secure = new SecureStore({
       node,
@@ -202,6 +211,7 @@ export class InProcessCluster {
   }
 }
 
-function turn(): Promise<void> {
+/** One turn of the event loop. */
+export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }

@@ -37,7 +37,7 @@ function recording(machine: StateMachine, applied: Applied[]): StateMachine {
       });
       return results;
     },
-    snapshot: () => machine.snapshot(),
+    snapshot: (metadata) => machine.snapshot(metadata),
     restore: (metadata, chunks) => machine.restore(metadata, chunks),
   };
 }

@@ -62,6 +62,16 @@ export const CoreErrorCode = {
   notActive: 'COFFER_CORE_NOT_ACTIVE',
   /** The replicated state refused a write (a check-and-set lost a race); nothing was written. */
   writeRefused: 'COFFER_CORE_WRITE_REFUSED',
+  /** The state and the Raft snapshot asked of it are at different indexes: a driver bug. */
+  snapshotMismatch: 'COFFER_CORE_SNAPSHOT_MISMATCH',
+  /** Init was called on a cluster that is already initialized; nothing was changed. */
+  alreadyInitialized: 'COFFER_CORE_ALREADY_INITIALIZED',
+  /** The stored seal record (seal type, cluster id, share counts) does not decode. */
+  sealRecordInvalid: 'COFFER_CORE_SEAL_RECORD_INVALID',
+  /** The node's configured seal type differs from the one its cluster was initialized with. */
+  sealTypeMismatch: 'COFFER_CORE_SEAL_TYPE_MISMATCH',
+  /** A generate-root or rekey request does not fit the current attempt (none, busy, nonce). */
+  attemptInvalid: 'COFFER_CORE_ATTEMPT_INVALID',
 } as const;
 
 /** The union of every @coffer/core error code string. */

@@ -26,6 +26,7 @@ import {
 
 import type { Barrier } from '../barrier/barrier.ts';
 import { KeyPurpose } from '../barrier/key_derivation.ts';
+import { CoreError, CoreErrorCode } from '../errors.ts';
 import { keyringPath } from './system_paths.ts';
 
 const empty = new Uint8Array(0);
@@ -85,13 +86,19 @@ export class CoreStateMachine implements StateMachine {
     return results.map(encodeApplyResult);
   }
 
-  async snapshot(): Promise<SnapshotSource> {
+  async snapshot(metadata: SnapshotMetadata): Promise<SnapshotSource> {
     const snapshot = await this.#store.snapshot({
       key: this.#snapshotKey(),
-      // NB: the Raft snapshot metadata carries the membership; the state snapshot need not.
-      membership: empty,
+      membership: new TextEncoder().encode(JSON.stringify(metadata.confState)),
       keyringTerm: this.#barrier.isSealed ? 0 : this.#barrier.keyringStatus().term,
     });
+    if (snapshot.index !== metadata.index || snapshot.term !== metadata.term) {
+      await snapshot.close();
+      throw new CoreError(
+        CoreErrorCode.snapshotMismatch,
+        `Cannot snapshot the state for Raft snapshot ${metadata.index} (term ${metadata.term}): the state is at ${snapshot.index} (term ${snapshot.term}). A driver bug: report it`,
+      );
+    }
     return { chunks: snapshot.chunks, close: () => snapshot.close() };
   }
 

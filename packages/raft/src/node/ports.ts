@@ -79,9 +79,9 @@ export interface StateMachine {
   apply(entries: readonly Entry[]): Promise<readonly Uint8Array[]>;
   /**
    * Pins the state at appliedIndex() as of this call (a later apply() must not show through)
-   * and returns it to stream.
+   * and returns it to stream. metadata describes that point: index, term and membership.
    */
-  snapshot(): Promise<SnapshotSource>;
+  snapshot(metadata: SnapshotMetadata): Promise<SnapshotSource>;
   /** Replaces the state with a snapshot's bytes, verified before anything is replaced. */
   restore(metadata: SnapshotMetadata, chunks: SnapshotStream): Promise<void>;
 }

@@ -472,7 +472,7 @@ export class RaftNode {
       return;
     }
     const metadata = { index, term, confState: raft.confState() };
-    const source = await this.#options.stateMachine.snapshot();
+    const source = await this.#options.stateMachine.snapshot(metadata);
     try {
       await this.#options.log.saveSnapshot(
         { metadata, chunks: source.chunks },

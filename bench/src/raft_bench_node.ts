@@ -123,7 +123,7 @@ async function runPhase(
   let stop = false;
   const proposer = async (): Promise<void> => {
     while (!stop) {
-      if (node.raw.status().softState.role !== 'leader') {
+      if (node.raw.raft.role !== 'leader') {
         await delay(5);
         continue;
       }

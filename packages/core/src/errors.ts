@@ -70,7 +70,7 @@ export const CoreErrorCode = {
   sealRecordInvalid: 'COFFER_CORE_SEAL_RECORD_INVALID',
   /** The node's configured seal type differs from the one its cluster was initialized with. */
   sealTypeMismatch: 'COFFER_CORE_SEAL_TYPE_MISMATCH',
-  /** A generate-root or rekey request does not fit the current attempt (none, busy, nonce). */
+  /** A generate-root, rekey, migration or init request does not fit the current attempt. */
   attemptInvalid: 'COFFER_CORE_ATTEMPT_INVALID',
 } as const;
 

@@ -81,3 +81,27 @@ export {
   type SecureStoreOptions,
 } from './replicated/secure_store.ts';
 export { keyringPath } from './replicated/system_paths.ts';
+export { CofferNode } from './lifecycle/coffer_node.ts';
+export type { CofferNodeOptions, NodeSealSetting, UnsealStep } from './lifecycle/coffer_node.ts';
+export type { InitRequest, InitResult } from './lifecycle/cluster_init.ts';
+export type { GenerateRootProgress, GenerateRootStep } from './lifecycle/generate_root.ts';
+export type { AutoUnsealBackoff } from './lifecycle/hsm_auto_unseal.ts';
+export type { NodeStatus, UnsealProgress } from './lifecycle/node_status.ts';
+export type { RaftRunnerOptions } from './lifecycle/raft_runner.ts';
+export type { RekeyProgress, RekeyStep } from './lifecycle/rekey_flow.ts';
+export type { SealMigrationTarget } from './lifecycle/seal_migration.ts';
+export { tokenEntryPath, tokenIdLength, tokenIdPrefix } from './lifecycle/root_token.ts';
+export type { TokenEntry } from './lifecycle/root_token.ts';
+export {
+  decodeTokenWithOtp,
+  encodeTokenForOtp,
+  generateRootOtp,
+} from './lifecycle/root_token_otp.ts';
+export {
+  breakGlassPath,
+  recoveryCheckPath,
+  sealRecordPath,
+  wrappedRootKeyPath,
+} from './lifecycle/seal_paths.ts';
+export { gateRequest, sealedGatePaths } from './lifecycle/sealed_gate.ts';
+export type { GateDecision, GateRequest } from './lifecycle/sealed_gate.ts';

@@ -1,0 +1,490 @@
+/**
+ * CofferNode: one node's lifecycle, tying the seal, the barrier and the replicated state
+ * together. It opens the node's stores in its data directory, owns the Barrier and the Raft
+ * driver, and moves between these states (docs/design/seal.md, "Node lifecycle"):
+ *
+ *                     open, state empty: Raft starts at once (a new cluster elects, then init)
+ *   ┌──────────────────────────────┐
+ *   │                              ▼            init (leader, once per cluster)
+ *   │   open  ─────────────▶  uninitialized ─────────────────────────────────┐
+ *   │    │ state has a keyring                                              ▼
+ *   │    ▼                       T-th verified share (Shamir),          unsealed
+ *   └─ sealed (Raft stopped) ───────────────────────────────────────▶ (Raft running)
+ *         ▲   │ HSM: auto-unseal with backoff; break-glass shares           │
+ *         │   └─────────────────────────────────────────────────────────────┤
+ *         └──────────────────────────── seal() ◀─────────────────────────────┘
+ *
+ * Invariant: a node whose state holds a keyring runs Raft only while unsealed, because
+ * CoreStateMachine.restore needs the unsealed barrier (the snapshot HMAC key).
+ * Invariant: status() and every message and log line carry no secret: no share, key, PIN or
+ * token. Shares and tokens are strings only in init's and generate-root's answers.
+ */
+import { join } from 'node:path';
+
+import type { DriverClock, RaftNode } from '@coffer/raft/node';
+import { LevelStateStore } from '@coffer/storage';
+
+import { Barrier } from '../barrier/barrier.ts';
+import type { KeyringStatus } from '../barrier/keyring.ts';
+import { SecretKey } from '../barrier/secret_key.ts';
+import { CoreError, CoreErrorCode } from '../errors.ts';
+import { unsealFromState, type SecureStore } from '../replicated/secure_store.ts';
+import { keyringPath } from '../replicated/system_paths.ts';
+import { AttemptLimiter, type AttemptLimiterOptions } from '../seal/attempt_limiter.ts';
+import type { Pkcs11SealConfig } from '../seal/pkcs11_config.ts';
+import { Pkcs11Seal } from '../seal/pkcs11_seal.ts';
+import { silentSealLogger, SealType, type SealLogger } from '../seal/seal_provider.ts';
+import { validateShareConfig, type ShareConfig } from '../seal/shamir.ts';
+import type { QuorumRefusalCode, ShareQuorum, SubmitOptions } from '../seal/share_quorum.ts';
+import { initCluster, type InitRequest, type InitResult } from './cluster_init.ts';
+import { GenerateRoot, type GenerateRootProgress, type GenerateRootStep } from './generate_root.ts';
+import { HsmAutoUnseal, type AutoUnsealBackoff } from './hsm_auto_unseal.ts';
+import { unsealProgressOf, type NodeStatus, type UnsealProgress } from './node_status.ts';
+import { RaftRunner, type RaftRunnerOptions } from './raft_runner.ts';
+import { proposeRaw } from './raw_state.ts';
+import {
+  migrationShares,
+  sealMigrationQuorum,
+  type SealMigrationTarget,
+} from './seal_migration.ts';
+import { RekeyFlow, type RekeyOutcome, type RekeyProgress, type RekeyStep } from './rekey_flow.ts';
+import { createRootToken, findToken, type TokenEntry } from './root_token.ts';
+import { gateRequest, type GateDecision, type GateRequest } from './sealed_gate.ts';
+import { SealState, type UnsealKind } from './seal_state.ts';
+import type { SealRecord } from './seal_record.ts';
+
+/** Which seal a node uses. */
+export type NodeSealSetting =
+  | { readonly type: typeof SealType.shamir }
+  | {
+      readonly type: typeof SealType.pkcs11;
+      readonly config: Pkcs11SealConfig;
+      /** Retry pacing of auto-unseal; defaults 500 ms doubling to 30 s, jittered. */
+      readonly backoff?: AutoUnsealBackoff;
+    };
+
+/** Everything a node needs; `clock` drives Raft ticks, seal retries and the attempt limiter. */
+export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
+  readonly clock: DriverClock;
+  readonly seal: NodeSealSetting;
+  /** Unseal rate limiting (per node, across unseal, generate-root and break-glass). */
+  readonly limiter?: AttemptLimiterOptions;
+  /** Where lifecycle and seal events go (non-secret fields only). Default: nowhere. */
+  readonly logger?: SealLogger;
+}
+
+/** The outcome of one submitted share. */
+export type UnsealStep =
+  | { readonly ok: true; readonly sealed: boolean; readonly progress: UnsealProgress | undefined }
+  | {
+      readonly ok: false;
+      readonly code: QuorumRefusalCode;
+      readonly message: string;
+      readonly progress: UnsealProgress;
+      readonly retryAfterMs?: number;
+    };
+
+/** One Coffer node. Create it with {@link CofferNode.open}; close it with `close()`. */
+export class CofferNode {
+  readonly #options: CofferNodeOptions;
+  readonly #store: LevelStateStore;
+  readonly #barrier = new Barrier();
+  readonly #logger: SealLogger;
+  readonly #hsm: Pkcs11Seal | undefined;
+  readonly #raft: RaftRunner;
+  readonly #sealState: SealState;
+  readonly #generateRoot: GenerateRoot;
+  readonly #rekey: RekeyFlow;
+  readonly #migration: RekeyFlow;
+  readonly #limiter: AttemptLimiter;
+  #quorum: { readonly kind: UnsealKind; readonly quorum: ShareQuorum<SecretKey> } | undefined;
+  #autoUnseal: HsmAutoUnseal | undefined;
+  #closed = false;
+  #initRunning = false;
+
+  private constructor(options: CofferNodeOptions, store: LevelStateStore) {
+    this.#options = options;
+    this.#store = store;
+    this.#logger = options.logger ?? silentSealLogger;
+    this.#hsm =
+      options.seal.type === SealType.pkcs11
+        ? new Pkcs11Seal(options.seal.config, { logger: this.#logger })
+        : undefined;
+    this.#raft = new RaftRunner(options, { store, barrier: this.#barrier });
+    const limiter = new AttemptLimiter(options.clock, options.limiter);
+    this.#limiter = limiter;
+    this.#sealState = new SealState({ store, configured: options.seal.type, limiter });
+    this.#generateRoot = new GenerateRoot({
+      createQuorum: () => this.#sealState.generateRootQuorum(),
+      release: (value) => {
+        if (value instanceof SecretKey) {
+          value.zero();
+        }
+      },
+      issueToken: () =>
+        createRootToken(this.#requireRunning().secure, {
+          barrier: this.#barrier,
+          nowMs: this.#options.wallClockMs(),
+        }),
+    });
+    this.#migration = new RekeyFlow({
+      what: 'seal migration',
+      store: (outcome) => this.#storeRekey(outcome),
+    });
+    this.#rekey = new RekeyFlow({
+      what: 'rekey',
+      store: (outcome) => this.#storeRekey(outcome),
+    });
+  }
+
+  /** Stores a verified rekey's writes through Raft; a lost check-and-set throws. */
+  async #storeRekey(outcome: RekeyOutcome): Promise<void> {
+    const written = await proposeRaw(
+      this.#requireRunning().node,
+      { kind: 'transaction', conditions: outcome.conditions, operations: outcome.operations },
+      'store the rekeyed seal',
+    );
+    if (!written.applied) {
+      throw new CoreError(
+        CoreErrorCode.writeRefused,
+        'Start the rekey again: the seal changed while it ran (another rekey or a migration); ' +
+          'the current shares stay valid',
+      );
+    }
+  }
+
+  /**
+   * Opens the node's stores under `options.dataDir`. A node with an empty state starts Raft at
+   * once; one whose state holds a keyring stays sealed, with Raft stopped, until it is unsealed
+   * (an HSM node starts unsealing itself in the background).
+   */
+  static async open(options: CofferNodeOptions): Promise<CofferNode> {
+    const store = await LevelStateStore.open(join(options.dataDir, 'state'));
+    let node: CofferNode;
+    try {
+      node = new CofferNode(options, store);
+    } catch (error) {
+      // NB: a bad seal config; release the state directory's lock before reporting it.
+      await store.close();
+      throw error;
+    }
+    if (store.get(keyringPath) !== undefined) {
+      node.#startAutoUnseal();
+      return node;
+    }
+    try {
+      await node.#raft.start();
+    } catch (error) {
+      await node.close();
+      throw error;
+    }
+    return node;
+  }
+
+  /** The node's status: safe to show unauthenticated. Never throws. */
+  status(): NodeStatus {
+    const record = this.#sealState.maybeRecord();
+    const sealType = this.#options.seal.type;
+    return {
+      initialized: this.#store.get(keyringPath) !== undefined,
+      sealed: this.#barrier.isSealed,
+      sealType,
+      storedSealType: record !== undefined && record.type !== sealType ? record.type : undefined,
+      clusterId: record?.clusterId,
+      raftRunning: this.#raft.current !== undefined,
+      unseal: sealType === SealType.shamir ? this.#unsealProgress(record) : undefined,
+      seal: this.#hsm?.status(),
+      autoUnsealFailure: this.#autoUnseal?.failure(),
+    };
+  }
+
+  #unsealProgress(record: SealRecord | undefined): UnsealProgress | undefined {
+    if (this.#quorum !== undefined) {
+      return unsealProgressOf(this.#quorum.quorum.progress());
+    }
+    if (record === undefined || !this.#barrier.isSealed) {
+      return undefined;
+    }
+    return { ...record.shares, progress: 0, nonce: undefined };
+  }
+
+  /** The first stage of the router: while sealed, only status, init, unseal and health pass. */
+  gate(request: GateRequest): GateDecision {
+    return gateRequest(request, { sealed: this.#barrier.isSealed });
+  }
+
+  /** The Raft driver while it runs (tests use it to find the leader). */
+  get raftNode(): RaftNode | undefined {
+    return this.#raft.current?.node;
+  }
+
+  /** The encrypted store; throws COFFER_CORE_SEALED unless the node is unsealed and running. */
+  get secureStore(): SecureStore {
+    return this.#requireRunning().secure;
+  }
+
+  #requireRunning(): { readonly node: RaftNode; readonly secure: SecureStore } {
+    const running = this.#raft.current;
+    if (running === undefined || this.#barrier.isSealed) {
+      throw new CoreError(
+        CoreErrorCode.sealed,
+        'Unseal the node first: it is sealed, so it serves no request',
+      );
+    }
+    return running;
+  }
+
+  /**
+   * Initializes the cluster (on the leader of a fresh cluster, once). Returns the shares and
+   * the root token, which exist nowhere else: deliver them, never log them.
+   */
+  async init(request: InitRequest = {}): Promise<InitResult> {
+    const running = this.#raft.current;
+    if (this.#store.get(keyringPath) !== undefined || running === undefined) {
+      throw new CoreError(
+        CoreErrorCode.alreadyInitialized,
+        'Unseal with the shares of the first init instead: this cluster is already initialized',
+      );
+    }
+    if (this.#initRunning) {
+      throw new CoreError(
+        CoreErrorCode.attemptInvalid,
+        'Wait for the running init to finish: only one init runs at a time',
+      );
+    }
+    this.#initRunning = true;
+    let result: InitResult;
+    try {
+      result = await initCluster(
+        {
+          ...running,
+          store: this.#store,
+          barrier: this.#barrier,
+          hsm: this.#hsm,
+          nowMs: this.#options.wallClockMs(),
+          logger: this.#logger,
+        },
+        request,
+      );
+    } finally {
+      this.#initRunning = false;
+    }
+    this.#logger.info('cluster_initialized', {
+      clusterId: result.clusterId,
+      sealType: result.sealType,
+    });
+    return result;
+  }
+
+  /**
+   * Submits one unseal share (Shamir seal). At the threshold the shares are verified against
+   * the stored root key; then the barrier is unsealed and Raft starts. Wrong, foreign and
+   * repeated-index share sets all fail with the same COFFER_CORE_UNSEAL_FAILED.
+   */
+  submitUnsealShare(share: string, options: SubmitOptions = {}): Promise<UnsealStep> {
+    return this.#submit('unseal', share, options);
+  }
+
+  /**
+   * Submits one break-glass share (HSM seal initialized with break-glass): recovers the root
+   * key without the HSM and unseals, for when the token is gone for good.
+   */
+  submitBreakGlassShare(share: string, options: SubmitOptions = {}): Promise<UnsealStep> {
+    return this.#submit('break-glass', share, options);
+  }
+
+  /** Drops the current unseal attempt and its shares. */
+  resetUnseal(): void {
+    this.#quorum?.quorum.reset();
+    this.#quorum = undefined;
+  }
+
+  async #submit(kind: UnsealKind, share: string, options: SubmitOptions): Promise<UnsealStep> {
+    if (!this.#barrier.isSealed) {
+      return { ok: true, sealed: false, progress: undefined };
+    }
+    if (this.#quorum?.kind !== kind) {
+      this.resetUnseal();
+      this.#quorum = { kind, quorum: this.#sealState.unsealQuorum(kind) };
+    }
+    const step = await this.#quorum.quorum.submit(share, options);
+    const progress = unsealProgressOf(step.progress);
+    if (!step.ok) {
+      const refusal = { ok: false as const, code: step.code, message: step.message, progress };
+      return step.retryAfterMs === undefined
+        ? refusal
+        : { ...refusal, retryAfterMs: step.retryAfterMs };
+    }
+    if (!step.done) {
+      return { ok: true, sealed: true, progress };
+    }
+    this.#quorum = undefined;
+    await this.#unsealWith(step.value);
+    return { ok: true, sealed: false, progress: undefined };
+  }
+
+  /** Unseals the barrier with `rootKey` (taking it) and starts Raft. */
+  async #unsealWith(rootKey: SecretKey): Promise<void> {
+    if (!this.#barrier.isSealed) {
+      rootKey.zero();
+      return;
+    }
+    unsealFromState({ store: this.#store, barrier: this.#barrier }, rootKey);
+    // NB: cancel, not stop: this may run inside the auto-unseal loop, which stop() awaits.
+    this.#autoUnseal?.cancel();
+    await this.#raft.start();
+    this.#logger.info('node_unsealed', { sealType: this.#options.seal.type });
+  }
+
+  #startAutoUnseal(): void {
+    const setting = this.#options.seal;
+    const hsm = this.#hsm;
+    if (setting.type !== SealType.pkcs11 || hsm === undefined) {
+      return;
+    }
+    const autoUnseal = new HsmAutoUnseal({
+      seal: hsm,
+      backoff: { ...setting.backoff, clock: this.#options.clock },
+      logger: this.#logger,
+      stored: () => this.#sealState.hsmWrappedRootKey(),
+      onRootKey: (rootKey) => this.#unsealWith(rootKey),
+    });
+    this.#autoUnseal = autoUnseal;
+    autoUnseal.start();
+  }
+
+  /**
+   * The keyring's status (Vault's sys/key-status): active term, its install time and
+   * encryption count, every term held. Throws COFFER_CORE_SEALED while sealed.
+   */
+  keyStatus(): KeyringStatus {
+    this.#requireRunning();
+    return this.#barrier.keyringStatus();
+  }
+
+  /** Rotates the keyring to a new term now (Vault's sys/rotate); old terms keep decrypting. */
+  rotateKeyring(): Promise<void> {
+    return this.#requireRunning().secure.rotate();
+  }
+
+  /** The entry of token `id` (read through the barrier), or undefined when there is none. */
+  findToken(id: string): Promise<TokenEntry | undefined> {
+    return findToken(this.#requireRunning().secure, { barrier: this.#barrier, id });
+  }
+
+  /** Starts a root token generation for the requester's one-time key (see generate_root.ts). */
+  startGenerateRoot(otp: string): GenerateRootProgress {
+    this.#requireRunning();
+    return this.#generateRoot.start(otp);
+  }
+
+  /** Submits one share (unseal shares, or recovery shares with an HSM seal) of the attempt. */
+  submitGenerateRootShare(
+    share: string,
+    options: { readonly nonce: string },
+  ): Promise<GenerateRootStep> {
+    this.#requireRunning();
+    return this.#generateRoot.submit(share, options);
+  }
+
+  /** The running generate-root attempt, or undefined. */
+  generateRootProgress(): GenerateRootProgress | undefined {
+    return this.#generateRoot.progress();
+  }
+
+  /** Cancels the running generate-root attempt. */
+  cancelGenerateRoot(): void {
+    this.#generateRoot.cancel();
+  }
+
+  /**
+   * Starts a rekey to `next` (new unseal shares, or new recovery shares with an HSM seal),
+   * authorized by a quorum of the current shares. Needs an unsealed, active node.
+   */
+  startRekey(next: ShareConfig): RekeyProgress {
+    this.#requireRunning();
+    validateShareConfig(next);
+    return this.#rekey.start(next, this.#sealState.rekeyQuorum(next));
+  }
+
+  /**
+   * Submits one current share of the rekey. The last one stores the new blob (through Raft)
+   * and only then returns the new shares.
+   */
+  submitRekeyShare(share: string, options: { readonly nonce: string }): Promise<RekeyStep> {
+    this.#requireRunning();
+    return this.#rekey.submit(share, options);
+  }
+
+  /** The running rekey, or undefined. */
+  rekeyProgress(): RekeyProgress | undefined {
+    return this.#rekey.progress();
+  }
+
+  /** Cancels the running rekey; the current shares stay valid. */
+  cancelRekey(): void {
+    this.#rekey.cancel();
+  }
+
+  /**
+   * Starts a seal migration to `target` (Shamir → PKCS#11 or back), authorized by a quorum of
+   * the current shares (unseal shares, or recovery shares with an HSM seal). Needs an unsealed,
+   * active node. When it completes, reopen the node with the new seal config.
+   */
+  startSealMigration(target: SealMigrationTarget): RekeyProgress {
+    this.#requireRunning();
+    const quorum = sealMigrationQuorum(
+      {
+        store: this.#store,
+        sealState: this.#sealState,
+        limiter: this.#limiter,
+        hsm: this.#hsm,
+        logger: this.#logger,
+      },
+      target,
+    );
+    return this.#migration.start(migrationShares(target), quorum);
+  }
+
+  /**
+   * Submits one current share of the migration. The last one wraps the root key with the new
+   * seal, stores the new records through Raft and only then returns the new shares (recovery
+   * shares for an HSM target, unseal shares for a Shamir one).
+   */
+  submitSealMigrationShare(share: string, options: { readonly nonce: string }): Promise<RekeyStep> {
+    this.#requireRunning();
+    return this.#migration.submit(share, options);
+  }
+
+  /** Cancels the running seal migration; nothing changed. */
+  cancelSealMigration(): void {
+    this.#migration.cancel();
+  }
+
+  /**
+   * Seals the node: Raft stops, every key in the barrier is zeroed, attempts are dropped. A
+   * Shamir node unseals again with shares; an HSM node stays sealed until it is reopened.
+   */
+  async seal(): Promise<void> {
+    await this.#autoUnseal?.stop();
+    this.#autoUnseal = undefined;
+    this.resetUnseal();
+    this.#generateRoot.cancel();
+    this.#rekey.cancel();
+    this.#migration.cancel();
+    await this.#raft.stop();
+    this.#barrier.seal();
+    this.#logger.info('node_sealed', { sealType: this.#options.seal.type });
+  }
+
+  /** Seals, closes the HSM session and the state store. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) {
+      return;
+    }
+    this.#closed = true;
+    await this.seal();
+    await this.#hsm?.close();
+    await this.#store.close();
+  }
+}

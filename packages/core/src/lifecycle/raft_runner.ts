@@ -1,0 +1,109 @@
+/**
+ * Starts and stops a node's Raft driver over its data directory: the log store is opened at
+ * each start and closed at each stop (RaftNode.stop closes its ports), while the state store
+ * stays open for the node's whole life, because a sealed node still reads its seal record.
+ *
+ * Invariant: at most one RaftNode runs per runner; concurrent starts share one.
+ */
+import { join } from 'node:path';
+
+import type { ConfState } from '@coffer/raft';
+import {
+  RaftNode,
+  type DriverClock,
+  type RaftNodeOptions,
+  type Transport,
+} from '@coffer/raft/node';
+import { LevelLogStore, type LevelStateStore } from '@coffer/storage';
+
+import type { Barrier } from '../barrier/barrier.ts';
+import { CoreStateMachine } from '../replicated/core_state_machine.ts';
+import { SecureStore } from '../replicated/secure_store.ts';
+
+/** How to run Raft for one node. */
+export interface RaftRunnerOptions {
+  readonly dataDir: string;
+  readonly id: number;
+  /** The voters of a new cluster; used only when the log is created. */
+  readonly confState: ConfState;
+  /** A fresh transport per start (the previous one is closed at stop). */
+  readonly transport: () => Transport;
+  readonly clock: DriverClock;
+  readonly randomInt: (maxExclusive: number) => number;
+  /** Wall-clock ms since the epoch, for keyring install times. */
+  readonly wallClockMs: () => number;
+  readonly raft?: RaftNodeOptions['raft'];
+  readonly tickIntervalMs?: number;
+  readonly snapshotKeepEntries?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+/** The running parts. */
+export interface RunningRaft {
+  readonly node: RaftNode;
+  readonly secure: SecureStore;
+}
+
+/** Owns the Raft driver of one node. */
+export class RaftRunner {
+  readonly #options: RaftRunnerOptions;
+  readonly #state: { readonly store: LevelStateStore; readonly barrier: Barrier };
+  #running: Promise<RunningRaft> | undefined;
+  #current: RunningRaft | undefined;
+
+  constructor(
+    options: RaftRunnerOptions,
+    state: { readonly store: LevelStateStore; readonly barrier: Barrier },
+  ) {
+    this.#options = options;
+    this.#state = state;
+  }
+
+  /** The running driver, or undefined. */
+  get current(): RunningRaft | undefined {
+    return this.#current;
+  }
+
+  /** Starts Raft unless it runs already. */
+  start(): Promise<RunningRaft> {
+    this.#running ??= this.#startNow().then(
+      (running) => (this.#current = running),
+      (error: unknown) => {
+        this.#running = undefined;
+        throw error;
+      },
+    );
+    return this.#running;
+  }
+
+  async #startNow(): Promise<RunningRaft> {
+    const o = this.#options;
+    const { store, barrier } = this.#state;
+    const log = await LevelLogStore.open(join(o.dataDir, 'log'), { confState: o.confState });
+    const node = await RaftNode.start({
+      id: o.id,
+      log,
+      stateMachine: new CoreStateMachine(store, barrier),
+      transport: o.transport(),
+      clock: o.clock,
+      randomInt: o.randomInt,
+      ...(o.raft === undefined ? {} : { raft: o.raft }),
+      ...(o.tickIntervalMs === undefined ? {} : { tickIntervalMs: o.tickIntervalMs }),
+      ...(o.snapshotKeepEntries === undefined
+        ? {}
+        : { snapshotKeepEntries: o.snapshotKeepEntries }),
+      ...(o.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: o.requestTimeoutMs }),
+    });
+    const secure = new SecureStore({ node, store, barrier, nowMs: o.wallClockMs });
+    return { node, secure };
+  }
+
+  /** Stops Raft (and closes the log and transport) if it runs. */
+  async stop(): Promise<void> {
+    const running = this.#running;
+    this.#running = undefined;
+    this.#current = undefined;
+    const current = await running?.catch(() => undefined);
+    await current?.node.stop();
+  }
+}

@@ -8,13 +8,13 @@
  * prints JSON lines; each wait is on a line or an exit with a deadline, never a fixed sleep. The
  * child runs on real time with a short backoff (50 to 200 ms).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { JsonLineChild, type JsonLine } from '../seal/json_line_child.ts';
 import type { Pkcs11SealConfig } from '../seal/pkcs11_config.ts';
 import {
   createSoftHsmToken,
@@ -23,82 +23,20 @@ import {
 } from '../seal/softhsm_fixture.ts';
 
 const childScript = fileURLToPath(new URL('./node_child.ts', import.meta.url));
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const deadlineMs = 20_000;
 
-type Line = Record<string, unknown>;
-
-/** One child run: its parsed lines, raw output and exit code. */
-class Child {
-  readonly lines: Line[] = [];
-  output = '';
-  readonly exited: Promise<number | null>;
-  readonly #process: ChildProcess;
-  #wake: (() => void)[] = [];
-
-  constructor(command: string, dir: string, env: NodeJS.ProcessEnv) {
-    this.#process = fork(childScript, [command, dir], {
-      cwd: repoRoot,
-      env,
-      execArgv: ['--conditions=@coffer/source', '--import', 'tsx'],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    let pending = '';
-    this.#process.stdout?.on('data', (chunk: Buffer) => {
-      this.output += chunk.toString();
-      pending += chunk.toString();
-      const parts = pending.split('\n');
-      pending = parts.pop() ?? '';
-      this.lines.push(...parts.map((part) => JSON.parse(part) as Line));
-      this.#notify();
-    });
-    this.#process.stderr?.on('data', (chunk: Buffer) => {
-      this.output += chunk.toString();
-    });
-    this.exited = new Promise((resolve) =>
-      this.#process.once('exit', (code) => {
-        this.#notify();
-        resolve(code);
-      }),
-    );
-  }
-
-  #notify(): void {
-    const waiting = this.#wake;
-    this.#wake = [];
-    for (const wake of waiting) {
-      wake();
-    }
-  }
-
-  /** The first line matching `predicate`; throws after the deadline or when the child exits. */
-  async waitFor(what: string, predicate: (line: Line) => boolean): Promise<Line> {
-    const started = performance.now();
-    for (;;) {
-      const found = this.lines.find(predicate);
-      if (found !== undefined) {
-        return found;
-      }
-      if (performance.now() - started > deadlineMs || this.#process.exitCode !== null) {
-        throw new Error(`No "${what}" line from the child; it printed:\n${this.output}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadlineMs);
-        this.#wake.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-}
+type Line = JsonLine;
 
 let token: SoftHsmToken;
 let dir: string;
 const outputs: string[] = [];
 
-function start(command: string): Child {
-  const child = new Child(command, dir, token.env());
+function start(command: string): JsonLineChild {
+  const child = new JsonLineChild(childScript, {
+    args: [command, dir],
+    env: token.env(),
+    deadlineMs,
+  });
   void child.exited.then(() => outputs.push(child.output));
   return child;
 }

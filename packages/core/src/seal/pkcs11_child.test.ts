@@ -10,7 +10,6 @@
  * sleep; the child's own retries use a short real backoff (50 to 200 ms). The parent then
  * rebuilds the root key from the break-glass shares and scans all output for it.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,91 +21,22 @@ import type { SecretKey } from '../barrier/secret_key.ts';
 import { AttemptLimiter } from './attempt_limiter.ts';
 import { createBreakGlassQuorum } from './break_glass.ts';
 import type { Pkcs11SealConfig } from './pkcs11_config.ts';
+import { JsonLineChild } from './json_line_child.ts';
 import { createSoftHsmToken, softHsmLibraryPath, type SoftHsmToken } from './softhsm_fixture.ts';
 
 const childScript = fileURLToPath(new URL('./pkcs11_child.ts', import.meta.url));
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const deadlineMs = 15_000;
-
-type Line = Record<string, unknown>;
-
-/** One run of the child: its parsed lines, raw output and exit. */
-class Child {
-  readonly lines: Line[] = [];
-  output = '';
-  readonly exited: Promise<number | null>;
-  readonly #process: ChildProcess;
-  #waiters: (() => void)[] = [];
-
-  constructor(command: string, stateDir: string, env: NodeJS.ProcessEnv) {
-    this.#process = fork(childScript, [command, stateDir], {
-      cwd: repoRoot,
-      env,
-      execArgv: ['--conditions=@coffer/source', '--import', 'tsx'],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    let pending = '';
-    this.#process.stdout?.on('data', (chunk: Buffer) => {
-      this.output += chunk.toString();
-      pending += chunk.toString();
-      const parts = pending.split('\n');
-      pending = parts.pop() ?? '';
-      for (const part of parts) {
-        this.lines.push(JSON.parse(part) as Line);
-      }
-      this.#wake();
-    });
-    this.#process.stderr?.on('data', (chunk: Buffer) => {
-      this.output += chunk.toString();
-    });
-    this.exited = new Promise((resolve) =>
-      this.#process.once('exit', (code) => {
-        this.#wake();
-        resolve(code);
-      }),
-    );
-  }
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) {
-      wake();
-    }
-  }
-
-  /** Resolves with the first line matching `predicate`; rejects after the deadline. */
-  async waitFor(what: string, predicate: (line: Line) => boolean): Promise<Line> {
-    const started = performance.now();
-    for (;;) {
-      const found = this.lines.find(predicate);
-      if (found !== undefined) {
-        return found;
-      }
-      if (performance.now() - started > deadlineMs || this.#process.exitCode !== null) {
-        throw new Error(`No "${what}" line from the child; it printed:\n${this.output}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadlineMs);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  kill(): void {
-    this.#process.kill('SIGKILL');
-  }
-}
 
 let token: SoftHsmToken;
 let stateDir: string;
 const outputs: string[] = [];
 
-function start(command: string): Child {
-  const child = new Child(command, stateDir, token.env());
+function start(command: string): JsonLineChild {
+  const child = new JsonLineChild(childScript, {
+    args: [command, stateDir],
+    env: token.env(),
+    deadlineMs,
+  });
   void child.exited.then(() => outputs.push(child.output));
   return child;
 }

@@ -51,6 +51,7 @@ function killDuringWrite(armed: { value: boolean }): (db: StateDatabase) => Stat
     getSync: (key) => db.getSync(key),
     scan: (range, options) => db.scan(range, options),
     snapshot: () => db.snapshot(),
+    compactAll: () => db.compactAll(),
     close: () => db.close(),
     batch: () => {
       const batch = db.batch();

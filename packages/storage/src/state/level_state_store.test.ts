@@ -303,6 +303,7 @@ describe('LevelStateStore failures', () => {
       getSync: (key) => db.getSync(key),
       scan: (range, options) => db.scan(range, options),
       snapshot: () => db.snapshot(),
+      compactAll: () => db.compactAll(),
       close: () => db.close(),
       batch: () => {
         const batch = db.batch();

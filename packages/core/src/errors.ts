@@ -72,6 +72,36 @@ export const CoreErrorCode = {
   sealTypeMismatch: 'COFFER_CORE_SEAL_TYPE_MISMATCH',
   /** A generate-root, rekey, migration or init request does not fit the current attempt. */
   attemptInvalid: 'COFFER_CORE_ATTEMPT_INVALID',
+  /** The token is missing, malformed, expired or revoked, or its policies deny the request. */
+  permissionDenied: 'COFFER_CORE_PERMISSION_DENIED',
+  /** The request path has an empty, `.`, `..`, control-character or `%` segment, or is not NFC. */
+  invalidPath: 'COFFER_CORE_INVALID_PATH',
+  /** The request's fields are unknown, of the wrong type, missing or out of range. */
+  invalidRequest: 'COFFER_CORE_INVALID_REQUEST',
+  /** The request or a value in it is larger than the configured limit. */
+  valueTooLarge: 'COFFER_CORE_VALUE_TOO_LARGE',
+  /** Nothing is mounted at the path, or the path does not exist. */
+  notFound: 'COFFER_CORE_NOT_FOUND',
+  /** The path exists but does not support the operation. */
+  unsupportedOperation: 'COFFER_CORE_UNSUPPORTED_OPERATION',
+  /** A check-and-set write named a version that is not the current one; nothing was written. */
+  casMismatch: 'COFFER_CORE_CAS_MISMATCH',
+  /** A login's credentials were not accepted (one answer for every wrong credential). */
+  loginFailed: 'COFFER_CORE_LOGIN_FAILED',
+  /** Too many attempts (failed logins): retry after the wait the response names. */
+  rateLimited: 'COFFER_CORE_RATE_LIMITED',
+  /** Audit devices are enabled and none could record the request: it was not served. */
+  auditUnavailable: 'COFFER_CORE_AUDIT_UNAVAILABLE',
+  /** An audit file's hash chain is broken: a line was removed, edited or reordered. */
+  auditChainBroken: 'COFFER_CORE_AUDIT_CHAIN_BROKEN',
+  /** A policy document does not parse or breaks a rule of the policy language. */
+  policyInvalid: 'COFFER_CORE_POLICY_INVALID',
+  /** A mount path is taken, overlaps another mount, or is reserved. */
+  mountConflict: 'COFFER_CORE_MOUNT_CONFLICT',
+  /** The lease does not exist, expired, or is not renewable. */
+  leaseInvalid: 'COFFER_CORE_LEASE_INVALID',
+  /** The request failed on an unexpected internal error; the server log has details. */
+  internal: 'COFFER_CORE_INTERNAL',
 } as const;
 
 /** The union of every @coffer/core error code string. */

@@ -17,6 +17,9 @@ import {
   type ListOptions,
   type ListPage,
   type StateCommand,
+  type StateCondition,
+  type StateOperation,
+  StorageErrorCode,
 } from '@coffer/storage';
 
 import type { Barrier } from '../barrier/barrier.ts';
@@ -110,6 +113,78 @@ export class SecureStore {
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     await this.#readPoint(`list "${prefix}"`);
     return this.#options.store.list(prefix, options);
+  }
+
+  /**
+   * Waits for a linearizable read point: every write acknowledged before this call is applied
+   * here when it resolves. The router takes one per request, then reads locally.
+   */
+  readPoint(): Promise<void> {
+    return this.#readPoint('serve the request');
+  }
+
+  /** The plaintext at path as this node applied it (after a read point), with its version. */
+  getLocal(path: string): { readonly value: Uint8Array; readonly version: number } | undefined {
+    const stored = this.#options.store.get(path);
+    return stored === undefined
+      ? undefined
+      : { value: this.#options.barrier.decrypt(path, stored.value), version: stored.version };
+  }
+
+  /** The version of path as this node applied it, without decrypting; undefined when absent. */
+  versionLocal(path: string): number | undefined {
+    return this.#options.store.get(path)?.version;
+  }
+
+  /** A page of the paths under prefix as this node applied them (after a read point). */
+  listLocal(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    return this.#options.store.list(prefix, options);
+  }
+
+  /**
+   * Encrypts every put for its path and proposes the batch as one transaction: applied
+   * atomically when every condition holds, else nothing changes and the failed condition is
+   * returned. Values and conditions are fixed here, on the active node, before the proposal.
+   */
+  async write(batch: {
+    readonly conditions: readonly StateCondition[];
+    readonly operations: readonly StateOperation[];
+  }): Promise<
+    | { readonly ok: true }
+    | { readonly ok: false; readonly key: string; readonly actualVersion: number | undefined }
+  > {
+    await this.#prepareToEncrypt();
+    const { barrier } = this.#options;
+    const operations = batch.operations.map((operation): StateOperation =>
+      operation.kind === 'put'
+        ? {
+            kind: 'put',
+            key: operation.key,
+            value: barrier.encrypt(operation.key, operation.value),
+          }
+        : operation,
+    );
+    const what = `write ${operations.length} key${operations.length === 1 ? '' : 's'}`;
+    const result = await this.#session.propose(
+      { kind: 'transaction', conditions: batch.conditions, operations },
+      what,
+    );
+    if (!result.ok) {
+      if (result.code === StorageErrorCode.casFailed) {
+        return { ok: false, key: result.key, actualVersion: result.actualVersion };
+      }
+      throw new CoreError(
+        CoreErrorCode.writeRefused,
+        `Cannot ${what}: the replicated state refused it (${result.message})`,
+      );
+    }
+    if (result.outcome !== ApplyOutcome.applied) {
+      throw new CoreError(
+        CoreErrorCode.writeRefused,
+        `Cannot ${what}: the entry was not applied (${result.outcome})`,
+      );
+    }
+    return { ok: true };
   }
 
   /** Rotates the keyring to a new term now (new writes use it; old terms keep decrypting). */

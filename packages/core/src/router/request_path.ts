@@ -1,0 +1,73 @@
+/**
+ * Request path validation: the one place the router decides what a path is. Adapters URL-decode
+ * a path once; the core then accepts only NFC UTF-8 segments and refuses, with
+ * COFFER_CORE_INVALID_PATH, any empty, `.`, `..`, control-character or `%` segment. So
+ * `secret//x`, `secret/./x`, `secret/%2e%2e/x` and a path that differs from its NFC form never
+ * reach a policy check or a handler: what a policy names is exactly what a handler sees.
+ *
+ * One trailing slash is kept as a fact of the request (Vault's list paths end in `/`), never as
+ * an empty segment; a leading slash is not part of a path.
+ */
+import { CoreError, CoreErrorCode } from '../errors.ts';
+
+/** The longest path accepted, in UTF-16 code units. */
+export const requestPathLengthMax = 1024;
+
+/** A valid path: its segments joined by `/`, and whether the request ended in `/`. */
+export interface RequestPath {
+  /** Without leading or trailing slash; '' for the API root. */
+  readonly path: string;
+  readonly trailingSlash: boolean;
+}
+
+const quotedLengthMax = 64;
+
+function refuse(path: string, why: string): CoreError {
+  const shown = path.length > quotedLengthMax ? `${path.slice(0, quotedLengthMax)}...` : path;
+  return new CoreError(
+    CoreErrorCode.invalidPath,
+    `Send a path of plain segments: ${JSON.stringify(shown)} ${why}`,
+  );
+}
+
+// Control characters (C0, DEL, C1) and the line and paragraph separators.
+const controlCharacter = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+// Lone surrogates cannot be UTF-8.
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
+
+/** Validates a request path; throws COFFER_CORE_INVALID_PATH naming what is wrong. */
+export function validateRequestPath(raw: string): RequestPath {
+  if (typeof raw !== 'string') {
+    throw refuse(String(raw), 'is not a string');
+  }
+  if (raw.length > requestPathLengthMax) {
+    throw refuse(raw, `is longer than ${requestPathLengthMax} characters`);
+  }
+  if (loneSurrogate.test(raw)) {
+    throw refuse(raw, 'is not valid UTF-8');
+  }
+  if (raw.normalize('NFC') !== raw) {
+    throw refuse(raw, 'is not in Unicode NFC form; normalize it');
+  }
+  if (controlCharacter.test(raw)) {
+    throw refuse(raw, 'contains a control character');
+  }
+  if (raw.includes('%')) {
+    throw refuse(raw, 'contains "%": URL-decode the path once, and do not encode segments twice');
+  }
+  const withoutLeading = raw.startsWith('/') ? raw.slice(1) : raw;
+  const trailingSlash = withoutLeading.endsWith('/');
+  const path = trailingSlash ? withoutLeading.slice(0, -1) : withoutLeading;
+  if (path === '') {
+    return { path, trailingSlash };
+  }
+  for (const segment of path.split('/')) {
+    if (segment === '') {
+      throw refuse(raw, 'has an empty segment ("//")');
+    }
+    if (segment === '.' || segment === '..') {
+      throw refuse(raw, `has a "${segment}" segment`);
+    }
+  }
+  return { path, trailingSlash };
+}

@@ -1,0 +1,411 @@
+/**
+ * The request router: operation + path + data + token → response, the one path every API
+ * adapter calls, so a policy on a path governs gRPC, GraphQL and HTTP alike.
+ *
+ * The pipeline, in order (each step refuses before the next runs):
+ *   1. the path is valid (request_path.ts) and the body within the size limit;
+ *   2. one linearizable read point, so the request sees every write acknowledged before it;
+ *   3. the mount (longest prefix) and its route; the fields parse against the route's specs;
+ *   4. the token is live (unless the route is a login), else one PERMISSION_DENIED for every
+ *      kind of bad token;
+ *   5. create or update (the route's existence check), then the policies allow the operation
+ *      on the full path (sudo too where the route needs it); default deny;
+ *   6. the request line is written to the audit devices (fail closed: no device, no service);
+ *   7. a use-limited token spends a use by a committed write;
+ *   8. the handler runs; a secret gets its lease, a login its token, a wrap its wrapping token;
+ *   9. the response line is written, and only then does the response leave.
+ * A failure at any step is audited too (request and response lines) and answered with its
+ * stable code; an unexpected exception is COFFER_CORE_INTERNAL with a generic message, so no
+ * handler's error text (which could hold a value) reaches the caller.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { CoreError, CoreErrorCode } from '../errors.ts';
+import type { BackendRequest, BackendResponse, CallerInfo, Route } from './backend.ts';
+import { isPlainObject, parseFields } from './fields.ts';
+import type { LiveMount, MountTable } from './mount_table.ts';
+import { validateRequestPath } from './request_path.ts';
+import {
+  Operation,
+  type CoreFailure,
+  type CoreRequest,
+  type CoreResponse,
+  type CoreSuccess,
+  type RequestData,
+} from './request.ts';
+import { matchRoute } from './route_match.ts';
+import type {
+  AuditRecord,
+  RouterAudit,
+  RouterLeases,
+  RouterPolicies,
+  RouterTokens,
+  ValidToken,
+} from './router_ports.ts';
+import type { ResponseWrapping, WrappedPayload } from './wrapping.ts';
+
+/** Default request body limit: 1 MiB of JSON. */
+export const requestBytesMaxDefault = 1024 * 1024;
+
+/** Where the router reports what callers must not see (no secret ever: codes and paths only). */
+export interface RouterLogger {
+  error(event: string, fields: Readonly<Record<string, string | number | boolean>>): void;
+}
+
+/** Everything the router works with. */
+export interface RouterOptions<Token extends ValidToken> {
+  readonly mounts: MountTable;
+  readonly tokens: RouterTokens<Token>;
+  readonly policies: RouterPolicies;
+  readonly audit: RouterAudit;
+  readonly leases: RouterLeases;
+  readonly wrapping: ResponseWrapping<Token>;
+  /** Waits for a linearizable read point (ReadIndex); throws COFFER_CORE_NOT_ACTIVE on a standby. */
+  readonly readPoint: () => Promise<void>;
+  /** Wall-clock ms since the epoch: the request's instant, fixed when it arrives. */
+  readonly wallClockMs: () => number;
+  readonly requestBytesMax?: number;
+  readonly logger?: RouterLogger;
+}
+
+const operations = new Set<string>(Object.values(Operation));
+const encoder = new TextEncoder();
+
+/** What the pipeline knows about a request so far (for its audit lines). */
+interface Progress<Token> {
+  record: AuditRecord;
+  token: Token | undefined;
+  requestLogged: boolean;
+}
+
+/** The request router of one node. */
+export class Router<Token extends ValidToken> {
+  readonly #o: RouterOptions<Token>;
+
+  constructor(options: RouterOptions<Token>) {
+    this.#o = options;
+  }
+
+  /** Serves one request. Never throws: every failure is a CoreFailure. */
+  async handle(request: CoreRequest): Promise<CoreResponse> {
+    const requestId = request.requestId ?? randomUUID();
+    const nowMs = this.#o.wallClockMs();
+    const progress: Progress<Token> = {
+      record: {
+        requestId,
+        operation: String(request.operation),
+        path: String(request.path),
+        data: isPlainObject(request.data) ? request.data : undefined,
+        clientToken: request.token,
+        clientTokenAccessor: undefined,
+        remoteAddress: request.clientAddress,
+        mountType: undefined,
+        mountAccessor: undefined,
+        policies: undefined,
+        policyAllowed: undefined,
+        timeMs: nowMs,
+      },
+      token: undefined,
+      requestLogged: false,
+    };
+    let success: CoreSuccess;
+    try {
+      success = await this.#serve(request, requestId, nowMs, progress);
+    } catch (error) {
+      return this.#fail(error, progress);
+    }
+    try {
+      await this.#o.audit.logResponse({ ...progress.record, response: success, error: undefined });
+    } catch (error) {
+      return this.#failure(requestId, auditFailure(error));
+    }
+    return success;
+  }
+
+  async #serve(
+    request: CoreRequest,
+    requestId: string,
+    nowMs: number,
+    progress: Progress<Token>,
+  ): Promise<CoreSuccess> {
+    const { path } = validateRequestPath(request.path);
+    const operation = validateOperation(request.operation);
+    const data = this.#validateData(request.data);
+    await this.#o.readPoint();
+    const found = await this.#o.mounts.find(path);
+    if (found === undefined) {
+      throw new CoreError(
+        CoreErrorCode.notFound,
+        `Check the path: nothing is mounted at "${clip(path)}"`,
+      );
+    }
+    const { mount, relative } = found;
+    progress.record = {
+      ...progress.record,
+      path,
+      mountType: mount.entry.type,
+      mountAccessor: mount.entry.accessor,
+    };
+    const match = matchRoute(mount.routes, relative);
+    const route = match?.compiled.route;
+
+    // Token before anything that could tell a caller without one what exists.
+    let caller: CallerInfo | undefined;
+    if (route?.unauthenticated !== true) {
+      const token =
+        request.token === undefined
+          ? undefined
+          : await this.#o.tokens.validate(request.token, {
+              nowMs,
+              ...(request.clientAddress === undefined
+                ? {}
+                : { clientAddress: request.clientAddress }),
+            });
+      if (token === undefined) {
+        throw permissionDenied();
+      }
+      progress.token = token;
+      caller = this.#o.tokens.callerOf(token);
+      progress.record = {
+        ...progress.record,
+        clientTokenAccessor: caller.accessor,
+        policies: token.policies,
+      };
+    }
+    if (match === undefined || route === undefined) {
+      await this.#checkPolicy(progress, { operation, path, data });
+      throw new CoreError(CoreErrorCode.notFound, `Check the path: "${clip(path)}" does not exist`);
+    }
+    const fields = parseFields(route.fields ?? {}, data);
+    const backendRequest: BackendRequest = {
+      operation,
+      path: relative,
+      params: match.params,
+      fields,
+      data,
+      storage: mount.storage,
+      mount: mount.info,
+      caller,
+      clientAddress: request.clientAddress,
+      requestId,
+      nowMs,
+    };
+    const effective = await this.#effectiveOperation(route, backendRequest);
+    if (caller !== undefined) {
+      await this.#checkPolicy(progress, {
+        operation: effective,
+        path,
+        data,
+        ...(route.sudo === true ? { sudo: true } : {}),
+      });
+    }
+    progress.record = {
+      ...progress.record,
+      policyAllowed: caller === undefined ? undefined : true,
+    };
+    await this.#logRequest(progress);
+    const token = progress.token;
+    if (
+      token !== undefined &&
+      token.numUses > 0 &&
+      !(await this.#o.tokens.consumeUse(token, nowMs))
+    ) {
+      throw permissionDenied();
+    }
+    const executed = { ...backendRequest, operation: effective };
+    const payload =
+      route === this.#o.wrapping.unwrapRoute
+        ? await this.#o.wrapping.unwrap(executed, token)
+        : await this.#payloadOf(mount, route, executed, token);
+    const wrapTtl = request.wrapTtlSeconds ?? (route === this.#o.wrapping.wrapRoute ? 300 : 0);
+    if (wrapTtl > 0 && route !== this.#o.wrapping.unwrapRoute) {
+      const wrapInfo = await this.#o.wrapping.wrap(payload, {
+        ttlSeconds: wrapTtl,
+        creationPath: path,
+        nowMs,
+      });
+      return { ok: true, requestId, wrapInfo };
+    }
+    return { ok: true, requestId, ...payload };
+  }
+
+  /** Runs the handler and turns its secret and auth into a lease and a token. */
+  async #payloadOf(
+    mount: LiveMount,
+    route: Route,
+    request: BackendRequest,
+    token: Token | undefined,
+  ): Promise<WrappedPayload> {
+    const handler =
+      route.operations[request.operation] ??
+      (request.operation === Operation.create ? route.operations.update : undefined);
+    if (handler === undefined) {
+      throw new CoreError(
+        CoreErrorCode.unsupportedOperation,
+        `Use an operation this path supports (${Object.keys(route.operations).join(', ')}): ` +
+          `"${clip(request.path)}" does not support ${request.operation}`,
+      );
+    }
+    const response: BackendResponse = await handler(request);
+    const fullPath = `${mount.entry.path}${request.path}`;
+    const lease =
+      response.secret === undefined
+        ? undefined
+        : await this.#o.leases.registerSecret({
+            mount: mount.info,
+            path: request.path,
+            tokenKey: token?.key,
+            secret: response.secret,
+            nowMs: request.nowMs,
+          });
+    const auth =
+      response.auth === undefined
+        ? undefined
+        : await this.#o.tokens.issueForLogin(response.auth, {
+            mount: mount.info,
+            path: fullPath,
+            nowMs: request.nowMs,
+          });
+    return {
+      ...(response.data === undefined ? {} : { data: response.data }),
+      ...(lease === undefined ? {} : { lease }),
+      ...(auth === undefined ? {} : { auth }),
+      ...(response.warnings === undefined ? {} : { warnings: response.warnings }),
+    };
+  }
+
+  /** An `update` of a route with an existence check is a `create` when the target is absent. */
+  async #effectiveOperation(route: Route, request: BackendRequest): Promise<Operation> {
+    if (request.operation !== Operation.update || route.exists === undefined) {
+      return request.operation;
+    }
+    return (await route.exists(request)) ? Operation.update : Operation.create;
+  }
+
+  async #checkPolicy(
+    progress: Progress<Token>,
+    check: { operation: Operation; path: string; data: RequestData; sudo?: boolean },
+  ): Promise<void> {
+    const token = progress.token;
+    if (token === undefined) {
+      return;
+    }
+    const acl = await this.#o.policies.acl(token.policies);
+    const decision = acl.check(check);
+    if (!decision.allowed) {
+      progress.record = { ...progress.record, policyAllowed: false };
+      throw permissionDenied();
+    }
+  }
+
+  async #logRequest(progress: Progress<Token>): Promise<void> {
+    progress.requestLogged = true;
+    await this.#o.audit.logRequest(progress.record);
+  }
+
+  /** Audits a failed request (request and response lines) and answers it. */
+  async #fail(error: unknown, progress: Progress<Token>): Promise<CoreFailure> {
+    const { requestId } = progress.record;
+    if (isAuditFailure(error)) {
+      return this.#failure(requestId, error);
+    }
+    const failure = this.#failure(requestId, this.#asCoreError(error, progress.record.path));
+    try {
+      if (!progress.requestLogged) {
+        await this.#logRequest(progress);
+      }
+      await this.#o.audit.logResponse({
+        ...progress.record,
+        response: undefined,
+        error: { code: failure.code, message: failure.message },
+      });
+    } catch (auditError) {
+      return this.#failure(requestId, auditFailure(auditError));
+    }
+    return failure;
+  }
+
+  #asCoreError(error: unknown, path: string): CoreError {
+    if (error instanceof CoreError) {
+      return error;
+    }
+    this.#o.logger?.error('request_failed_unexpectedly', {
+      path: clip(path),
+      error: error instanceof Error ? error.name : typeof error,
+    });
+    return new CoreError(
+      CoreErrorCode.internal,
+      'Retry later or report it: the request failed on an internal error (the server log has details)',
+    );
+  }
+
+  #failure(requestId: string, error: CoreError): CoreFailure {
+    const retry = /retry after (\d+) ms/i.exec(error.message);
+    return {
+      ok: false,
+      requestId,
+      code: error.code,
+      message: error.message,
+      ...(retry?.[1] === undefined ? {} : { retryAfterMs: Number(retry[1]) }),
+    };
+  }
+
+  #validateData(data: unknown): RequestData {
+    if (data === undefined || data === null) {
+      return {};
+    }
+    if (!isPlainObject(data)) {
+      throw new CoreError(CoreErrorCode.invalidRequest, 'Send the request data as a JSON object');
+    }
+    const limit = this.#o.requestBytesMax ?? requestBytesMaxDefault;
+    let size: number;
+    try {
+      size = encoder.encode(JSON.stringify(data)).length;
+    } catch {
+      throw new CoreError(CoreErrorCode.invalidRequest, 'Send the request data as plain JSON');
+    }
+    if (size > limit) {
+      throw new CoreError(
+        CoreErrorCode.valueTooLarge,
+        `Send at most ${limit} bytes of request data (this request has ${size}), or raise the server's limit`,
+      );
+    }
+    return data;
+  }
+}
+
+function validateOperation(operation: unknown): Operation {
+  if (typeof operation !== 'string' || !operations.has(operation)) {
+    throw new CoreError(
+      CoreErrorCode.invalidRequest,
+      `Send one of the operations ${[...operations].join(', ')}`,
+    );
+  }
+  return operation as Operation;
+}
+
+/** The one answer for a missing, malformed, expired or revoked token, or a denying policy. */
+export function permissionDenied(): CoreError {
+  return new CoreError(
+    CoreErrorCode.permissionDenied,
+    'Check the token and its policies: permission denied',
+  );
+}
+
+function isAuditFailure(error: unknown): error is CoreError {
+  return error instanceof CoreError && error.code === CoreErrorCode.auditUnavailable;
+}
+
+function auditFailure(error: unknown): CoreError {
+  return isAuditFailure(error)
+    ? error
+    : new CoreError(
+        CoreErrorCode.auditUnavailable,
+        'Fix the audit devices: none could record the request, so it was not served',
+        { cause: error },
+      );
+}
+
+function clip(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+}

@@ -1,0 +1,199 @@
+/**
+ * The `sys/mounts` and `sys/auth` endpoints: enable, list, disable and tune secrets engines and
+ * auth methods (Vault's names and fields). Disabling removes the mount from the table first, so
+ * it stops serving at once, then revokes every lease under its path and deletes its data; the
+ * data lives under the mount's random prefix, so enabling the path again starts empty.
+ */
+import { CoreError, CoreErrorCode } from '../errors.ts';
+import type { BackendRequest, BackendResponse, Route } from './backend.ts';
+import { FieldType, parseDurationSeconds } from './fields.ts';
+import {
+  mountDataPrefix,
+  normalizeMountPath,
+  type MountEntry,
+  type MountTable,
+} from './mount_table.ts';
+import type { StorageView } from './storage_view.ts';
+
+/** What disabling a mount needs beyond the table. */
+export interface MountCleanup {
+  /** Revokes every lease whose id starts with prefix; resolves with how many. */
+  revokePrefix(prefix: string, nowMs: number): Promise<number>;
+}
+
+const deleteBatch = 256;
+
+/** Deletes every key under `prefix` of root, in batches. */
+async function deleteAllUnder(root: StorageView, prefix: string): Promise<void> {
+  for (;;) {
+    const page = await root.list(prefix, { limit: deleteBatch });
+    if (page.keys.length === 0) {
+      return;
+    }
+    await root.write({ operations: page.keys.map((key) => ({ kind: 'delete' as const, key })) });
+  }
+}
+
+function describe(entry: MountEntry, table: MountTable): Record<string, unknown> {
+  const info = table.infoOf(entry);
+  return {
+    type: entry.type,
+    description: entry.description,
+    accessor: entry.accessor,
+    uuid: entry.uuid,
+    config: {
+      default_lease_ttl: info.defaultLeaseTtlSeconds,
+      max_lease_ttl: info.maxLeaseTtlSeconds,
+    },
+    options: entry.options,
+  };
+}
+
+/** The routes of `sys/mounts` (auth: false) or `sys/auth` (auth: true). */
+export function mountRoutes(options: {
+  readonly table: MountTable;
+  readonly root: StorageView;
+  readonly cleanup: MountCleanup;
+  readonly auth: boolean;
+  /** Types this kind of mount may have (secrets engines or auth methods). */
+  readonly types: readonly string[];
+}): readonly Route[] {
+  const { table, auth } = options;
+  const base = auth ? 'auth' : 'mounts';
+  const fullPath = (request: BackendRequest): string => {
+    const path = normalizeMountPath(request.params['path'] ?? '');
+    return auth ? `auth/${path}` : path;
+  };
+  const ofKind = (entry: MountEntry): boolean => entry.path.startsWith('auth/') === auth;
+
+  const list = async (): Promise<BackendResponse> => {
+    const data: Record<string, unknown> = {};
+    for (const mount of await table.mounts()) {
+      if (ofKind(mount.entry)) {
+        data[auth ? mount.entry.path.slice('auth/'.length) : mount.entry.path] = describe(
+          mount.entry,
+          table,
+        );
+      }
+    }
+    return { data };
+  };
+
+  const enable = async (request: BackendRequest): Promise<BackendResponse> => {
+    const path = fullPath(request);
+    const type = String(request.fields['type']);
+    if (!options.types.includes(type)) {
+      throw new CoreError(
+        CoreErrorCode.invalidRequest,
+        `Choose a ${auth ? 'auth method' : 'secrets engine'} type among ${options.types.join(', ')}`,
+      );
+    }
+    if (!auth && (path.startsWith('auth/') || path.startsWith('sys/'))) {
+      throw new CoreError(
+        CoreErrorCode.mountConflict,
+        'Choose another path: "sys/" and "auth/" are reserved (auth methods go through sys/auth)',
+      );
+    }
+    const config = (request.fields['config'] ?? {}) as Record<string, unknown>;
+    const ttls = parseTune(config);
+    await table.enable({
+      path,
+      type,
+      description: String(request.fields['description'] ?? ''),
+      defaultLeaseTtlSeconds: ttls.defaultLeaseTtlSeconds ?? 0,
+      maxLeaseTtlSeconds: ttls.maxLeaseTtlSeconds ?? 0,
+      options: (request.fields['options'] ?? {}) as Record<string, string>,
+    });
+    return {};
+  };
+
+  const disable = async (request: BackendRequest): Promise<BackendResponse> => {
+    const removed = await table.remove(fullPath(request));
+    await options.cleanup.revokePrefix(removed.path, request.nowMs);
+    await deleteAllUnder(options.root, mountDataPrefix(removed.uuid));
+    return {};
+  };
+
+  const readTune = async (request: BackendRequest): Promise<BackendResponse> => {
+    const path = fullPath(request);
+    const mount = (await table.mounts()).find((m) => m.entry.path === path);
+    if (mount === undefined) {
+      throw new CoreError(
+        CoreErrorCode.notFound,
+        `Check the path: nothing is mounted at "${path}"`,
+      );
+    }
+    return {
+      data: {
+        default_lease_ttl: mount.info.defaultLeaseTtlSeconds,
+        max_lease_ttl: mount.info.maxLeaseTtlSeconds,
+        description: mount.entry.description,
+      },
+    };
+  };
+
+  const writeTune = async (request: BackendRequest): Promise<BackendResponse> => {
+    const ttls = parseTune(request.fields);
+    const description = request.fields['description'];
+    await table.tune(fullPath(request), {
+      ...ttls,
+      ...(typeof description === 'string' ? { description } : {}),
+    });
+    return {};
+  };
+
+  return [
+    { pattern: base, operations: { read: list } },
+    {
+      pattern: `${base}/*path`,
+      sudo: true,
+      fields: {
+        type: { type: FieldType.string, required: false },
+        description: { type: FieldType.string },
+        config: { type: FieldType.object },
+        options: { type: FieldType.stringMap },
+        local: { type: FieldType.bool },
+        seal_wrap: { type: FieldType.bool },
+      },
+      operations: {
+        update: (request) => {
+          if (request.fields['type'] === undefined) {
+            throw new CoreError(CoreErrorCode.invalidRequest, 'Send the required field "type"');
+          }
+          return enable(request);
+        },
+        delete: disable,
+      },
+    },
+    {
+      pattern: `${base}/*path/tune`,
+      sudo: true,
+      fields: {
+        default_lease_ttl: { type: FieldType.duration },
+        max_lease_ttl: { type: FieldType.duration },
+        description: { type: FieldType.string },
+      },
+      operations: { read: readTune, update: writeTune },
+    },
+  ];
+}
+
+function parseTune(config: Readonly<Record<string, unknown>>): {
+  defaultLeaseTtlSeconds?: number;
+  maxLeaseTtlSeconds?: number;
+} {
+  const seconds = (name: string): number | undefined =>
+    config[name] === undefined ? undefined : parseDurationSeconds(config[name], name);
+  const defaultTtl = seconds('default_lease_ttl');
+  const maxTtl = seconds('max_lease_ttl');
+  if (defaultTtl !== undefined && maxTtl !== undefined && maxTtl > 0 && defaultTtl > maxTtl) {
+    throw new CoreError(
+      CoreErrorCode.invalidRequest,
+      'Set default_lease_ttl at most max_lease_ttl',
+    );
+  }
+  return {
+    ...(defaultTtl === undefined ? {} : { defaultLeaseTtlSeconds: defaultTtl }),
+    ...(maxTtl === undefined ? {} : { maxLeaseTtlSeconds: maxTtl }),
+  };
+}

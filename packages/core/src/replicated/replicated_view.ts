@@ -13,6 +13,15 @@ import type {
 } from '../router/storage_view.ts';
 import type { SecureStore } from './secure_store.ts';
 
+/** The value read() returns, or its error, as a promise (a decrypt failure rejects). */
+function settled<T>(read: () => T): Promise<T> {
+  try {
+    return Promise.resolve(read());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
 /** A prefix of the replicated, encrypted state. */
 export class ReplicatedView implements StorageView {
   readonly #secure: SecureStore;
@@ -25,19 +34,11 @@ export class ReplicatedView implements StorageView {
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
-    try {
-      return Promise.resolve(this.#secure.getLocal(this.#prefix + key)?.value);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    return settled(() => this.#secure.getLocal(this.#prefix + key)?.value);
   }
 
   getVersioned(key: string): Promise<VersionedValue | undefined> {
-    try {
-      return Promise.resolve(this.#secure.getLocal(this.#prefix + key));
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    return settled(() => this.#secure.getLocal(this.#prefix + key));
   }
 
   versionOf(key: string): Promise<number | undefined> {

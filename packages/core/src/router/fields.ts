@@ -91,8 +91,12 @@ export function parseDurationSeconds(value: unknown, field = 'ttl'): number {
 function parseValue(field: string, spec: FieldSpec, value: unknown): unknown {
   switch (spec.type) {
     case FieldType.string:
-      if (typeof value === 'string') return value;
-      if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+      if (typeof value === 'string') {
+        return value;
+      }
+      if (typeof value === 'number' || typeof value === 'boolean') {
+        return String(value);
+      }
       throw invalid(field, 'a string');
     case FieldType.int: {
       const number =
@@ -101,12 +105,18 @@ function parseValue(field: string, spec: FieldSpec, value: unknown): unknown {
           : typeof value === 'string' && /^-?\d+$/.test(value.trim())
             ? Number(value.trim())
             : Number.NaN;
-      if (!Number.isSafeInteger(number)) throw invalid(field, 'an integer');
+      if (!Number.isSafeInteger(number)) {
+        throw invalid(field, 'an integer');
+      }
       return number;
     }
     case FieldType.bool:
-      if (typeof value === 'boolean') return value;
-      if (value === 'true' || value === 'false') return value === 'true';
+      if (typeof value === 'boolean') {
+        return value;
+      }
+      if (value === 'true' || value === 'false') {
+        return value === 'true';
+      }
       throw invalid(field, 'true or false');
     case FieldType.duration:
       return parseDurationSeconds(value, field);
@@ -139,7 +149,9 @@ function parseValue(field: string, spec: FieldSpec, value: unknown): unknown {
       }
       throw invalid(field, 'an object of string values');
     case FieldType.object:
-      if (isPlainObject(value)) return value;
+      if (isPlainObject(value)) {
+        return value;
+      }
       throw invalid(field, 'a JSON object');
   }
 }

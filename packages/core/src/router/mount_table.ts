@@ -105,12 +105,13 @@ export class MountTable {
   }
 
   /** Makes a live mount of a builtin backend (sys/, auth/token/) over its own storage. */
-  static builtin(
-    entry: MountEntry,
-    backend: Backend,
-    storage: StorageView,
-    info: MountInfo,
-  ): LiveMount {
+  static builtin(mount: {
+    readonly entry: MountEntry;
+    readonly backend: Backend;
+    readonly storage: StorageView;
+    readonly info: MountInfo;
+  }): LiveMount {
+    const { entry, backend, storage, info } = mount;
     return {
       entry,
       info,

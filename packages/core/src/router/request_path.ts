@@ -31,6 +31,7 @@ function refuse(path: string, why: string): CoreError {
 }
 
 // Control characters (C0, DEL, C1) and the line and paragraph separators.
+// eslint-disable-next-line no-control-regex -- NB: matching control characters is the point.
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
 // Lone surrogates cannot be UTF-8.
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;

@@ -32,7 +32,20 @@ describe('matchRoute', () => {
     expect(matchRoute(routes, 'role/a/b')).toBeUndefined();
   });
 
-  it('refuses a pattern with "*" before the end', () => {
-    expect(() => compileRoute(route('a/*x/b'), undefined)).toThrow(/last segment/);
+  it('matches literal segments after a rest parameter', () => {
+    const withSuffix = ['mounts/*path', 'mounts/*path/tune'].map((p) => compileRoute(route(p), p));
+    expect(matchRoute(withSuffix, 'mounts/a/b/tune')).toMatchObject({
+      compiled: { extra: 'mounts/*path/tune' },
+      params: { path: 'a/b' },
+    });
+    expect(matchRoute(withSuffix, 'mounts/tune')).toMatchObject({
+      compiled: { extra: 'mounts/*path' },
+      params: { path: 'tune' },
+    });
+    expect(matchRoute(withSuffix, 'mounts/a/b')?.compiled.extra).toBe('mounts/*path');
+  });
+
+  it('refuses a pattern with a parameter after "*"', () => {
+    expect(() => compileRoute(route('a/*x/:b'), undefined)).toThrow(/only literal/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Route matching: compiles each Route's pattern once and finds the route of a path relative to
- * its mount. Literal segments match exactly; `:name` matches one segment; `*name` (last) matches
- * one or more segments. Among routes that match, the one with more literal segments wins, so
+ * its mount. Literal segments match exactly; `:name` matches one segment; `*name` matches one
+ * or more segments, and only literal segments may follow it (`mounts/*path/tune`). Among routes that match, the one with more literal segments wins, so
  * `data/config` beats `data/*path`; declaration order breaks ties.
  */
 import type { Route } from './backend.ts';
@@ -33,8 +33,9 @@ export function compileRoute<Extra>(route: Route, extra: Extra): CompiledRoute<E
       return { kind: 'one', name: segment.slice(1) };
     }
     if (segment.startsWith('*')) {
-      if (i !== segments.length - 1) {
-        throw new Error(`Route pattern "${route.pattern}": "*" must be the last segment`);
+      const after = segments.slice(i + 1);
+      if (after.some((s) => s.startsWith('*') || s.startsWith(':'))) {
+        throw new Error(`Route pattern "${route.pattern}": only literal segments may follow "*"`);
       }
       return { kind: 'rest', name: segment.slice(1) };
     }
@@ -55,10 +56,12 @@ function matchOne<Extra>(
       return undefined;
     }
     if (part.kind === 'rest') {
-      if (i >= segments.length) {
+      const suffix = parts.slice(i + 1).map((p) => (p.kind === 'literal' ? p.text : ''));
+      const end = segments.length - suffix.length;
+      if (end <= i || suffix.some((text, j) => segments[end + j] !== text)) {
         return undefined;
       }
-      params[part.name] = segments.slice(i).join('/');
+      params[part.name] = segments.slice(i, end).join('/');
       return params;
     }
     const segment = segments[i];

@@ -71,6 +71,24 @@ export interface RouterOptions<Token extends ValidToken> {
 const operations = new Set<string>(Object.values(Operation));
 const encoder = new TextEncoder();
 
+/** A request's wrapping TTL when it asks for `sys/wrapping/wrap` without one: 5 minutes. */
+const wrapTtlDefaultSeconds = 300;
+
+/** What a handler runs against. */
+interface Target {
+  readonly mount: LiveMount;
+  readonly route: Route;
+  readonly request: BackendRequest;
+}
+
+/** One request on its way through the pipeline. */
+interface RequestContext<Token> {
+  readonly request: CoreRequest;
+  readonly requestId: string;
+  readonly nowMs: number;
+  readonly progress: Progress<Token>;
+}
+
 /** What the pipeline knows about a request so far (for its audit lines). */
 interface Progress<Token> {
   record: AuditRecord;
@@ -93,8 +111,8 @@ export class Router<Token extends ValidToken> {
     const progress: Progress<Token> = {
       record: {
         requestId,
-        operation: String(request.operation),
-        path: String(request.path),
+        operation: request.operation,
+        path: request.path,
         data: isPlainObject(request.data) ? request.data : undefined,
         clientToken: request.token,
         clientTokenAccessor: undefined,
@@ -110,7 +128,7 @@ export class Router<Token extends ValidToken> {
     };
     let success: CoreSuccess;
     try {
-      success = await this.#serve(request, requestId, nowMs, progress);
+      success = await this.#serve({ request, requestId, nowMs, progress });
     } catch (error) {
       return this.#fail(error, progress);
     }
@@ -122,12 +140,8 @@ export class Router<Token extends ValidToken> {
     return success;
   }
 
-  async #serve(
-    request: CoreRequest,
-    requestId: string,
-    nowMs: number,
-    progress: Progress<Token>,
-  ): Promise<CoreSuccess> {
+  async #serve(context: RequestContext<Token>): Promise<CoreSuccess> {
+    const { request, progress } = context;
     const { path } = validateRequestPath(request.path);
     const operation = validateOperation(request.operation);
     const data = this.#validateData(request.data);
@@ -148,47 +162,24 @@ export class Router<Token extends ValidToken> {
     };
     const match = matchRoute(mount.routes, relative);
     const route = match?.compiled.route;
-
-    // Token before anything that could tell a caller without one what exists.
-    let caller: CallerInfo | undefined;
-    if (route?.unauthenticated !== true) {
-      const token =
-        request.token === undefined
-          ? undefined
-          : await this.#o.tokens.validate(request.token, {
-              nowMs,
-              ...(request.clientAddress === undefined
-                ? {}
-                : { clientAddress: request.clientAddress }),
-            });
-      if (token === undefined) {
-        throw permissionDenied();
-      }
-      progress.token = token;
-      caller = this.#o.tokens.callerOf(token);
-      progress.record = {
-        ...progress.record,
-        clientTokenAccessor: caller.accessor,
-        policies: token.policies,
-      };
-    }
+    // NB: the token first, so a caller without one learns nothing of what exists.
+    const caller = route?.unauthenticated === true ? undefined : await this.#authenticate(context);
     if (match === undefined || route === undefined) {
       await this.#checkPolicy(progress, { operation, path, data });
       throw new CoreError(CoreErrorCode.notFound, `Check the path: "${clip(path)}" does not exist`);
     }
-    const fields = parseFields(route.fields ?? {}, data);
     const backendRequest: BackendRequest = {
       operation,
       path: relative,
       params: match.params,
-      fields,
+      fields: parseFields(route.fields ?? {}, data),
       data,
       storage: mount.storage,
       mount: mount.info,
       caller,
       clientAddress: request.clientAddress,
-      requestId,
-      nowMs,
+      requestId: context.requestId,
+      nowMs: context.nowMs,
     };
     const effective = await this.#effectiveOperation(route, backendRequest);
     if (caller !== undefined) {
@@ -204,38 +195,76 @@ export class Router<Token extends ValidToken> {
       policyAllowed: caller === undefined ? undefined : true,
     };
     await this.#logRequest(progress);
-    const token = progress.token;
+    await this.#spendUse(context);
+    return this.#execute(context, {
+      mount,
+      route,
+      request: { ...backendRequest, operation: effective },
+    });
+  }
+
+  /** Validates the caller's token: one PERMISSION_DENIED for every kind of bad token. */
+  async #authenticate(context: RequestContext<Token>): Promise<CallerInfo> {
+    const { request, progress } = context;
+    const token =
+      request.token === undefined
+        ? undefined
+        : await this.#o.tokens.validate(request.token, {
+            nowMs: context.nowMs,
+            ...(request.clientAddress === undefined
+              ? {}
+              : { clientAddress: request.clientAddress }),
+          });
+    if (token === undefined) {
+      throw permissionDenied();
+    }
+    progress.token = token;
+    const caller = this.#o.tokens.callerOf(token);
+    progress.record = {
+      ...progress.record,
+      clientTokenAccessor: caller.accessor,
+      policies: token.policies,
+    };
+    return caller;
+  }
+
+  /** A use-limited token spends one use by a committed write before the handler runs. */
+  async #spendUse(context: RequestContext<Token>): Promise<void> {
+    const token = context.progress.token;
     if (
       token !== undefined &&
       token.numUses > 0 &&
-      !(await this.#o.tokens.consumeUse(token, nowMs))
+      !(await this.#o.tokens.consumeUse(token, context.nowMs))
     ) {
       throw permissionDenied();
     }
-    const executed = { ...backendRequest, operation: effective };
+  }
+
+  /** Runs the handler (or the unwrap), then wraps the response when asked. */
+  async #execute(context: RequestContext<Token>, target: Target): Promise<CoreSuccess> {
+    const { wrapping } = this.#o;
+    const token = context.progress.token;
     const payload =
-      route === this.#o.wrapping.unwrapRoute
-        ? await this.#o.wrapping.unwrap(executed, token)
-        : await this.#payloadOf(mount, route, executed, token);
-    const wrapTtl = request.wrapTtlSeconds ?? (route === this.#o.wrapping.wrapRoute ? 300 : 0);
-    if (wrapTtl > 0 && route !== this.#o.wrapping.unwrapRoute) {
-      const wrapInfo = await this.#o.wrapping.wrap(payload, {
+      target.route === wrapping.unwrapRoute
+        ? await wrapping.unwrap(target.request, token)
+        : await this.#payloadOf(target, token);
+    const wrapTtl =
+      context.request.wrapTtlSeconds ??
+      (target.route === wrapping.wrapRoute ? wrapTtlDefaultSeconds : 0);
+    if (wrapTtl > 0 && target.route !== wrapping.unwrapRoute) {
+      const wrapInfo = await wrapping.wrap(payload, {
         ttlSeconds: wrapTtl,
-        creationPath: path,
-        nowMs,
+        creationPath: `${target.mount.entry.path}${target.request.path}`,
+        nowMs: context.nowMs,
       });
-      return { ok: true, requestId, wrapInfo };
+      return { ok: true, requestId: context.requestId, wrapInfo };
     }
-    return { ok: true, requestId, ...payload };
+    return { ok: true, requestId: context.requestId, ...payload };
   }
 
   /** Runs the handler and turns its secret and auth into a lease and a token. */
-  async #payloadOf(
-    mount: LiveMount,
-    route: Route,
-    request: BackendRequest,
-    token: Token | undefined,
-  ): Promise<WrappedPayload> {
+  async #payloadOf(target: Target, token: Token | undefined): Promise<WrappedPayload> {
+    const { mount, route, request } = target;
     const handler =
       route.operations[request.operation] ??
       (request.operation === Operation.create ? route.operations.update : undefined);
@@ -247,7 +276,6 @@ export class Router<Token extends ValidToken> {
       );
     }
     const response: BackendResponse = await handler(request);
-    const fullPath = `${mount.entry.path}${request.path}`;
     const lease =
       response.secret === undefined
         ? undefined
@@ -263,7 +291,7 @@ export class Router<Token extends ValidToken> {
         ? undefined
         : await this.#o.tokens.issueForLogin(response.auth, {
             mount: mount.info,
-            path: fullPath,
+            path: `${mount.entry.path}${request.path}`,
             nowMs: request.nowMs,
           });
     return {

@@ -72,11 +72,12 @@ export function jsonBytes(value: unknown): Uint8Array {
 }
 
 /** Decodes a stored JSON value; the caller knows its shape (it wrote it). */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- NB: the caller names the shape it stored.
 export function parseJsonBytes<T>(bytes: Uint8Array): T {
   return JSON.parse(decoder.decode(bytes)) as T;
 }
 
-/** The JSON value at key, or undefined. */
+/** The JSON value at key, or undefined; the caller knows its shape (it wrote it). */
 export async function getJson<T>(view: StorageView, key: string): Promise<T | undefined> {
   const bytes = await view.get(key);
   return bytes === undefined ? undefined : parseJsonBytes<T>(bytes);

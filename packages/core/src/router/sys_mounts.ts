@@ -49,106 +49,118 @@ function describe(entry: MountEntry, table: MountTable): Record<string, unknown>
   };
 }
 
-/** The routes of `sys/mounts` (auth: false) or `sys/auth` (auth: true). */
-export function mountRoutes(options: {
+/** What the mount endpoints work with. */
+export interface MountRoutesOptions {
   readonly table: MountTable;
   readonly root: StorageView;
   readonly cleanup: MountCleanup;
+  /** `sys/auth` (auth methods, under `auth/`) or `sys/mounts` (secrets engines). */
   readonly auth: boolean;
-  /** Types this kind of mount may have (secrets engines or auth methods). */
+  /** Types this kind of mount may have. */
   readonly types: readonly string[];
-}): readonly Route[] {
+}
+
+/** The stored mount path a request names (`auth/` prefixed for auth methods). */
+function mountPathOf(request: BackendRequest, auth: boolean): string {
+  const path = normalizeMountPath(request.params['path'] ?? '');
+  return auth ? `auth/${path}` : path;
+}
+
+async function listMounts(options: MountRoutesOptions): Promise<BackendResponse> {
   const { table, auth } = options;
-  const base = auth ? 'auth' : 'mounts';
-  const fullPath = (request: BackendRequest): string => {
-    const path = normalizeMountPath(request.params['path'] ?? '');
-    return auth ? `auth/${path}` : path;
-  };
-  const ofKind = (entry: MountEntry): boolean => entry.path.startsWith('auth/') === auth;
-
-  const list = async (): Promise<BackendResponse> => {
-    const data: Record<string, unknown> = {};
-    for (const mount of await table.mounts()) {
-      if (ofKind(mount.entry)) {
-        data[auth ? mount.entry.path.slice('auth/'.length) : mount.entry.path] = describe(
-          mount.entry,
-          table,
-        );
-      }
+  const data: Record<string, unknown> = {};
+  for (const mount of await table.mounts()) {
+    if (mount.entry.path.startsWith('auth/') === auth) {
+      const name = auth ? mount.entry.path.slice('auth/'.length) : mount.entry.path;
+      data[name] = describe(mount.entry, table);
     }
-    return { data };
-  };
+  }
+  return { data };
+}
 
-  const enable = async (request: BackendRequest): Promise<BackendResponse> => {
-    const path = fullPath(request);
-    const type = String(request.fields['type']);
-    if (!options.types.includes(type)) {
-      throw new CoreError(
-        CoreErrorCode.invalidRequest,
-        `Choose a ${auth ? 'auth method' : 'secrets engine'} type among ${options.types.join(', ')}`,
-      );
-    }
-    if (!auth && (path.startsWith('auth/') || path.startsWith('sys/'))) {
-      throw new CoreError(
-        CoreErrorCode.mountConflict,
-        'Choose another path: "sys/" and "auth/" are reserved (auth methods go through sys/auth)',
-      );
-    }
-    const config = (request.fields['config'] ?? {}) as Record<string, unknown>;
-    const ttls = parseTune(config);
-    await table.enable({
-      path,
-      type,
-      description: String(request.fields['description'] ?? ''),
-      defaultLeaseTtlSeconds: ttls.defaultLeaseTtlSeconds ?? 0,
-      maxLeaseTtlSeconds: ttls.maxLeaseTtlSeconds ?? 0,
-      options: (request.fields['options'] ?? {}) as Record<string, string>,
-    });
-    return {};
-  };
+async function enableMount(
+  options: MountRoutesOptions,
+  request: BackendRequest,
+): Promise<BackendResponse> {
+  const { auth } = options;
+  const path = mountPathOf(request, auth);
+  const type = request.fields['type'];
+  if (typeof type !== 'string' || !options.types.includes(type)) {
+    throw new CoreError(
+      CoreErrorCode.invalidRequest,
+      `Send a "type" among ${options.types.join(', ')} (the ${auth ? 'auth method' : 'secrets engine'} to enable)`,
+    );
+  }
+  if (!auth && (path.startsWith('auth/') || path.startsWith('sys/'))) {
+    throw new CoreError(
+      CoreErrorCode.mountConflict,
+      'Choose another path: "sys/" and "auth/" are reserved (auth methods go through sys/auth)',
+    );
+  }
+  const ttls = parseTune((request.fields['config'] ?? {}) as Record<string, unknown>);
+  const description = request.fields['description'];
+  await options.table.enable({
+    path,
+    type,
+    description: typeof description === 'string' ? description : '',
+    defaultLeaseTtlSeconds: ttls.defaultLeaseTtlSeconds ?? 0,
+    maxLeaseTtlSeconds: ttls.maxLeaseTtlSeconds ?? 0,
+    options: (request.fields['options'] ?? {}) as Record<string, string>,
+  });
+  return {};
+}
 
-  const disable = async (request: BackendRequest): Promise<BackendResponse> => {
-    const removed = await table.remove(fullPath(request));
-    await options.cleanup.revokePrefix(removed.path, request.nowMs);
-    await deleteAllUnder(options.root, mountDataPrefix(removed.uuid));
-    return {};
-  };
+async function disableMount(
+  options: MountRoutesOptions,
+  request: BackendRequest,
+): Promise<BackendResponse> {
+  const removed = await options.table.remove(mountPathOf(request, options.auth));
+  await options.cleanup.revokePrefix(removed.path, request.nowMs);
+  await deleteAllUnder(options.root, mountDataPrefix(removed.uuid));
+  return {};
+}
 
-  const readTune = async (request: BackendRequest): Promise<BackendResponse> => {
-    const path = fullPath(request);
-    const mount = (await table.mounts()).find((m) => m.entry.path === path);
-    if (mount === undefined) {
-      throw new CoreError(
-        CoreErrorCode.notFound,
-        `Check the path: nothing is mounted at "${path}"`,
-      );
-    }
-    return {
-      data: {
-        default_lease_ttl: mount.info.defaultLeaseTtlSeconds,
-        max_lease_ttl: mount.info.maxLeaseTtlSeconds,
-        description: mount.entry.description,
-      },
-    };
+async function readTune(
+  options: MountRoutesOptions,
+  request: BackendRequest,
+): Promise<BackendResponse> {
+  const path = mountPathOf(request, options.auth);
+  const mount = (await options.table.mounts()).find((m) => m.entry.path === path);
+  if (mount === undefined) {
+    throw new CoreError(CoreErrorCode.notFound, `Check the path: nothing is mounted at "${path}"`);
+  }
+  return {
+    data: {
+      default_lease_ttl: mount.info.defaultLeaseTtlSeconds,
+      max_lease_ttl: mount.info.maxLeaseTtlSeconds,
+      description: mount.entry.description,
+    },
   };
+}
 
-  const writeTune = async (request: BackendRequest): Promise<BackendResponse> => {
-    const ttls = parseTune(request.fields);
-    const description = request.fields['description'];
-    await table.tune(fullPath(request), {
-      ...ttls,
-      ...(typeof description === 'string' ? { description } : {}),
-    });
-    return {};
-  };
+async function writeTune(
+  options: MountRoutesOptions,
+  request: BackendRequest,
+): Promise<BackendResponse> {
+  const ttls = parseTune(request.fields);
+  const description = request.fields['description'];
+  await options.table.tune(mountPathOf(request, options.auth), {
+    ...ttls,
+    ...(typeof description === 'string' ? { description } : {}),
+  });
+  return {};
+}
 
+/** The routes of `sys/mounts` (secrets engines) or `sys/auth` (auth methods). */
+export function mountRoutes(options: MountRoutesOptions): readonly Route[] {
+  const base = options.auth ? 'auth' : 'mounts';
   return [
-    { pattern: base, operations: { read: list } },
+    { pattern: base, operations: { read: () => listMounts(options) } },
     {
       pattern: `${base}/*path`,
       sudo: true,
       fields: {
-        type: { type: FieldType.string, required: false },
+        type: { type: FieldType.string },
         description: { type: FieldType.string },
         config: { type: FieldType.object },
         options: { type: FieldType.stringMap },
@@ -156,13 +168,8 @@ export function mountRoutes(options: {
         seal_wrap: { type: FieldType.bool },
       },
       operations: {
-        update: (request) => {
-          if (request.fields['type'] === undefined) {
-            throw new CoreError(CoreErrorCode.invalidRequest, 'Send the required field "type"');
-          }
-          return enable(request);
-        },
-        delete: disable,
+        update: (request) => enableMount(options, request),
+        delete: (request) => disableMount(options, request),
       },
     },
     {
@@ -173,7 +180,10 @@ export function mountRoutes(options: {
         max_lease_ttl: { type: FieldType.duration },
         description: { type: FieldType.string },
       },
-      operations: { read: readTune, update: writeTune },
+      operations: {
+        read: (request) => readTune(options, request),
+        update: (request) => writeTune(options, request),
+      },
     },
   ];
 }

@@ -24,7 +24,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { CoreErrorCode } from '../errors.ts';
-import { SessionClient } from './session_client.ts';
+import { SessionClient, sessionWritesInFlightMax } from './session_client.ts';
 
 type Step = 'answer' | 'loseAnswer' | 'dropAnswer' | 'notLeader';
 
@@ -33,6 +33,10 @@ class ScriptedNode {
   readonly proposed: Uint8Array[] = [];
   readonly script: Step[] = [];
   role = 'leader';
+  /** When set, proposals wait for it before they apply (writes pile up in flight). */
+  hold: Promise<void> | undefined;
+  pending = 0;
+  pendingMax = 0;
   readonly raw = { status: () => ({ softState: { role: this.role } }) };
   readonly #store: LevelStateStore;
   #lastIndex = 0;
@@ -46,6 +50,10 @@ class ScriptedNode {
     if (step === 'notLeader') {
       return { ok: false, code: RaftErrorCode.notLeader, message: 'Retry: not the leader' };
     }
+    this.pending++;
+    this.pendingMax = Math.max(this.pendingMax, this.pending);
+    await this.hold;
+    this.pending--;
     const index = ++this.#lastIndex;
     this.proposed.push(data);
     const [result] = await this.#store.apply([{ index: asIndex(index), term: asTerm(1), data }]);
@@ -149,6 +157,23 @@ describe('SessionClient', { timeout: 30_000 }, () => {
     });
     expect(node.requests()).toEqual(['register', '1/0', '1/1', '1/1', '1/1']);
     expect(store?.get('kv/a')?.version).toBe(3);
+  });
+
+  it('SessionClient.propose queues writes beyond its in-flight window instead of refusing them', async () => {
+    const { node, client } = await setup();
+    await client.propose({ kind: 'put', key: 'kv/first', value: Uint8Array.of(1) }, 'write');
+    let release = (): void => undefined;
+    node.hold = new Promise((resolve) => (release = resolve));
+    const writes = Array.from({ length: 200 }, (_, i) =>
+      client.propose({ kind: 'put', key: `kv/${i}`, value: Uint8Array.of(i % 256) }, 'write'),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(node.pending).toBe(sessionWritesInFlightMax);
+    release();
+    const results = await Promise.all(writes);
+    // Regression: with all 200 in flight, those past the state's 64-response window were refused.
+    expect(results.every((r) => r.ok && r.outcome === 'applied')).toBe(true);
+    expect(node.pendingMax).toBe(sessionWritesInFlightMax);
   });
 
   it('SessionClient.propose registers again and resends once after its session expired', async () => {

@@ -27,6 +27,12 @@ import {
 
 import { CoreError, CoreErrorCode } from '../errors.ts';
 
+/**
+ * Writes in flight per session; more wait their turn in order. Below the state's 64 kept
+ * responses per client, so a session never outruns its own window (TOO_MANY_OUTSTANDING).
+ */
+export const sessionWritesInFlightMax = 48;
+
 /** Attempts per proposal whose outcome stays unknown (one send and two retries). */
 const attemptsMax = 3;
 
@@ -55,6 +61,8 @@ export class SessionClient {
   readonly #options: SessionClientOptions;
   #session: Session | undefined;
   #registering: Promise<Session> | undefined;
+  #inFlight = 0;
+  readonly #waiting: (() => void)[] = [];
 
   constructor(options: SessionClientOptions) {
     this.#options = options;
@@ -66,6 +74,25 @@ export class SessionClient {
    * lost it for good, COFFER_CORE_WRITE_REFUSED when the result is unreadable.
    */
   async propose(command: StateCommand, what: string): Promise<ApplyResult> {
+    if (this.#inFlight >= sessionWritesInFlightMax) {
+      // NB: a finishing write hands its slot over (the count stays), so none can jump the queue.
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#inFlight++;
+    }
+    try {
+      return await this.#proposeNow(command, what);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next === undefined) {
+        this.#inFlight--;
+      } else {
+        next();
+      }
+    }
+  }
+
+  async #proposeNow(command: StateCommand, what: string): Promise<ApplyResult> {
     const session = await this.#ensureSession(what);
     const result = await this.#send(session, command, what);
     if (result.ok || result.code !== StorageErrorCode.sessionExpired) {

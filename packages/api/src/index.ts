@@ -4,3 +4,5 @@
  */
 export { ApiError, ApiErrorCode } from './errors.ts';
 export type { ApiErrorOptions } from './errors.ts';
+export { verifyAuditFile } from '@coffer/core';
+export type { VerifyAuditFileOptions, VerifyAuditFileResult } from '@coffer/core';

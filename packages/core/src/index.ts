@@ -105,3 +105,26 @@ export {
 } from './lifecycle/seal_paths.ts';
 export { gateRequest, sealedGatePaths } from './lifecycle/sealed_gate.ts';
 export type { GateDecision, GateRequest } from './lifecycle/sealed_gate.ts';
+export { Operation } from './router/request.ts';
+export type {
+  AuthInfo,
+  CoreFailure,
+  CoreRequest,
+  CoreResponse,
+  CoreSuccess,
+  LeaseInfo,
+  RequestData,
+  WrapInfo,
+} from './router/request.ts';
+export { validateRequestPath } from './router/request_path.ts';
+export type { RequestPath } from './router/request_path.ts';
+export { verifyAuditFile } from './audit/verify_audit_file.ts';
+export type {
+  VerifyAuditFileOptions,
+  VerifyAuditFileResult,
+} from './audit/verify_audit_file.ts';
+export { auditHash } from './audit/audit_hash.ts';
+export { parsePolicy } from './policy/policy_parser.ts';
+export type { Capability, Policy } from './policy/policy_types.ts';
+export { createServerLog, redactedFieldNames, silentServerLog } from './logging/server_log.ts';
+export type { LogFields, ServerLog, ServerLogOptions } from './logging/server_log.ts';

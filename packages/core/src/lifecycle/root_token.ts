@@ -1,52 +1,52 @@
 /**
- * A minimal token store: enough to create the initial root token at init and a new one through
- * generate-root, and to check that a token exists. The core issue extends it (accessors, TTLs,
- * child tokens, revocation).
+ * The root token of init and generate-root, written straight through the SecureStore (before
+ * the router and the token store run): a full token entry in the token store's format
+ * (token/token_entry.ts), with its accessor index, so the token store validates, looks up and
+ * revokes it like any other.
  *
  * A token id is `cfr.` + 24 random bytes in base64url (36 characters). It is never stored: the
  * entry lives at `auth/token/id/<HMAC of the id>` (the barrier's token identifier key), and its
  * value is encrypted by the barrier like every other value.
  */
-import { randomBytes } from 'node:crypto';
-
 import type { Barrier } from '../barrier/barrier.ts';
 import { IdentifierPurpose } from '../barrier/key_derivation.ts';
 import type { SecureStore } from '../replicated/secure_store.ts';
+import { checkTokenEntry, rootTokenEntry, type TokenEntry } from '../token/token_entry.ts';
+import { accessorHashInput, newAccessor, newTokenId } from '../token/token_id.ts';
 
-/** The prefix of every Coffer token id. */
-export const tokenIdPrefix = 'cfr.';
+export { tokenIdLength, tokenIdPrefix } from '../token/token_id.ts';
+export type { TokenEntry } from '../token/token_entry.ts';
 
-/** Random bytes in a token id. */
-const tokenIdRandomBytes = 24;
-
-/** The length of a token id in characters (the one-time key of generate-root has it too). */
-export const tokenIdLength = tokenIdPrefix.length + Math.ceil((tokenIdRandomBytes * 4) / 3);
-
-/** What is stored for a token. */
-export interface TokenEntry {
-  readonly policies: readonly string[];
-  readonly createdMs: number;
-}
+/** The raw state prefix of the token store. */
+const tokenStorePrefix = 'auth/token/';
 
 /** Where the entry of token `id` lives: the id itself only as an HMAC. */
 export function tokenEntryPath(barrier: Barrier, id: string): string {
-  return `auth/token/id/${barrier.hmacIdentifier(IdentifierPurpose.token, id)}`;
+  return `${tokenStorePrefix}id/${barrier.hmacIdentifier(IdentifierPurpose.token, id)}`;
 }
 
 /**
- * Creates a root token (policy "root") and returns its id, the only copy of it. The caller hands
- * it to the operator once and keeps it nowhere.
+ * Creates a root token (policy "root", no expiry) and returns its id, the only copy of it. The
+ * caller hands it to the operator once and keeps it nowhere.
  */
 export async function createRootToken(
   secure: SecureStore,
   options: { readonly barrier: Barrier; readonly nowMs: number },
 ): Promise<string> {
-  const id = `${tokenIdPrefix}${randomBytes(tokenIdRandomBytes).toString('base64url')}`;
-  const entry: TokenEntry = { policies: ['root'], createdMs: options.nowMs };
+  const { barrier } = options;
+  const id = newTokenId();
+  const accessor = newAccessor();
+  const key = barrier.hmacIdentifier(IdentifierPurpose.token, id);
+  const accessorKey = barrier.hmacIdentifier(IdentifierPurpose.token, accessorHashInput(accessor));
+  const entry = rootTokenEntry({ key, accessor, nowMs: options.nowMs });
+  const encoder = new TextEncoder();
+  // The accessor first: an index entry without its token is tidied; a token without its
+  // accessor could not be revoked by accessor.
   await secure.put(
-    tokenEntryPath(options.barrier, id),
-    new TextEncoder().encode(JSON.stringify(entry)),
+    `${tokenStorePrefix}accessor/${accessorKey}`,
+    encoder.encode(JSON.stringify({ tokenKey: key })),
   );
+  await secure.put(tokenEntryPath(barrier, id), encoder.encode(JSON.stringify(entry)));
   return id;
 }
 
@@ -59,5 +59,5 @@ export async function findToken(
   if (stored === undefined) {
     return undefined;
   }
-  return JSON.parse(new TextDecoder().decode(stored)) as TokenEntry;
+  return checkTokenEntry(JSON.parse(new TextDecoder().decode(stored)));
 }

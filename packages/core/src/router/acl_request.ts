@@ -9,4 +9,6 @@ export interface AclRequest {
   readonly data?: RequestData;
   /** The route is root-protected: the `sudo` capability is needed too. */
   readonly sudo?: boolean;
+  /** The request's wrapping TTL, for policies with min or max wrapping TTLs. */
+  readonly wrapTtlSeconds?: number;
 }

@@ -10,7 +10,7 @@
  * turns it into a CoreFailure. A handler never puts a secret in an error message.
  */
 import type { FieldSpec, FieldValues } from './fields.ts';
-import type { Operation, RequestData } from './request.ts';
+import type { AuthInfo, Operation, RequestData } from './request.ts';
 import type { StorageView } from './storage_view.ts';
 
 /** The mount a request reached. */
@@ -57,6 +57,11 @@ export interface BackendRequest {
   readonly storage: StorageView;
   readonly mount: MountInfo;
   readonly caller: CallerInfo | undefined;
+  /**
+   * The caller holds `sudo` on this path (a root token always does): handlers that give more
+   * than the caller has (orphan or periodic tokens) check it. Absent means no.
+   */
+  readonly sudo?: boolean;
   readonly clientAddress: string | undefined;
   readonly requestId: string;
   /** The request's instant (ms since the epoch), fixed on the active node when it arrived. */
@@ -97,6 +102,11 @@ export interface BackendResponse {
   readonly data?: Readonly<Record<string, unknown>>;
   readonly secret?: SecretLease;
   readonly auth?: LoginAuth;
+  /**
+   * A token the backend issued itself (the token store's create endpoints): answered as the
+   * response's `auth` as it is. The only place its id exists in clear.
+   */
+  readonly issued?: AuthInfo;
   readonly warnings?: readonly string[];
 }
 

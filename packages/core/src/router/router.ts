@@ -21,6 +21,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { CoreError, CoreErrorCode } from '../errors.ts';
+import type { AclRequest } from './acl_request.ts';
 import type { BackendRequest, BackendResponse, CallerInfo, Route } from './backend.ts';
 import { isPlainObject, parseFields } from './fields.ts';
 import type { LiveMount, MountTable } from './mount_table.ts';
@@ -177,30 +178,42 @@ export class Router<Token extends ValidToken> {
       storage: mount.storage,
       mount: mount.info,
       caller,
+      sudo: false,
       clientAddress: request.clientAddress,
       requestId: context.requestId,
       nowMs: context.nowMs,
     };
     const effective = await this.#effectiveOperation(route, backendRequest);
-    if (caller !== undefined) {
-      await this.#checkPolicy(progress, {
-        operation: effective,
-        path,
-        data,
-        ...(route.sudo === true ? { sudo: true } : {}),
-      });
-    }
+    const sudo =
+      caller === undefined
+        ? false
+        : await this.#checkPolicy(progress, {
+            operation: effective,
+            path,
+            data,
+            ...(route.sudo === true ? { sudo: true } : {}),
+            ...(request.wrapTtlSeconds === undefined
+              ? {}
+              : { wrapTtlSeconds: request.wrapTtlSeconds }),
+          });
     progress.record = {
       ...progress.record,
       policyAllowed: caller === undefined ? undefined : true,
     };
     await this.#logRequest(progress);
     await this.#spendUse(context);
-    return this.#execute(context, {
-      mount,
-      route,
-      request: { ...backendRequest, operation: effective },
-    });
+    try {
+      return await this.#execute(context, {
+        mount,
+        route,
+        request: { ...backendRequest, operation: effective, sudo },
+      });
+    } finally {
+      const token = progress.token;
+      if (token !== undefined && token.numUses > 0) {
+        await this.#o.tokens.settleUse(token, context.nowMs);
+      }
+    }
   }
 
   /** Validates the caller's token: one PERMISSION_DENIED for every kind of bad token. */
@@ -288,7 +301,7 @@ export class Router<Token extends ValidToken> {
           });
     const auth =
       response.auth === undefined
-        ? undefined
+        ? response.issued
         : await this.#o.tokens.issueForLogin(response.auth, {
             mount: mount.info,
             path: `${mount.entry.path}${request.path}`,
@@ -310,13 +323,11 @@ export class Router<Token extends ValidToken> {
     return (await route.exists(request)) ? Operation.update : Operation.create;
   }
 
-  async #checkPolicy(
-    progress: Progress<Token>,
-    check: { operation: Operation; path: string; data: RequestData; sudo?: boolean },
-  ): Promise<void> {
+  /** Checks the policies; resolves with whether the caller holds sudo on the path. */
+  async #checkPolicy(progress: Progress<Token>, check: AclRequest): Promise<boolean> {
     const token = progress.token;
     if (token === undefined) {
-      return;
+      return false;
     }
     const acl = await this.#o.policies.acl(token.policies);
     const decision = acl.check(check);
@@ -324,6 +335,7 @@ export class Router<Token extends ValidToken> {
       progress.record = { ...progress.record, policyAllowed: false };
       throw permissionDenied();
     }
+    return acl.root || acl.capabilities(check.path).includes('sudo');
   }
 
   async #logRequest(progress: Progress<Token>): Promise<void> {

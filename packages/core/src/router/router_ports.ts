@@ -25,6 +25,8 @@ export interface RouterTokens<Token extends ValidToken> {
   ): Promise<Token | undefined>;
   /** Spends one use of a use-limited token by a committed write; false when none is left. */
   consumeUse(token: Token, nowMs: number): Promise<boolean>;
+  /** After the request of a use-limited token: revokes it when the request took its last use. */
+  settleUse(token: Token, nowMs: number): Promise<void>;
   callerOf(token: Token): CallerInfo;
   issueForLogin(
     auth: LoginAuth,
@@ -39,6 +41,9 @@ export interface RouterTokens<Token extends ValidToken> {
 
 /** A compiled set of policies. */
 export interface RouterAcl {
+  /** The capabilities the policies give on path (`sudo` among them when held). */
+  capabilities(path: string): readonly string[];
+  readonly root: boolean;
   check(
     request: AclRequest,
   ): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };

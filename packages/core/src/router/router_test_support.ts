@@ -53,6 +53,10 @@ export class FakeTokens implements RouterTokens<FakeToken> {
     return Promise.resolve(true);
   }
 
+  settleUse(): Promise<void> {
+    return Promise.resolve();
+  }
+
   callerOf(token: FakeToken): CallerInfo {
     return {
       accessor: token.accessor,
@@ -95,6 +99,8 @@ export function fakeAcl(rules: ReadonlyMap<string, readonly string[]>) {
       const lines = names.flatMap((n) => rules.get(n) ?? []);
       const root = names.includes('root');
       return Promise.resolve({
+        root,
+        capabilities: () => (root ? ['sudo'] : []),
         check: (request) => {
           if (root) {
             return { allowed: true };

@@ -51,9 +51,12 @@ export class MemoryStorageView implements StorageView {
     const full = this.#prefix + prefix;
     const after = options.after === undefined ? undefined : this.#prefix + options.after;
     const limit = options.limit ?? 100;
+    // NB: byte order (UTF-8), as LevelDB lists, for both the sort and the cursor.
+    const byteOrder = (a: string, b: string): number =>
+      Buffer.compare(Buffer.from(a), Buffer.from(b));
     const keys = [...this.#state.values.keys()]
-      .filter((k) => k.startsWith(full) && (after === undefined || k > after))
-      .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      .filter((k) => k.startsWith(full) && (after === undefined || byteOrder(k, after) > 0))
+      .sort(byteOrder);
     const page = keys.slice(0, limit).map((k) => k.slice(this.#prefix.length));
     return Promise.resolve({
       keys: page,

@@ -196,18 +196,24 @@ export class Router<Token extends ValidToken> {
               ? {}
               : { wrapTtlSeconds: request.wrapTtlSeconds }),
           });
+    return this.#run(context, {
+      mount,
+      route,
+      request: { ...backendRequest, operation: effective, sudo },
+    });
+  }
+
+  /** Audits the allowed request, spends a use, runs it, and settles the token's uses. */
+  async #run(context: RequestContext<Token>, target: Target): Promise<CoreSuccess> {
+    const { progress } = context;
     progress.record = {
       ...progress.record,
-      policyAllowed: caller === undefined ? undefined : true,
+      policyAllowed: target.request.caller === undefined ? undefined : true,
     };
     await this.#logRequest(progress);
     await this.#spendUse(context);
     try {
-      return await this.#execute(context, {
-        mount,
-        route,
-        request: { ...backendRequest, operation: effective, sudo },
-      });
+      return await this.#execute(context, target);
     } finally {
       const token = progress.token;
       if (token !== undefined && token.numUses > 0) {

@@ -19,6 +19,7 @@
  * Invariant: status() and every message and log line carry no secret: no share, key, PIN or
  * token. Shares and tokens are strings only in init's and generate-root's answers.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
 import type { DriverClock, RaftNode } from '@coffer/raft/node';
@@ -28,6 +29,8 @@ import { Barrier } from '../barrier/barrier.ts';
 import type { KeyringStatus } from '../barrier/keyring.ts';
 import { SecretKey } from '../barrier/secret_key.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
+import type { ServerLog } from '../logging/server_log.ts';
+import { Operation, type CoreRequest, type CoreResponse } from '../router/request.ts';
 import { unsealFromState, type SecureStore } from '../replicated/secure_store.ts';
 import { keyringPath } from '../replicated/system_paths.ts';
 import { AttemptLimiter, type AttemptLimiterOptions } from '../seal/attempt_limiter.ts';
@@ -41,6 +44,8 @@ import { GenerateRoot, type GenerateRootProgress, type GenerateRootStep } from '
 import { HsmAutoUnseal, type AutoUnsealBackoff } from './hsm_auto_unseal.ts';
 import { unsealProgressOf, type NodeStatus, type UnsealProgress } from './node_status.ts';
 import { RaftRunner, type RaftRunnerOptions } from './raft_runner.ts';
+import { RequestServices, type RequestServicesOptions } from './request_services.ts';
+import { statusData } from './status_data.ts';
 import { proposeRaw } from './raw_state.ts';
 import {
   migrationShares,
@@ -71,7 +76,14 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
   readonly limiter?: AttemptLimiterOptions;
   /** Where lifecycle and seal events go (non-secret fields only). Default: nowhere. */
   readonly logger?: SealLogger;
+  /** The server log of the request path (pino in production). Default: nowhere. */
+  readonly serverLog?: ServerLog;
+  /** Request path settings: system TTLs, the body limit, audit file opening (tests). */
+  readonly requests?: Pick<RequestServicesOptions, 'system' | 'requestBytesMax' | 'openAuditFile'>;
 }
+
+/** How often a node checks whether it is the active node (lease expiry runs only there). */
+const activeCheckIntervalMs = 1000;
 
 /** The outcome of one submitted share. */
 export type UnsealStep =
@@ -101,6 +113,8 @@ export class CofferNode {
   #autoUnseal: HsmAutoUnseal | undefined;
   #closed = false;
   #initRunning = false;
+  #services: Promise<RequestServices> | undefined;
+  #activeCheck: { cancel(): void } | undefined;
 
   private constructor(options: CofferNodeOptions, store: LevelStateStore) {
     this.#options = options;
@@ -211,6 +225,101 @@ export class CofferNode {
   /** The first stage of the router: while sealed, only status, init, unseal and health pass. */
   gate(request: GateRequest): GateDecision {
     return gateRequest(request, { sealed: this.#barrier.isSealed });
+  }
+
+  /**
+   * Serves one request through the router: the sealed gate first (a sealed node answers only
+   * seal-status and health, and those never reach the audit log), then the request path.
+   * Never throws.
+   */
+  async handle(request: CoreRequest): Promise<CoreResponse> {
+    const requestId = request.requestId ?? randomUUID();
+    const path = typeof request.path === 'string' ? request.path.replace(/^\/+|\/+$/g, '') : '';
+    if (
+      request.operation === Operation.read &&
+      (path === 'sys/seal-status' || path === 'sys/health')
+    ) {
+      return { ok: true, requestId, data: statusData(this.status(), this.#isActive()) };
+    }
+    const decision = this.gate({ operation: request.operation, path: request.path });
+    if (!decision.ok) {
+      return { ok: false, requestId, code: decision.code, message: decision.message };
+    }
+    let services: RequestServices;
+    try {
+      services = await this.#requestServices();
+    } catch (error) {
+      const code = error instanceof CoreError ? error.code : CoreErrorCode.internal;
+      return {
+        ok: false,
+        requestId,
+        code,
+        message:
+          error instanceof CoreError
+            ? error.message
+            : 'Retry later: the request path could not start (the server log has details)',
+      };
+    }
+    return services.handle({ ...request, requestId });
+  }
+
+  /** Reopens the audit files (SIGHUP after log rotation); the hash chains continue. */
+  async reopenAuditFiles(): Promise<void> {
+    await (await this.#services)?.reopenAuditFiles();
+  }
+
+  /** The request path, built once per unseal; starts the active-node check. */
+  #requestServices(): Promise<RequestServices> {
+    const running = this.#requireRunning();
+    this.#services ??= RequestServices.open({
+      secure: running.secure,
+      barrier: this.#barrier,
+      clock: this.#options.clock,
+      wallClockMs: this.#options.wallClockMs,
+      ...(this.#options.serverLog === undefined ? {} : { log: this.#options.serverLog }),
+      ...this.#options.requests,
+    }).then(
+      (services) => {
+        this.#watchActive(services);
+        return services;
+      },
+      (error: unknown) => {
+        this.#services = undefined;
+        throw error;
+      },
+    );
+    return this.#services;
+  }
+
+  /** Starts or stops lease expiry as this node becomes or stops being the active node. */
+  #watchActive(services: RequestServices): void {
+    const check = (): void => {
+      const active = this.#isActive();
+      if (active !== services.active) {
+        (active ? services.becomeActive() : services.becomeStandby()).catch((error: unknown) => {
+          this.#logger.warn('lease_expiry_switch_failed', {
+            error: error instanceof CoreError ? error.code : 'unexpected',
+          });
+        });
+      }
+      this.#activeCheck = this.#options.clock.setTimer(activeCheckIntervalMs, check);
+    };
+    check();
+  }
+
+  #isActive(): boolean {
+    return (
+      !this.#barrier.isSealed && this.#raft.current?.node.raw.status().softState.role === 'leader'
+    );
+  }
+
+  /** Stops the request path (seal, close): lease expiry stops, audit files close. */
+  async #stopRequestServices(): Promise<void> {
+    this.#activeCheck?.cancel();
+    this.#activeCheck = undefined;
+    const services = this.#services;
+    this.#services = undefined;
+    await (await services?.catch(() => undefined))?.close();
   }
 
   /** The Raft driver while it runs (tests use it to find the leader). */
@@ -472,6 +581,7 @@ export class CofferNode {
     this.#generateRoot.cancel();
     this.#rekey.cancel();
     this.#migration.cancel();
+    await this.#stopRequestServices();
     await this.#raft.stop();
     this.#barrier.seal();
     this.#logger.info('node_sealed', { sealType: this.#options.seal.type });

@@ -375,9 +375,11 @@ export class Router<Token extends ValidToken> {
     if (error instanceof CoreError) {
       return error;
     }
+    // NB: the error's name and where it was thrown, never its message (it could quote a value).
     this.#o.logger?.error('request_failed_unexpectedly', {
       path: clip(path),
       error: error instanceof Error ? error.name : typeof error,
+      at: error instanceof Error ? thrownAt(error) : 'unknown',
     });
     return new CoreError(
       CoreErrorCode.internal,
@@ -450,6 +452,13 @@ function auditFailure(error: unknown): CoreError {
         'Fix the audit devices: none could record the request, so it was not served',
         { cause: error },
       );
+}
+
+/** The source location of the first stack frame ("file.ts:12:3"): no data, only code. */
+function thrownAt(error: Error): string {
+  const frame = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
+  const location = frame === undefined ? undefined : /([^/\\()]+:\d+:\d+)\)?\s*$/.exec(frame);
+  return location?.[1] ?? 'unknown';
 }
 
 function clip(text: string): string {

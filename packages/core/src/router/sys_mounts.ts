@@ -51,7 +51,8 @@ function describe(entry: MountEntry, table: MountTable): Record<string, unknown>
 
 /** What the mount endpoints work with. */
 export interface MountRoutesOptions {
-  readonly table: MountTable;
+  /** The table (a function: the table holds these routes as a builtin, so it is made after). */
+  readonly table: () => MountTable;
   readonly root: StorageView;
   readonly cleanup: MountCleanup;
   /** `sys/auth` (auth methods, under `auth/`) or `sys/mounts` (secrets engines). */
@@ -67,7 +68,8 @@ function mountPathOf(request: BackendRequest, auth: boolean): string {
 }
 
 async function listMounts(options: MountRoutesOptions): Promise<BackendResponse> {
-  const { table, auth } = options;
+  const { auth } = options;
+  const table = options.table();
   const data: Record<string, unknown> = {};
   for (const mount of await table.mounts()) {
     if (mount.entry.path.startsWith('auth/') === auth) {
@@ -99,7 +101,7 @@ async function enableMount(
   }
   const ttls = parseTune((request.fields['config'] ?? {}) as Record<string, unknown>);
   const description = request.fields['description'];
-  await options.table.enable({
+  await options.table().enable({
     path,
     type,
     description: typeof description === 'string' ? description : '',
@@ -114,7 +116,7 @@ async function disableMount(
   options: MountRoutesOptions,
   request: BackendRequest,
 ): Promise<BackendResponse> {
-  const removed = await options.table.remove(mountPathOf(request, options.auth));
+  const removed = await options.table().remove(mountPathOf(request, options.auth));
   await options.cleanup.revokePrefix(removed.path, request.nowMs);
   await deleteAllUnder(options.root, mountDataPrefix(removed.uuid));
   return {};
@@ -125,7 +127,7 @@ async function readTune(
   request: BackendRequest,
 ): Promise<BackendResponse> {
   const path = mountPathOf(request, options.auth);
-  const mount = (await options.table.mounts()).find((m) => m.entry.path === path);
+  const mount = (await options.table().mounts()).find((m) => m.entry.path === path);
   if (mount === undefined) {
     throw new CoreError(CoreErrorCode.notFound, `Check the path: nothing is mounted at "${path}"`);
   }
@@ -144,7 +146,7 @@ async function writeTune(
 ): Promise<BackendResponse> {
   const ttls = parseTune(request.fields);
   const description = request.fields['description'];
-  await options.table.tune(mountPathOf(request, options.auth), {
+  await options.table().tune(mountPathOf(request, options.auth), {
     ...ttls,
     ...(typeof description === 'string' ? { description } : {}),
   });

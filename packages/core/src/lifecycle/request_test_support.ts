@@ -1,0 +1,102 @@
+/**
+ * Test support for request-path tests on a real node: a single-voter CofferNode on LevelDB in
+ * a temporary directory, initialized, with its root token, a file server log and an audit
+ * opener that can fail writes for chosen files. Requests run through CofferNode.handle, driven
+ * on the manual clock (no sleeps).
+ */
+import { join } from 'node:path';
+
+import { InMemoryNetwork, ManualClock } from '@coffer/raft/testing';
+
+import {
+  openAuditFile,
+  type AuditFileHandle,
+  type OpenAuditFile,
+} from '../audit/audit_file_handle.ts';
+import { createServerLog } from '../logging/server_log.ts';
+import type { CoreRequest, CoreResponse, CoreSuccess } from '../router/request.ts';
+import type { CofferNode } from './coffer_node.ts';
+import { drive, openNode, singleNodeOptions, tempRoot, type Harness } from './lifecycle_harness.ts';
+
+/** Files whose audit writes fail with `code` while it is set. */
+export class AuditFaults {
+  readonly failing = new Map<string, string>();
+
+  readonly open: OpenAuditFile = async (path) => this.#wrap(path, await openAuditFile(path));
+
+  #wrap(path: string, inner: AuditFileHandle): AuditFileHandle {
+    return {
+      ...inner,
+      write: (buffer, offset, length) => {
+        const code = this.failing.get(path);
+        return code === undefined
+          ? inner.write(buffer, offset, length)
+          : Promise.reject(Object.assign(new Error(`${code}: injected`), { code }));
+      },
+      datasync: () => inner.datasync(),
+      truncate: (size) => inner.truncate(size),
+      stat: () => inner.stat(),
+      read: (...args: Parameters<AuditFileHandle['read']>) => inner.read(...args),
+      close: () => inner.close(),
+    };
+  }
+}
+
+/** An initialized, unsealed node and what a test needs around it. */
+export interface RequestFixture {
+  readonly harness: Harness & { readonly clock: ManualClock };
+  readonly node: CofferNode;
+  readonly rootToken: string;
+  readonly shares: readonly string[];
+  readonly serverLogPath: string;
+  readonly faults: AuditFaults;
+  /** Every response so far, in order (for canary scans). */
+  readonly responses: CoreResponse[];
+  /** Sends one request through the node (driving the clock as needed). */
+  call(request: CoreRequest): Promise<CoreResponse>;
+  /** Sends one request that must succeed; returns the success. */
+  ok(request: CoreRequest): Promise<CoreSuccess>;
+}
+
+/** Opens a fresh node in its own temporary directory and initializes it. */
+export async function openRequestFixture(): Promise<RequestFixture> {
+  const clock = new ManualClock();
+  const harness = { root: await tempRoot(), clock, network: new InMemoryNetwork() };
+  const serverLogPath = join(harness.root, 'server.log');
+  const faults = new AuditFaults();
+  const node = await openNode(harness, {
+    ...singleNodeOptions(harness, { dir: 'node', seal: { type: 'shamir' } }),
+    serverLog: createServerLog({ destination: serverLogPath, sync: true }),
+    requests: { openAuditFile: faults.open },
+  });
+  const init = await drive(harness, node.init({ shares: 3, threshold: 2 }));
+  if (init.rootToken === undefined) {
+    throw new Error('init gave no root token');
+  }
+  const responses: CoreResponse[] = [];
+  const call = async (request: CoreRequest): Promise<CoreResponse> => {
+    const response = await drive(harness, node.handle(request));
+    responses.push(response);
+    return response;
+  };
+  const ok = async (request: CoreRequest): Promise<CoreSuccess> => {
+    const response = await call(request);
+    if (!response.ok) {
+      throw new Error(
+        `${request.operation} ${request.path} failed: ${response.code} ${response.message}`,
+      );
+    }
+    return response;
+  };
+  return {
+    harness,
+    node,
+    rootToken: init.rootToken,
+    shares: init.unsealShares,
+    serverLogPath,
+    faults,
+    responses,
+    call,
+    ok,
+  };
+}

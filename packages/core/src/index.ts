@@ -119,10 +119,7 @@ export type {
 export { validateRequestPath } from './router/request_path.ts';
 export type { RequestPath } from './router/request_path.ts';
 export { verifyAuditFile } from './audit/verify_audit_file.ts';
-export type {
-  VerifyAuditFileOptions,
-  VerifyAuditFileResult,
-} from './audit/verify_audit_file.ts';
+export type { VerifyAuditFileOptions, VerifyAuditFileResult } from './audit/verify_audit_file.ts';
 export { auditHash } from './audit/audit_hash.ts';
 export { parsePolicy } from './policy/policy_parser.ts';
 export type { Capability, Policy } from './policy/policy_types.ts';

@@ -95,16 +95,18 @@ export class PolicyStore {
     if (name === responseWrappingPolicyName) {
       return { version: builtinVersion, policy: responseWrappingPolicy };
     }
-    const stored = await this.#storage.getVersioned(name);
+    // NB: the version first (no decryption): a cached policy at that version is current.
+    const version = await this.#storage.versionOf(name);
+    const cached = this.#policies.get(name);
+    if (cached !== undefined && version !== undefined && cached.version === version) {
+      return cached;
+    }
+    const stored = version === undefined ? undefined : await this.#storage.getVersioned(name);
     if (stored === undefined) {
       this.#policies.delete(name);
       return name === defaultPolicyName
         ? { version: builtinVersion, policy: builtinDefaultPolicy }
         : undefined;
-    }
-    const cached = this.#policies.get(name);
-    if (cached !== undefined && cached.version === stored.version) {
-      return cached;
     }
     const record = decodeStored(stored.value, name);
     let policy: Policy;

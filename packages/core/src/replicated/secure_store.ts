@@ -50,6 +50,13 @@ export function unsealFromState(
   state.barrier.unseal(rootKey, keyring.value);
 }
 
+/**
+ * Client sessions per node. Each holds at most 48 writes in flight (the state keeps 64
+ * responses per client), so 8 carry 384 concurrent writes before any waits; each registers
+ * lazily, on its first write.
+ */
+const sessionsPerNode = 8;
+
 /** What a SecureStore works with. */
 export interface SecureStoreOptions {
   readonly node: RaftNode;
@@ -62,13 +69,20 @@ export interface SecureStoreOptions {
 /** The replicated, encrypted key-value state of one node. */
 export class SecureStore {
   readonly #options: SecureStoreOptions;
-  readonly #session: SessionClient;
+  /** Client sessions: each keeps at most 48 writes in flight, so several carry a busy node. */
+  readonly #sessions: readonly SessionClient[];
+  /** The ReadIndex round in flight, and the one that starts after it (readPoint). */
+  #readRound: Promise<void> | undefined;
+  #nextReadRound: Promise<void> | undefined;
   /** The keyring change in flight, so concurrent writers share one. */
   #keyringChange: Promise<void> | undefined;
 
   constructor(options: SecureStoreOptions) {
     this.#options = options;
-    this.#session = new SessionClient({ node: options.node, nowMs: options.nowMs });
+    this.#sessions = Array.from(
+      { length: sessionsPerNode },
+      () => new SessionClient({ node: options.node, nowMs: options.nowMs }),
+    );
   }
 
   /**
@@ -120,7 +134,33 @@ export class SecureStore {
    * here when it resolves. The router takes one per request, then reads locally.
    */
   readPoint(): Promise<void> {
-    return this.#readPoint('serve the request');
+    // Reads share ReadIndex rounds (etcd's linearizable read loop does the same): a caller
+    // joins the round that starts after it arrived, never one already in flight, whose index
+    // could predate a write acknowledged before this call.
+    if (this.#readRound === undefined) {
+      this.#readRound = this.#startReadRound();
+      return this.#readRound;
+    }
+    this.#nextReadRound ??= this.#readRound.then(
+      () => this.#promoteReadRound(),
+      () => this.#promoteReadRound(),
+    );
+    return this.#nextReadRound;
+  }
+
+  #promoteReadRound(): Promise<void> {
+    this.#nextReadRound = undefined;
+    this.#readRound = this.#startReadRound();
+    return this.#readRound;
+  }
+
+  #startReadRound(): Promise<void> {
+    const round: Promise<void> = this.#readPoint('serve the request').finally(() => {
+      if (this.#readRound === round) {
+        this.#readRound = undefined;
+      }
+    });
+    return round;
   }
 
   /** The plaintext at path as this node applied it (after a read point), with its version. */
@@ -133,7 +173,7 @@ export class SecureStore {
 
   /** The version of path as this node applied it, without decrypting; undefined when absent. */
   versionLocal(path: string): number | undefined {
-    return this.#options.store.get(path)?.version;
+    return this.#options.store.versionOf(path);
   }
 
   /** A page of the paths under prefix as this node applied them (after a read point). */
@@ -165,7 +205,7 @@ export class SecureStore {
         : operation,
     );
     const what = `write ${operations.length} key${operations.length === 1 ? '' : 's'}`;
-    const result = await this.#session.propose(
+    const result = await this.#leastBusySession().propose(
       { kind: 'transaction', conditions: batch.conditions, operations },
       what,
     );
@@ -230,6 +270,19 @@ export class SecureStore {
     return running;
   }
 
+  #leastBusySession(): SessionClient {
+    let best = this.#sessions[0];
+    for (const session of this.#sessions) {
+      if (best === undefined || session.load < best.load) {
+        best = session;
+      }
+    }
+    if (best === undefined) {
+      throw new Error('unreachable: a SecureStore has at least one session');
+    }
+    return best;
+  }
+
   async #readPoint(what: string): Promise<void> {
     const result = await this.#options.node.readBarrier();
     if (!result.ok) {
@@ -238,7 +291,7 @@ export class SecureStore {
   }
 
   async #propose(command: StateCommand, what: string): Promise<void> {
-    const result = await this.#session.propose(command, what);
+    const result = await this.#leastBusySession().propose(command, what);
     if (!result.ok) {
       throw new CoreError(
         CoreErrorCode.writeRefused,

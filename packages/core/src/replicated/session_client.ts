@@ -62,6 +62,11 @@ export class SessionClient {
   #session: Session | undefined;
   #registering: Promise<Session> | undefined;
   #inFlight = 0;
+
+  /** Writes in flight or queued on this session: a pool sends the next write to the least busy. */
+  get load(): number {
+    return this.#inFlight + this.#waiting.length;
+  }
   readonly #waiting: (() => void)[] = [];
 
   constructor(options: SessionClientOptions) {

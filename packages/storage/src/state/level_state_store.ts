@@ -35,7 +35,7 @@ import { writeSnapshot, type SnapshotOptions } from './snapshot_writer.ts';
 import { sessionLimitsDefault, type SessionLimits } from './session_apply.ts';
 import { decodeSessionMeta, emptySessionMeta, type SessionMeta } from './session_record.ts';
 import { planApply, type ApplyPlan, type StateEntry } from './state_apply.ts';
-import { stateKeyProblem } from './state_command.ts';
+import { validStateKeyBytes } from './state_command.ts';
 import type { StateDatabase } from './state_database.ts';
 import { nextGenerationName, writePointer } from './state_directory.ts';
 import { hashState } from './state_hash.ts';
@@ -125,6 +125,8 @@ export class LevelStateStore {
   readonly #sessionLimits: SessionLimits;
   #db: StateDatabase;
   #generation: string;
+  #whereGeneration: string | undefined;
+  #whereText = '';
   #meta: StateMeta;
   /** The applied index as of the last synced write: what survives a power loss. */
   #durableIndex: number;
@@ -221,18 +223,35 @@ export class LevelStateStore {
 
   /** The value and version stored under key, or undefined when there is none. */
   get(key: string): StoredValue | undefined {
-    const db = this.#live('read a key');
-    if (stateKeyProblem(key) !== undefined) {
+    const found = this.#getRecord(key);
+    if (found === undefined) {
       return undefined;
     }
-    const dbKey = dataKey(utf8Bytes(key));
-    const record = this.#read(() => db.getSync(dbKey), key);
-    if (record === undefined) {
-      return undefined;
-    }
-    const { version, value } = decodeValueRecord(dbKey, record, this.#where());
+    const { version, value } = decodeValueRecord(found.dbKey, found.record, this.#where());
     // A copy in a plain Uint8Array: the caller may keep it, and it is not a Buffer view.
     return { version, value: new Uint8Array(value) };
+  }
+
+  /**
+   * The version stored under key, or undefined when there is none: the record is checked as by
+   * get(), but its value is not copied (a cache of a decoded value checks it is current).
+   */
+  versionOf(key: string): number | undefined {
+    const found = this.#getRecord(key);
+    return found === undefined
+      ? undefined
+      : decodeValueRecord(found.dbKey, found.record, this.#where()).version;
+  }
+
+  #getRecord(key: string): { dbKey: Uint8Array; record: Uint8Array } | undefined {
+    const db = this.#live('read a key');
+    const keyBytes = validStateKeyBytes(key);
+    if (keyBytes === undefined) {
+      return undefined;
+    }
+    const dbKey = dataKey(keyBytes);
+    const record = this.#read(() => db.getSync(dbKey), key);
+    return record === undefined ? undefined : { dbKey, record };
   }
 
   /**
@@ -467,7 +486,13 @@ export class LevelStateStore {
   }
 
   #where(): string {
-    return join(this.#location, this.#generation);
+    // NB: memoized per generation: every read passes it (for a corruption message), so the
+    // join stays off the read path.
+    if (this.#whereGeneration !== this.#generation) {
+      this.#whereGeneration = this.#generation;
+      this.#whereText = join(this.#location, this.#generation);
+    }
+    return this.#whereText;
   }
 
   /** The database, when the store is open and has not failed. */

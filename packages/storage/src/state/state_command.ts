@@ -71,7 +71,18 @@ export type DecodedStateCommand =
 
 /** Why key cannot be stored, or undefined when it can. */
 export function stateKeyProblem(key: string): string | undefined {
+  return keyBytesProblem(key, utf8Bytes(key));
+}
+
+/** The UTF-8 bytes of a valid state key, or undefined for one stateKeyProblem refuses. */
+export function validStateKeyBytes(key: string): Uint8Array | undefined {
   const bytes = utf8Bytes(key);
+  return keyBytesProblem(key, bytes) === undefined ? bytes : undefined;
+}
+
+const surrogate = /[\ud800-\udfff]/;
+
+function keyBytesProblem(key: string, bytes: Uint8Array): string | undefined {
   if (bytes.byteLength === 0) {
     return 'the key is empty';
   }
@@ -79,7 +90,7 @@ export function stateKeyProblem(key: string): string | undefined {
     return `the key is ${bytes.byteLength} bytes long, above the limit of ${stateKeyBytesMax}`;
   }
   // NB: a lone surrogate encodes as U+FFFD, so such a key would not read back as itself.
-  if (Buffer.from(bytes).toString('utf8') !== key) {
+  if (surrogate.test(key) && Buffer.from(bytes).toString('utf8') !== key) {
     return 'the key is not well-formed Unicode (a lone surrogate)';
   }
   return undefined;

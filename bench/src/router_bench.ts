@@ -86,8 +86,10 @@ interface Totals {
   latenciesMs: number[];
 }
 
-async function main(): Promise<void> {
-  const root = await mkdtemp(join(tmpdir(), 'coffer-bench-router-'));
+/** A node on real LevelDB in `root`, initialized, with KV v2 at secret/ and a bench token. */
+async function setUp(
+  root: string,
+): Promise<{ node: CofferNode; rootToken: string; token: string }> {
   const network = new InMemoryNetwork();
   let seed = 11;
   const node = await CofferNode.open({
@@ -100,36 +102,88 @@ async function main(): Promise<void> {
     wallClockMs: () => Date.now(),
     seal: { type: 'shamir' },
   });
+  while (node.raftNode?.raw.status().softState.role !== 'leader') {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const init = await node.init({ shares: 1, threshold: 1 });
+  const rootToken = init.rootToken ?? '';
+  await must(node, {
+    operation: 'update',
+    path: 'sys/mounts/secret',
+    token: rootToken,
+    data: { type: 'kv' },
+  });
+  await must(node, {
+    operation: 'update',
+    path: 'sys/policies/acl/bench',
+    token: rootToken,
+    data: { policy: 'path "secret/data/bench/*" { capabilities = ["create", "read", "update"] }' },
+  });
+  const created = await must(node, {
+    operation: 'update',
+    path: 'auth/token/create',
+    token: rootToken,
+    data: { policies: ['bench'], ttl: '1h' },
+  });
+  const token = created.auth?.clientToken ?? '';
+  for (const path of paths) {
+    await must(node, { operation: 'update', path, token, data: { data: { value } } });
+  }
+  return { node, rootToken, token };
+}
+
+/** Alternates audit off and on in slices for one operation; sums each side. */
+async function measure(
+  node: CofferNode,
+  request: (i: number) => CoreRequest,
+  setAudit: (on: boolean) => Promise<void>,
+): Promise<{ off: Totals; on: Totals }> {
+  await closedLoop(node, request, 1); // warm-up
+  const off: Totals = { count: 0, seconds: 0, latenciesMs: [] };
+  const on: Totals = { count: 0, seconds: 0, latenciesMs: [] };
+  for (let elapsed = 0; elapsed < phaseSeconds; elapsed += sliceSeconds) {
+    for (const audit of auditSettings) {
+      await setAudit(audit);
+      const slice = await closedLoop(node, request, sliceSeconds);
+      const totals = audit ? on : off;
+      totals.count += slice.count;
+      totals.seconds += sliceSeconds;
+      totals.latenciesMs.push(...slice.latenciesMs);
+      if (audit) {
+        await setAudit(false);
+      }
+    }
+  }
+  return { off, on };
+}
+
+function report(results: Record<string, { off: Totals; on: Totals }>): void {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`bench:router — ${cpus().length} cores, ${cpu}, Node ${process.version}`);
+  console.log(
+    `one node, real LevelDB and fsync, ${concurrency} requests in flight, ${pathCount} paths, ` +
+      `${value.length}-byte values, non-root token; audit: one file device, fsync per batch`,
+  );
+  console.log(
+    'operation | audit off ops/s | audit on ops/s | on / off | p50 / p99 ms (on) | target (on)',
+  );
+  for (const [name, { off, on }] of Object.entries(results)) {
+    const offRate = off.count / off.seconds;
+    const onRate = on.count / on.seconds;
+    const sorted = on.latenciesMs.sort((a, b) => a - b);
+    const target = targets[name as keyof typeof targets];
+    console.log(
+      `${name} | ${offRate.toFixed(0)} | ${onRate.toFixed(0)} | ${((onRate / offRate) * 100).toFixed(0)}% | ` +
+        `${percentile(sorted, 0.5).toFixed(2)} / ${percentile(sorted, 0.99).toFixed(2)} | ` +
+        `≥ ${target} ${onRate >= target ? 'met' : 'NOT met'}`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'coffer-bench-router-'));
+  const { node, rootToken, token } = await setUp(root);
   try {
-    while (node.raftNode?.raw.status().softState.role !== 'leader') {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const init = await node.init({ shares: 1, threshold: 1 });
-    const rootToken = init.rootToken ?? '';
-    await must(node, {
-      operation: 'update',
-      path: 'sys/mounts/secret',
-      token: rootToken,
-      data: { type: 'kv' },
-    });
-    await must(node, {
-      operation: 'update',
-      path: 'sys/policies/acl/bench',
-      token: rootToken,
-      data: {
-        policy: 'path "secret/data/bench/*" { capabilities = ["create", "read", "update"] }',
-      },
-    });
-    const created = await must(node, {
-      operation: 'update',
-      path: 'auth/token/create',
-      token: rootToken,
-      data: { policies: ['bench'], ttl: '1h' },
-    });
-    const token = created.auth?.clientToken ?? '';
-    for (const path of paths) {
-      await must(node, { operation: 'update', path, token, data: { data: { value } } });
-    }
     const auditFile = join(root, 'audit.log');
     const setAudit = async (on: boolean): Promise<void> => {
       await must(node, {
@@ -154,47 +208,11 @@ async function main(): Promise<void> {
     };
     const results: Record<string, { off: Totals; on: Totals }> = {};
     for (const [name, request] of Object.entries(operations)) {
-      if (only !== undefined && only !== name) {
-        continue;
+      if (only === undefined || only === name) {
+        results[name] = await measure(node, request, setAudit);
       }
-      await closedLoop(node, request, 1); // warm-up
-      const off: Totals = { count: 0, seconds: 0, latenciesMs: [] };
-      const on: Totals = { count: 0, seconds: 0, latenciesMs: [] };
-      for (let elapsed = 0; elapsed < phaseSeconds; elapsed += sliceSeconds) {
-        for (const audit of auditSettings) {
-          await setAudit(audit);
-          const slice = await closedLoop(node, request, sliceSeconds);
-          const totals = audit ? on : off;
-          totals.count += slice.count;
-          totals.seconds += sliceSeconds;
-          totals.latenciesMs.push(...slice.latenciesMs);
-          if (audit) {
-            await setAudit(false);
-          }
-        }
-      }
-      results[name] = { off, on };
     }
-    const cpu = cpus()[0]?.model ?? 'unknown CPU';
-    console.log(`bench:router — ${cpus().length} cores, ${cpu}, Node ${process.version}`);
-    console.log(
-      `one node, real LevelDB and fsync, ${concurrency} requests in flight, ${pathCount} paths, ` +
-        `${value.length}-byte values, non-root token; audit: one file device, fsync per batch`,
-    );
-    console.log(
-      'operation | audit off ops/s | audit on ops/s | on / off | p50 / p99 ms (on) | target (on)',
-    );
-    for (const [name, { off, on }] of Object.entries(results)) {
-      const offRate = off.count / off.seconds;
-      const onRate = on.count / on.seconds;
-      const sorted = on.latenciesMs.sort((a, b) => a - b);
-      const target = targets[name as keyof typeof targets];
-      console.log(
-        `${name} | ${offRate.toFixed(0)} | ${onRate.toFixed(0)} | ${((onRate / offRate) * 100).toFixed(0)}% | ` +
-          `${percentile(sorted, 0.5).toFixed(2)} / ${percentile(sorted, 0.99).toFixed(2)} | ` +
-          `≥ ${target} ${onRate >= target ? 'met' : 'NOT met'}`,
-      );
-    }
+    report(results);
   } finally {
     await node.close();
     await rm(root, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { SeededRandom } from '@coffer/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifyAuditFile } from '../audit/verify_audit_file.ts';
@@ -126,6 +127,39 @@ describe('the request path on one node', () => {
           [CoreErrorCode.permissionDenied, CoreErrorCode.invalidPath, CoreErrorCode.notFound],
           `${operation} ${path}: ${answer.code}`,
         ).toContain(answer.code);
+      }
+    }
+  });
+
+  it('never lets policy A reach a path outside A (seeded random paths through the router)', async () => {
+    const a = await token({ policies: ['team-a'] });
+    const random = new SeededRandom(7);
+    const pieces = [
+      'team-a',
+      'team-b',
+      '..',
+      '.',
+      '',
+      '%2e',
+      '\uff0f',
+      'tеam-a',
+      '*',
+      '+',
+      'x',
+      'one',
+    ];
+    const operations = ['read', 'update', 'delete', 'list', 'patch'] as const;
+    for (let i = 0; i < 150; i++) {
+      const depth = 1 + random.int(3);
+      const tail = Array.from({ length: depth }, () => random.pick(pieces)).join('/');
+      const path = `secret/${random.pick(['data', 'metadata', 'delete', 'destroy'])}/${tail}${random.chance(0.2) ? '/' : ''}`;
+      const operation = random.pick(operations);
+      const answer = await f.call({ operation, path, token: a, data: {} });
+      const inside =
+        /^secret\/data\/team-a\/[^/]+(\/[^/]+)*$/.test(path) &&
+        ['read', 'update'].includes(operation);
+      if (!inside) {
+        expect(answer.ok, `${operation} ${path}`).toBe(false);
       }
     }
   });

@@ -125,3 +125,4 @@ export { parsePolicy } from './policy/policy_parser.ts';
 export type { Capability, Policy } from './policy/policy_types.ts';
 export { createServerLog, redactedFieldNames, silentServerLog } from './logging/server_log.ts';
 export type { LogFields, ServerLog, ServerLogOptions } from './logging/server_log.ts';
+export { reopenAuditFilesOnSignal } from './lifecycle/audit_rotation.ts';

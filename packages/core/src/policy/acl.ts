@@ -22,7 +22,12 @@ import { isCanonicalPath } from './text_checks.ts';
 
 /** The outcome of a check; `reason` is for the audit and server logs, never for the caller. */
 export type AclDecision =
-  { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+  | {
+      readonly allowed: true;
+      /** The matching rule also grants `sudo` (always, for root): handlers may give more. */
+      readonly sudo: boolean;
+    }
+  | { readonly allowed: false; readonly reason: string };
 
 /** What check() looks at. */
 export interface AclRequest {
@@ -36,7 +41,8 @@ export interface AclRequest {
   readonly wrapTtlSeconds?: number;
 }
 
-const allowed: AclDecision = { allowed: true };
+const allowedWithSudo: AclDecision = { allowed: true, sudo: true };
+const allowedWithoutSudo: AclDecision = { allowed: true, sudo: false };
 const grantingCapabilities: readonly Capability[] = [
   Capability.create,
   Capability.delete,
@@ -179,7 +185,7 @@ export class Acl {
       );
     }
     if (this.root) {
-      return allowed;
+      return allowedWithSudo;
     }
     const operation = request.operation;
     const permissions = this.#find(request.path, operation);
@@ -207,7 +213,7 @@ export class Acl {
         return refuse(`the rule ${pattern}: ${reason}`);
       }
     }
-    return allowed;
+    return capabilities.has(Capability.sudo) ? allowedWithSudo : allowedWithoutSudo;
   }
 
   /**

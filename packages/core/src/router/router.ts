@@ -341,7 +341,7 @@ export class Router<Token extends ValidToken> {
       progress.record = { ...progress.record, policyAllowed: false };
       throw permissionDenied();
     }
-    return acl.root || acl.capabilities(check.path).includes('sudo');
+    return decision.sudo;
   }
 
   async #logRequest(progress: Progress<Token>): Promise<void> {

@@ -41,12 +41,11 @@ export interface RouterTokens<Token extends ValidToken> {
 
 /** A compiled set of policies. */
 export interface RouterAcl {
-  /** The capabilities the policies give on path (`sudo` among them when held). */
-  capabilities(path: string): readonly string[];
-  readonly root: boolean;
   check(
     request: AclRequest,
-  ): { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+  ):
+    | { readonly allowed: true; readonly sudo: boolean }
+    | { readonly allowed: false; readonly reason: string };
 }
 
 /** The policy store, as the router uses it. */

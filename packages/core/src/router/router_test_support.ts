@@ -99,11 +99,9 @@ export function fakeAcl(rules: ReadonlyMap<string, readonly string[]>) {
       const lines = names.flatMap((n) => rules.get(n) ?? []);
       const root = names.includes('root');
       return Promise.resolve({
-        root,
-        capabilities: () => (root ? ['sudo'] : []),
         check: (request) => {
           if (root) {
-            return { allowed: true };
+            return { allowed: true, sudo: true };
           }
           const allows = (capability: string) =>
             lines.some((line) => {
@@ -116,7 +114,9 @@ export function fakeAcl(rules: ReadonlyMap<string, readonly string[]>) {
               );
             });
           const ok = allows(request.operation) && (request.sudo !== true || allows('sudo'));
-          return ok ? { allowed: true } : { allowed: false, reason: 'no rule' };
+          return ok
+            ? { allowed: true, sudo: allows('sudo') }
+            : { allowed: false, reason: 'no rule' };
         },
       });
     },

@@ -223,6 +223,36 @@ describe('the request path on one node', () => {
     expect(await lookup(child ?? '')).toBe(false);
   });
 
+  it('lets only a caller with sudo on auth/token/create make orphan tokens there', async () => {
+    await f.ok({
+      operation: 'update',
+      path: 'sys/policies/acl/creator-sudo',
+      token: f.rootToken,
+      data: {
+        policy: 'path "auth/token/create" { capabilities = ["create", "update", "sudo"] }',
+      },
+    });
+    const withSudo = await token({ policies: ['creator-sudo'] });
+    const withoutSudo = await token({ policies: ['creator'] });
+    const orphan = { policies: ['default'], no_parent: true };
+    expect(
+      await f.call({
+        operation: 'update',
+        path: 'auth/token/create',
+        token: withSudo,
+        data: orphan,
+      }),
+    ).toMatchObject({ ok: true, auth: { orphan: true } });
+    expect(
+      await f.call({
+        operation: 'update',
+        path: 'auth/token/create',
+        token: withoutSudo,
+        data: orphan,
+      }),
+    ).toMatchObject({ ok: false, code: CoreErrorCode.permissionDenied });
+  });
+
   it('an expired token fails everywhere, and a use-limited token stops after its uses', async () => {
     const expiring = await token({ policies: ['default'], ttl: '10s' });
     f.harness.clock.advance(11_000);

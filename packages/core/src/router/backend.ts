@@ -124,13 +124,19 @@ export interface Route {
   readonly operations: Partial<Readonly<Record<Operation, Handler>>>;
   /**
    * Tells a create from an update: true when the target exists. Without it every write is an
-   * `update` (Vault's ExistenceCheck). The router asks it before the policy check.
+   * `update` (Vault's ExistenceCheck). The router asks it before the policy check, with the
+   * route's params and raw data (fields are parsed only once the policy allowed the request).
    */
   readonly exists?: (request: BackendRequest) => Promise<boolean>;
   /** The route also needs the `sudo` capability (root-protected, Vault's PathsSpecial.Root). */
   readonly sudo?: boolean;
   /** The route answers without a token (logins). */
   readonly unauthenticated?: boolean;
+  /**
+   * The body is free-form (`sys/wrapping/wrap`): no field parsing, any JSON object is passed
+   * as `fields` and `data` alike.
+   */
+  readonly freeForm?: boolean;
 }
 
 /** What a lease's revoke and renew see. */

@@ -102,6 +102,7 @@ const rules = new Map<string, readonly string[]>([
   ['leaser', ['read app/lease']],
   ['boomer', ['read app/boom']],
   ['response-wrapping', ['update sys/wrapping/unwrap']],
+  ['creator', ['create app/items/*']],
 ]);
 
 async function setup(requestBytesMax?: number) {
@@ -200,9 +201,77 @@ describe('Router', () => {
       const answer = await f.handle({ operation, path, token: 't-reader' });
       expect(answer, `${operation} ${path}`).toMatchObject({
         ok: false,
-        code: path === 'other/thing' ? CoreErrorCode.notFound : CoreErrorCode.permissionDenied,
+        code: CoreErrorCode.permissionDenied,
       });
     }
+  });
+
+  it('tells no one without a token what is mounted; a root token learns a path does not exist', async () => {
+    const f = await setup();
+    const mounted = await f.handle({ operation: 'read', path: 'app/items/a' });
+    const unmounted = await f.handle({ operation: 'read', path: 'nothing/here' });
+    expect(unmounted).toEqual({ ...mounted, requestId: unmounted.requestId });
+    expect(unmounted).toMatchObject({ ok: false, code: CoreErrorCode.permissionDenied });
+    expect(
+      await f.handle({ operation: 'read', path: 'nothing/here', token: 't-root' }),
+    ).toMatchObject({ ok: false, code: CoreErrorCode.notFound });
+  });
+
+  it('decides create or update itself: a create-only caller cannot overwrite', async () => {
+    const f = await setup();
+    f.tokens.add('t-creator', ['creator']);
+    await f.handle({
+      operation: 'update',
+      path: 'app/items/c',
+      data: { value: 'v1' },
+      token: 't-root',
+    });
+    const overwrite = await f.handle({
+      operation: 'create',
+      path: 'app/items/c',
+      data: { value: 'v2' },
+      token: 't-creator',
+    });
+    expect(overwrite).toMatchObject({ ok: false, code: CoreErrorCode.permissionDenied });
+    const read = await f.handle({ operation: 'read', path: 'app/items/c', token: 't-root' });
+    expect(read).toMatchObject({ ok: true, data: { value: 'v1' } });
+  });
+
+  it('refuses a bad wrap TTL before anything runs', async () => {
+    const f = await setup();
+    for (const wrapTtlSeconds of [0, -1, Number.NaN, 0.5, 31 * 86400]) {
+      const answer = await f.handle({
+        operation: 'update',
+        path: 'app/items/w',
+        data: { value: 'x' },
+        token: 't-root',
+        wrapTtlSeconds,
+      });
+      expect(answer, String(wrapTtlSeconds)).toMatchObject({
+        ok: false,
+        code: CoreErrorCode.invalidRequest,
+      });
+    }
+    const read = await f.handle({ operation: 'read', path: 'app/items/w', token: 't-root' });
+    expect(read.ok && read.data).toBeUndefined();
+  });
+
+  it('wraps nothing on an unauthenticated path but a login', async () => {
+    const f = await setup();
+    const lookup = await f.handle({
+      operation: 'update',
+      path: 'sys/wrapping/lookup',
+      data: { token: 'nope' },
+      wrapTtlSeconds: 60,
+    });
+    expect(lookup.ok).toBe(false);
+    const login = await f.handle({
+      operation: 'update',
+      path: 'app/login',
+      data: { secret: 'right' },
+      wrapTtlSeconds: 60,
+    });
+    expect(login).toMatchObject({ ok: true, wrapInfo: { ttlSeconds: 60 } });
   });
 
   it('needs sudo on a sudo route besides the capability', async () => {

@@ -43,7 +43,7 @@ import type {
   RouterTokens,
   ValidToken,
 } from './router_ports.ts';
-import type { ResponseWrapping, WrappedPayload } from './wrapping.ts';
+import { wrapTtlMaxSeconds, type ResponseWrapping, type WrappedPayload } from './wrapping.ts';
 
 /** Default request body limit: 1 MiB of JSON. */
 export const requestBytesMaxDefault = 1024 * 1024;
@@ -88,6 +88,8 @@ interface RequestContext<Token> {
   readonly requestId: string;
   readonly nowMs: number;
   readonly progress: Progress<Token>;
+  /** A wrap asked on an unauthenticated route: allowed only for a login's answer. */
+  wrapsUnauthenticated?: boolean;
 }
 
 /** What the pipeline knows about a request so far (for its audit lines). */
@@ -143,63 +145,70 @@ export class Router<Token extends ValidToken> {
 
   async #serve(context: RequestContext<Token>): Promise<CoreSuccess> {
     const { request, progress } = context;
-    const { path } = validateRequestPath(request.path);
+    const { path, trailingSlash } = validateRequestPath(request.path);
     const operation = validateOperation(request.operation);
     const data = this.#validateData(request.data);
+    const wrapTtlSeconds = validateWrapTtl(request.wrapTtlSeconds);
     await this.#o.readPoint();
     const found = await this.#o.mounts.find(path);
-    if (found === undefined) {
-      throw new CoreError(
-        CoreErrorCode.notFound,
-        `Check the path: nothing is mounted at "${clip(path)}"`,
-      );
-    }
-    const { mount, relative } = found;
-    progress.record = {
-      ...progress.record,
-      path,
-      mountType: mount.entry.type,
-      mountAccessor: mount.entry.accessor,
-    };
-    const match = matchRoute(mount.routes, relative);
+    const match = found === undefined ? undefined : matchRoute(found.mount.routes, found.relative);
     const route = match?.compiled.route;
-    // NB: the token first, so a caller without one learns nothing of what exists.
+    if (found !== undefined) {
+      progress.record = {
+        ...progress.record,
+        path,
+        mountType: found.mount.entry.type,
+        mountAccessor: found.mount.entry.accessor,
+      };
+    }
+    // NB: the token before any answer that depends on the path, so a caller without one
+    // learns nothing of what is mounted; logins are the only routes without one.
     const caller = route?.unauthenticated === true ? undefined : await this.#authenticate(context);
-    if (match === undefined || route === undefined) {
-      await this.#checkPolicy(progress, { operation, path, data });
+    // Vault's list paths end in "/": policies name them that way.
+    const aclPath = trailingSlash && operation === Operation.list ? `${path}/` : path;
+    if (found === undefined || match === undefined || route === undefined) {
+      await this.#checkPolicy(progress, { operation, path: aclPath, data });
       throw new CoreError(CoreErrorCode.notFound, `Check the path: "${clip(path)}" does not exist`);
     }
-    const backendRequest: BackendRequest = {
+    if (
+      caller === undefined &&
+      wrapTtlSeconds !== undefined &&
+      route !== this.#o.wrapping.unwrapRoute
+    ) {
+      // NB: checked again after the handler: only a login's answer may be wrapped here.
+      context.wrapsUnauthenticated = true;
+    }
+    const { mount, relative } = found;
+    const unparsed: BackendRequest = {
       operation,
       path: relative,
       params: match.params,
-      fields: parseFields(route.fields ?? {}, data),
+      fields: {},
       data,
       storage: mount.storage,
       mount: mount.info,
       caller,
-      sudo: false,
       clientAddress: request.clientAddress,
       requestId: context.requestId,
       nowMs: context.nowMs,
     };
-    const effective = await this.#effectiveOperation(route, backendRequest);
+    const effective = await this.#effectiveOperation(route, unparsed);
     const sudo =
       caller === undefined
         ? false
         : await this.#checkPolicy(progress, {
             operation: effective,
-            path,
+            path: aclPath,
             data,
             ...(route.sudo === true ? { sudo: true } : {}),
-            ...(request.wrapTtlSeconds === undefined
-              ? {}
-              : { wrapTtlSeconds: request.wrapTtlSeconds }),
+            ...(wrapTtlSeconds === undefined ? {} : { wrapTtlSeconds }),
           });
+    // NB: fields parse after the policy check, so a denied caller learns no field list.
+    const fields = route.freeForm === true ? data : parseFields(route.fields ?? {}, data);
     return this.#run(context, {
       mount,
       route,
-      request: { ...backendRequest, operation: effective, sudo },
+      request: { ...unparsed, fields, operation: effective, sudo },
     });
   }
 
@@ -268,9 +277,15 @@ export class Router<Token extends ValidToken> {
         ? await wrapping.unwrap(target.request, token)
         : await this.#payloadOf(target, token);
     const wrapTtl =
-      context.request.wrapTtlSeconds ??
-      (target.route === wrapping.wrapRoute ? wrapTtlDefaultSeconds : 0);
-    if (wrapTtl > 0 && target.route !== wrapping.unwrapRoute) {
+      validateWrapTtl(context.request.wrapTtlSeconds) ??
+      (target.route === wrapping.wrapRoute ? wrapTtlDefaultSeconds : undefined);
+    if (wrapTtl !== undefined && target.route !== wrapping.unwrapRoute) {
+      if (context.wrapsUnauthenticated === true && payload.auth === undefined) {
+        throw new CoreError(
+          CoreErrorCode.invalidRequest,
+          'Send wrapTtlSeconds only with a token, or with a login: this unauthenticated path does not wrap',
+        );
+      }
       const wrapInfo = await wrapping.wrap(payload, {
         ttlSeconds: wrapTtl,
         creationPath: `${target.mount.entry.path}${target.request.path}`,
@@ -321,10 +336,17 @@ export class Router<Token extends ValidToken> {
     };
   }
 
-  /** An `update` of a route with an existence check is a `create` when the target is absent. */
+  /**
+   * Create or update, decided here and never by the caller: with an existence check, a write is
+   * a `create` when the target is absent and an `update` when it exists (so `create` alone can
+   * never overwrite); without one, every write is an `update` (Vault's rule).
+   */
   async #effectiveOperation(route: Route, request: BackendRequest): Promise<Operation> {
-    if (request.operation !== Operation.update || route.exists === undefined) {
+    if (request.operation !== Operation.update && request.operation !== Operation.create) {
       return request.operation;
+    }
+    if (route.exists === undefined) {
+      return Operation.update;
     }
     return (await route.exists(request)) ? Operation.update : Operation.create;
   }
@@ -420,6 +442,23 @@ export class Router<Token extends ValidToken> {
     }
     return data;
   }
+}
+
+/**
+ * The wrap TTL of a request: undefined (no wrap) or whole seconds within 1 s to 30 days;
+ * anything else is refused before anything runs.
+ */
+function validateWrapTtl(ttl: unknown): number | undefined {
+  if (ttl === undefined) {
+    return undefined;
+  }
+  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1 || ttl > wrapTtlMaxSeconds) {
+    throw new CoreError(
+      CoreErrorCode.invalidRequest,
+      `Send wrapTtlSeconds as whole seconds from 1 to ${wrapTtlMaxSeconds}, or leave it out`,
+    );
+  }
+  return ttl;
 }
 
 function validateOperation(operation: unknown): Operation {

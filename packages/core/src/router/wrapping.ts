@@ -62,8 +62,8 @@ export class ResponseWrapping<Token extends ValidToken> {
     };
     this.wrapRoute = {
       pattern: 'wrapping/wrap',
+      freeForm: true,
       operations: { update: (request) => Promise.resolve({ data: request.data }) },
-      fields: {},
     };
     this.lookupRoute = {
       pattern: 'wrapping/lookup',

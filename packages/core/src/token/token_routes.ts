@@ -23,10 +23,11 @@ import type {
 import { FieldType, type FieldSpec } from '../router/fields.ts';
 import type { IssueSpec } from './issue_spec.ts';
 import { isInLastUse, isLive, type TokenEntry, TokenKind } from './token_entry.ts';
+import { isTokenIdShaped } from './token_id.ts';
 import { childPolicies, rootPolicy } from './token_policies.ts';
 import type { TokenRecords, VersionedEntry } from './token_records.ts';
 import type { TokenTidyReport } from './token_tidy.ts';
-import { planTtl, type TtlLimits } from './token_ttl.ts';
+import { capPeriod, planTtl, type TtlLimits } from './token_ttl.ts';
 import { authInfoOf, lookupData, renewalData } from './token_view.ts';
 
 /** What the routes need of the token store. */
@@ -137,16 +138,19 @@ async function create(
     noDefaultPolicy: request.fields['no_default_policy'] === true,
     sudo,
   });
-  const periodSeconds = count(request, 'period');
-  const ttl = planTtl(
+  const limits = store.limitsOf(request.mount);
+  const period = capPeriod(count(request, 'period'), limits);
+  const periodSeconds = period.periodSeconds;
+  const planned = planTtl(
     {
       ttlSeconds: count(request, 'ttl'),
       explicitMaxTtlSeconds: count(request, 'explicit_max_ttl'),
       periodSeconds,
       root: policies.includes(rootPolicy),
     },
-    { limits: store.limitsOf(request.mount), nowMs: request.nowMs },
+    { limits, nowMs: request.nowMs },
   );
+  const ttl = { ...planned, warnings: [...period.warnings, ...planned.warnings] };
   const metadata = request.fields['meta'];
   const { id, entry } = await store.issue({
     kind: TokenKind.service,
@@ -171,20 +175,31 @@ async function create(
 interface Target {
   readonly field: string;
   find(store: TokenRouteStore, request: BackendRequest): Promise<TokenEntry | undefined>;
+  /** Also a token marked revoked or expired, so a revocation interrupted midway can resume. */
+  findForRevoke(store: TokenRouteStore, request: BackendRequest): Promise<TokenEntry | undefined>;
 }
 
 const byToken: Target = {
   field: 'token',
   find: (store, request) => store.findLive(text(request, 'token') ?? '', request.nowMs),
+  findForRevoke: async (store, request) => {
+    const id = text(request, 'token') ?? '';
+    return isTokenIdShaped(id)
+      ? (await store.records.read(store.records.keyOf(id)))?.entry
+      : undefined;
+  },
 };
 const byAccessor: Target = {
   field: 'accessor',
   find: (store, request) =>
     store.findByAccessor(text(request, 'accessor') ?? '', { nowMs: request.nowMs }),
+  findForRevoke: async (store, request) =>
+    (await store.records.readByAccessor(text(request, 'accessor') ?? ''))?.entry,
 };
 const self: Target = {
   field: 'token',
   find: async (store, request) => (await callerEntry(store, request)).entry,
+  findForRevoke: async (store, request) => (await callerEntry(store, request)).entry,
 };
 
 async function required(
@@ -229,7 +244,7 @@ async function revoke(
   request: BackendRequest,
   target: Target,
 ): Promise<BackendResponse> {
-  const entry = await target.find(store, request);
+  const entry = await target.findForRevoke(store, request);
   if (entry !== undefined) {
     await store.revokeTree(entry, request.nowMs);
   }

@@ -370,3 +370,45 @@ describe('TokenStore secrecy', () => {
     expect(await h.tokens.findByAccessor(entry?.accessor ?? '', { nowMs: h.wall() })).toBeDefined();
   });
 });
+
+describe('security review regressions', () => {
+  it('a child is refused from the moment its parent is marked revoked (an interrupted revocation)', async () => {
+    const h = makeHarness();
+    const { entry: root } = await rootToken(h);
+    const child = await childOf(h, root);
+    expect(await h.tokens.validate(child.id, { nowMs: h.wall() })).toBeDefined();
+    // NB: as if the node stopped right after the first write of revokeTree.
+    await h.tokens.markRevoked(root, h.wall());
+    expect(await h.tokens.validate(child.id, { nowMs: h.wall() })).toBeUndefined();
+  });
+
+  it('a child is refused once its parent has expired', async () => {
+    const h = makeHarness();
+    const parent = await loginToken(h, { ttlSeconds: 60 });
+    const child = await childOf(h, parent.entry, 600);
+    h.clock.advance(45_000);
+    const parentEntry = (await h.tokens.records.read(parent.entry.key))?.entry;
+    expect(parentEntry).toBeDefined();
+    expect(await h.tokens.validate(child.id, { nowMs: h.wall() })).toBeDefined();
+    h.clock.advance(16_000);
+    expect(await h.tokens.validate(child.id, { nowMs: h.wall() })).toBeUndefined();
+  });
+
+  it('a login never issues a root token, whatever the case of the policy name', async () => {
+    const h = makeHarness();
+    for (const policies of [['root'], ['Root'], [' ROOT ']]) {
+      await expect(loginToken(h, { policies })).rejects.toMatchObject({
+        code: 'COFFER_CORE_INVALID_REQUEST',
+      });
+    }
+  });
+
+  it("a periodic login token's period is capped at the mount's max TTL", async () => {
+    const h = makeHarness();
+    const info = await h.tokens.issueForLogin(
+      { ...login, periodSeconds: 100 * 365 * 86400 },
+      { mount: approle, path: 'auth/approle/login', nowMs: h.wall() },
+    );
+    expect(info.leaseDurationSeconds).toBeLessThanOrEqual(approle.maxLeaseTtlSeconds);
+  });
+});

@@ -39,7 +39,7 @@ import {
   TokenKind,
 } from './token_entry.ts';
 import { isTokenIdShaped, newAccessor, newTokenId } from './token_id.ts';
-import { normalizePolicies, withDefault, wrappingPolicy } from './token_policies.ts';
+import { normalizePolicies, rootPolicy, withDefault, wrappingPolicy } from './token_policies.ts';
 import { TokenRecords, type VersionedEntry } from './token_records.ts';
 import {
   markRevoked,
@@ -49,7 +49,7 @@ import {
 } from './token_revocation.ts';
 import { tokenBackend } from './token_routes.ts';
 import { tidyTokens, type TokenTidyReport } from './token_tidy.ts';
-import { planRenewal, planTtl, type TtlLimits } from './token_ttl.ts';
+import { capPeriod, planRenewal, planTtl, type TtlLimits } from './token_ttl.ts';
 import { authInfoOf, callerInfoOf } from './token_view.ts';
 
 /** What the token store needs of the expiration manager. */
@@ -75,6 +75,8 @@ export interface TokenStoreOptions {
 }
 
 const retriesMax = 8;
+/** The deepest token tree validate() follows; a deeper token is refused. */
+const ancestorsCheckedMax = 64;
 
 function parentGone(): CoreError {
   return new CoreError(
@@ -122,11 +124,36 @@ export class TokenStore {
     if (
       entry === undefined ||
       !isLive(entry, context.nowMs) ||
-      !isAddressAllowed(entry.boundCidrs, context.clientAddress)
+      !isAddressAllowed(entry.boundCidrs, context.clientAddress) ||
+      !(await this.#ancestorsLive(entry, context.nowMs))
     ) {
       return undefined;
     }
     return entry;
+  }
+
+  /**
+   * True when every ancestor of entry still exists, is not marked revoked and has not expired:
+   * a revocation marks the parent first and reaches children one by one (or is interrupted),
+   * and a child must be dead from the parent's mark on.
+   */
+  async #ancestorsLive(entry: TokenEntry, nowMs: number): Promise<boolean> {
+    let parentKey = entry.parentKey;
+    for (let depth = 0; parentKey !== undefined; depth++) {
+      if (depth >= ancestorsCheckedMax) {
+        return false;
+      }
+      const parent = (await this.#records.read(parentKey))?.entry;
+      if (
+        parent === undefined ||
+        parent.revokedMs !== undefined ||
+        (parent.expireMs !== 0 && nowMs >= parent.expireMs)
+      ) {
+        return false;
+      }
+      parentKey = parent.parentKey;
+    }
+    return true;
   }
 
   /**
@@ -179,27 +206,28 @@ export class TokenStore {
       auth.maxTtlSeconds > 0
         ? Math.min(auth.maxTtlSeconds, limits.maxTtlSeconds)
         : limits.maxTtlSeconds;
+    const capped = { defaultTtlSeconds: limits.defaultTtlSeconds, maxTtlSeconds: maxTtl };
+    const { periodSeconds } = capPeriod(auth.periodSeconds ?? 0, capped);
     const ttl = planTtl(
-      {
-        ttlSeconds: auth.ttlSeconds,
-        explicitMaxTtlSeconds: 0,
-        periodSeconds: auth.periodSeconds ?? 0,
-        root: false,
-      },
-      { limits: { defaultTtlSeconds: limits.defaultTtlSeconds, maxTtlSeconds: maxTtl }, nowMs },
+      { ttlSeconds: auth.ttlSeconds, explicitMaxTtlSeconds: 0, periodSeconds, root: false },
+      { limits: capped, nowMs },
     );
+    const policies = normalizePolicies(auth.policies).filter((p) => p !== wrappingPolicy);
+    if (policies.includes(rootPolicy)) {
+      throw new CoreError(
+        CoreErrorCode.invalidRequest,
+        'Remove the "root" policy from the auth method\'s role: a login never issues a root token',
+      );
+    }
     const mountName = mount.path
       .replace(/^auth\//, '')
       .replace(/\/$/, '')
       .replaceAll('/', '-');
     const { id, entry } = await this.issue({
       kind: TokenKind.service,
-      policies: withDefault(
-        normalizePolicies(auth.policies).filter((p) => p !== wrappingPolicy),
-        false,
-      ),
+      policies: withDefault(policies, false),
       ttl,
-      periodSeconds: auth.periodSeconds ?? 0,
+      periodSeconds,
       numUses: Math.max(0, auth.numUses),
       renewable: auth.renewable,
       displayName: auth.displayName === '' ? mountName : `${mountName}-${auth.displayName}`,

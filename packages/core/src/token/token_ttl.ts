@@ -89,6 +89,25 @@ export function planTtl(
   };
 }
 
+/**
+ * A periodic token's period, capped at the mount's (or the system's) max TTL, as Vault caps
+ * it; the warning says so when it was cut.
+ */
+export function capPeriod(
+  periodSeconds: number,
+  limits: TtlLimits,
+): { readonly periodSeconds: number; readonly warnings: readonly string[] } {
+  if (periodSeconds > 0 && limits.maxTtlSeconds > 0 && periodSeconds > limits.maxTtlSeconds) {
+    return {
+      periodSeconds: limits.maxTtlSeconds,
+      warnings: [
+        `Period of ${periodSeconds} seconds is greater than the max TTL; it is capped to ${limits.maxTtlSeconds} seconds`,
+      ],
+    };
+  }
+  return { periodSeconds, warnings: [] };
+}
+
 /** What a renewal sets. */
 export interface RenewalPlan {
   readonly ttlSeconds: number;

@@ -67,9 +67,14 @@ function strings(fields: FieldValues, name: string): readonly string[] | undefin
   return Array.isArray(value) ? value.map(String) : undefined;
 }
 
-/** Trimmed, deduplicated, sorted policy names; refuses `root` (a login never makes root). */
+/**
+ * Trimmed, lower-cased (as the token store names policies), deduplicated, sorted policy names;
+ * refuses `root` in any case (a login never makes root).
+ */
 export function normalizePolicies(names: readonly string[]): string[] {
-  const policies = [...new Set(names.map((n) => n.trim()).filter((n) => n !== ''))].sort();
+  const policies = [
+    ...new Set(names.map((n) => n.trim().toLowerCase()).filter((n) => n !== '')),
+  ].sort();
   if (policies.includes('root')) {
     throw refuse('Remove the "root" policy from the role: a login never issues a root token');
   }

@@ -88,6 +88,8 @@ describe('AppRole roles', () => {
     [{ token_num_uses: -2 }],
     [{ token_ttl: '2h', token_max_ttl: '1h' }],
     [{ token_policies: 'root,a' }],
+    [{ token_policies: ['Root'] }],
+    [{ policies: ' ROOT ' }],
     [{ bind_secret_id: false }],
     [{ role_id: '   ' }],
   ])('role write refuses %j with INVALID_REQUEST and stores nothing', async (data) => {

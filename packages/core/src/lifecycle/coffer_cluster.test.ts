@@ -74,7 +74,19 @@ describe('CofferNode in a three-node cluster', () => {
       });
       await unseal(follower, init.unsealShares.slice(1, 4));
       expect(follower.status()).toMatchObject({ sealed: false, raftRunning: true });
+      // A standby serves nothing but status until forwarding exists (review finding 3).
+      const onStandby = await drive(
+        harness,
+        follower.handle({ operation: 'read', path: 'sys/mounts', token: init.rootToken ?? '' }),
+      );
+      expect(onStandby).toMatchObject({ ok: false, code: CoreErrorCode.notActive });
     }
+    expect(
+      await drive(
+        harness,
+        leader.handle({ operation: 'read', path: 'sys/mounts', token: init.rootToken ?? '' }),
+      ),
+    ).toMatchObject({ ok: true });
     for (const node of nodes) {
       await node.close();
     }

@@ -233,8 +233,16 @@ export class CofferNode {
    * Never throws.
    */
   async handle(request: CoreRequest): Promise<CoreResponse> {
-    const requestId = request.requestId ?? randomUUID();
-    const path = typeof request.path === 'string' ? request.path.replace(/^\/+|\/+$/g, '') : '';
+    const requestId = typeof request.requestId === 'string' ? request.requestId : randomUUID();
+    if (typeof request.path !== 'string' || typeof request.operation !== 'string') {
+      return {
+        ok: false,
+        requestId,
+        code: CoreErrorCode.invalidRequest,
+        message: 'Send the operation and the path as strings',
+      };
+    }
+    const path = request.path.replace(/^\/+|\/+$/g, '');
     if (
       request.operation === Operation.read &&
       (path === 'sys/seal-status' || path === 'sys/health')
@@ -244,6 +252,16 @@ export class CofferNode {
     const decision = this.gate({ operation: request.operation, path: request.path });
     if (!decision.ok) {
       return { ok: false, requestId, code: decision.code, message: decision.message };
+    }
+    if (!this.#isActive()) {
+      // NB: a standby's state and clock may lag; forwarding to the active node comes with the
+      // cluster (issue 9). Until then a standby serves nothing but status.
+      return {
+        ok: false,
+        requestId,
+        code: CoreErrorCode.notActive,
+        message: 'Send the request to the active node: this node is a standby',
+      };
     }
     let services: RequestServices;
     try {

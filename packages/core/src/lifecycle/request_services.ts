@@ -244,6 +244,8 @@ export class RequestServices {
   async becomeActive(): Promise<void> {
     if (!this.#active) {
       this.#active = true;
+      // NB: devices enabled through another node while this one stood by.
+      await this.audit.loadFrom(this.#sysView);
       await this.leases.start();
     }
   }

@@ -33,6 +33,9 @@ import { CoreError, CoreErrorCode } from '../errors.ts';
  */
 export const sessionWritesInFlightMax = 48;
 
+/** Writes that may wait for a slot per session; more are refused (WRITE_REFUSED, retry later). */
+export const sessionWritesQueuedMax = 4096;
+
 /** Attempts per proposal whose outcome stays unknown (one send and two retries). */
 const attemptsMax = 3;
 
@@ -80,6 +83,12 @@ export class SessionClient {
    */
   async propose(command: StateCommand, what: string): Promise<ApplyResult> {
     if (this.#inFlight >= sessionWritesInFlightMax) {
+      if (this.#waiting.length >= sessionWritesQueuedMax) {
+        throw new CoreError(
+          CoreErrorCode.writeRefused,
+          `Retry later: ${what} was not sent, ${sessionWritesQueuedMax} writes already wait on this node`,
+        );
+      }
       // NB: a finishing write hands its slot over (the count stays), so none can jump the queue.
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     } else {

@@ -1,8 +1,9 @@
 /**
  * The `sys/mounts` and `sys/auth` endpoints: enable, list, disable and tune secrets engines and
- * auth methods (Vault's names and fields). Disabling removes the mount from the table first, so
- * it stops serving at once, then revokes every lease under its path and deletes its data; the
- * data lives under the mount's random prefix, so enabling the path again starts empty.
+ * auth methods (Vault's names and fields). Disabling revokes every lease under the mount's path
+ * (through its backend, still mounted), then removes the mount from the table, so it stops
+ * serving, then deletes its data; the data lives under the mount's random prefix, so enabling
+ * the path again starts empty.
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { BackendRequest, BackendResponse, Route } from './backend.ts';
@@ -116,8 +117,14 @@ async function disableMount(
   options: MountRoutesOptions,
   request: BackendRequest,
 ): Promise<BackendResponse> {
-  const removed = await options.table().remove(mountPathOf(request, options.auth));
-  await options.cleanup.revokePrefix(removed.path, request.nowMs);
+  const path = mountPathOf(request, options.auth);
+  if (!(await options.table().mounts()).some((m) => m.entry.path === path)) {
+    throw new CoreError(CoreErrorCode.notFound, `Check the path: nothing is mounted at "${path}"`);
+  }
+  // NB: leases first, while the backend is still mounted to revoke them; a failure leaves the
+  // mount in place for a retry. Then the table, so it stops serving; then its data.
+  await options.cleanup.revokePrefix(path, request.nowMs);
+  const removed = await options.table().remove(path);
   await deleteAllUnder(options.root, mountDataPrefix(removed.uuid));
   return {};
 }

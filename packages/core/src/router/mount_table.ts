@@ -98,8 +98,15 @@ export class MountTable {
       type: entry.type,
       uuid: entry.uuid,
       accessor: entry.accessor,
-      defaultLeaseTtlSeconds: entry.defaultLeaseTtlSeconds || this.#system.defaultLeaseTtlSeconds,
-      maxLeaseTtlSeconds: entry.maxLeaseTtlSeconds || this.#system.maxLeaseTtlSeconds,
+      // NB: a mount's tune may lower the system's TTLs, never raise them (Vault's rule).
+      defaultLeaseTtlSeconds: Math.min(
+        entry.defaultLeaseTtlSeconds || this.#system.defaultLeaseTtlSeconds,
+        this.#system.maxLeaseTtlSeconds,
+      ),
+      maxLeaseTtlSeconds: Math.min(
+        entry.maxLeaseTtlSeconds || this.#system.maxLeaseTtlSeconds,
+        this.#system.maxLeaseTtlSeconds,
+      ),
       options: entry.options,
     };
   }

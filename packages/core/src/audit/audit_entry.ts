@@ -138,10 +138,13 @@ function hashAccessor(hashing: AuditHashing, value: string | undefined): string 
 }
 
 function formatAuth(hashing: AuditHashing, auth: AuditAuthInput): AuditAuthEntry {
-  const metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(auth.metadata ?? {})) {
-    metadata[key] = auditHash(hashing.salt, value);
-  }
+  // NB: fromEntries keeps a "__proto__" key as data (see hashStrings).
+  const metadata: Record<string, string> = Object.fromEntries(
+    Object.entries(auth.metadata ?? {}).map(([key, value]) => [
+      key,
+      auditHash(hashing.salt, value),
+    ]),
+  );
   return {
     client_token: maybeHash(hashing.salt, auth.clientToken),
     accessor: hashAccessor(hashing, auth.accessor),

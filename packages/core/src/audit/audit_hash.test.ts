@@ -40,4 +40,15 @@ describe('auditHash', () => {
     const salt = newAuditSalt();
     expect(`hmac-sha256:${auditChainGenesis(salt)}`).toBe(auditHash(salt, auditChainGenesisInput));
   });
+
+  it('hashStrings keeps a "__proto__" key and hashes what it holds (review finding 5)', () => {
+    const salt = new Uint8Array(32).fill(7);
+    const data = JSON.parse('{"__proto__":{"password":"HIDDEN-CANARY"},"visible":"V"}') as unknown;
+    const hashed = hashStrings(salt, data);
+    const line = JSON.stringify(hashed);
+    expect(line).toContain('"__proto__"');
+    expect(line).toContain(auditHash(salt, 'HIDDEN-CANARY'));
+    expect(line).not.toContain('HIDDEN-CANARY');
+    expect(Object.getPrototypeOf(hashed)).toBe(Object.prototype);
+  });
 });

@@ -49,11 +49,11 @@ export function hashStrings(salt: Uint8Array, value: unknown): unknown {
     return value.map((item: unknown) => hashStrings(salt, item));
   }
   if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      out[key] = hashStrings(salt, item);
-    }
-    return out;
+    // NB: fromEntries defines own properties, so a "__proto__" key is kept and hashed like any
+    // other (an assignment would set the prototype and drop the subtree from the line).
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, hashStrings(salt, item)]),
+    );
   }
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
     return value;

@@ -10,14 +10,18 @@
  * does not stop someone who can rewrite the whole file from recomputing it. Ship anchors (or a
  * second device's file) off the host for that.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Hex digits in a chain hash. */
 export const chainHashLength = 64;
 
-/** The chain hash of one line's bytes (without its newline). */
-export function chainHash(line: Uint8Array): string {
-  return createHash('sha256').update(line).digest('hex');
+/**
+ * The chain hash of one line's bytes (without its newline); a string is hashed as its UTF-8
+ * bytes, which are the bytes the device writes for it.
+ */
+export function chainHash(line: Uint8Array | string): string {
+  // NB: the one-shot crypto.hash is about twice as fast as createHash for a line-sized input.
+  return hash('sha256', line, 'hex');
 }
 
 /** True when value is a well-formed chain hash (64 lowercase hex digits). */

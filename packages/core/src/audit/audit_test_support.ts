@@ -42,6 +42,8 @@ export class FaultyFiles {
   shortWriteBytes: number | undefined;
   /** While set, writes wait for it to resolve first. */
   gate: Promise<void> | undefined;
+  /** While set, datasyncs wait for it to resolve first (then fail if syncFault is set). */
+  syncGate: Promise<void> | undefined;
 
   /** The injectable opener: real files, wrapped. */
   readonly open: OpenAuditFile = async (path) => this.#wrap(await openAuditFile(path));
@@ -65,6 +67,7 @@ export class FaultyFiles {
       },
       datasync: async () => {
         this.syncs += 1;
+        await this.syncGate;
         if (this.syncFault !== undefined) {
           throw osError(this.syncFault);
         }

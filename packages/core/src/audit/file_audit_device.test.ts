@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CoreErrorCode } from '../errors.ts';
 import { auditChainGenesis, newAuditSalt } from './audit_hash.ts';
 import { FaultyFiles, sampleEntry } from './audit_test_support.ts';
-import { FileAuditDevice } from './file_audit_device.ts';
+import { auditLineText, FileAuditDevice } from './file_audit_device.ts';
 import { verifyAuditFile } from './verify_audit_file.ts';
 
 let dir: string;
@@ -34,6 +34,40 @@ afterEach(async () => {
 
 function logMany(device: FileAuditDevice, count: number, first = 0): Promise<void>[] {
   return Array.from({ length: count }, (_, index) => device.log(sampleEntry(first + index)));
+}
+
+/** Lets queued I/O callbacks and microtasks run until done() holds (at most 1,000 turns). */
+async function turnsUntil(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 1000 && !done(); turn++) {
+    await new Promise<void>((resolve) => {
+      setImmediate(resolve);
+    });
+  }
+  expect(done()).toBe(true);
+}
+
+/** A gate and the function that opens it. */
+function newGate(): { gate: Promise<void>; open: () => void } {
+  let open = (): void => undefined;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { gate, open };
+}
+
+/** Tracks whether a promise settled yet. */
+function track(promise: Promise<void>): { settled: () => boolean; done: Promise<unknown> } {
+  let settled = false;
+  const done = promise.then(
+    () => {
+      settled = true;
+    },
+    (error: unknown) => {
+      settled = true;
+      return error;
+    },
+  );
+  return { settled: () => settled, done };
 }
 
 describe('FileAuditDevice', () => {
@@ -89,6 +123,141 @@ describe('FileAuditDevice', () => {
     expect(files.writes).toBe(2);
     expect(await verifyAuditFile(path, { previousHash: genesis })).toMatchObject({ lines: 100 });
     await device.close();
+  });
+
+  it('FileAuditDevice.log writes the next batch while a sync runs, resolving each after its own sync', async () => {
+    const files = new FaultyFiles();
+    const device = await FileAuditDevice.open({ path, genesisHash: genesis, openFile: files.open });
+    const sync = newGate();
+    files.syncGate = sync.gate;
+    const first = track(device.log(sampleEntry(0)));
+    await turnsUntil(() => files.syncs === 1);
+    const rest = logMany(device, 9, 1).map(track);
+    // The second batch is written and its sync started while the first sync still runs.
+    await turnsUntil(() => files.writes === 2 && files.syncs === 2);
+    expect(first.settled()).toBe(false);
+    expect(rest.some((call) => call.settled())).toBe(false);
+    sync.open();
+    expect(await Promise.all([first.done, ...rest.map((call) => call.done)])).toEqual(
+      Array.from({ length: 10 }, () => undefined),
+    );
+    expect(await verifyAuditFile(path, { previousHash: genesis })).toMatchObject({
+      ok: true,
+      lines: 10,
+      lastHash: device.lastHash,
+    });
+    await device.close();
+  });
+
+  it('FileAuditDevice.log rejects and cuts the batch written after a batch whose sync failed', async () => {
+    const files = new FaultyFiles();
+    const device = await FileAuditDevice.open({ path, genesisHash: genesis, openFile: files.open });
+    await device.log(sampleEntry(0));
+    const before = device.lastHash;
+    const sizeBefore = (await stat(path)).size;
+    const sync = newGate();
+    files.syncGate = sync.gate;
+    files.syncFault = 'EIO';
+    const first = device.log(sampleEntry(1));
+    await turnsUntil(() => files.syncs === 2);
+    const rest = logMany(device, 3, 2);
+    await turnsUntil(() => files.writes === 3);
+    sync.open();
+    const outcomes = await Promise.allSettled([first, ...rest]);
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({
+        status: 'rejected',
+        reason: { code: CoreErrorCode.auditUnavailable, message: /EIO/ },
+      });
+    }
+    expect((await stat(path)).size).toBe(sizeBefore);
+    expect(device.lastHash).toBe(before);
+    files.syncGate = undefined;
+    files.syncFault = undefined;
+    await device.log(sampleEntry(5));
+    expect(await verifyAuditFile(path, { previousHash: genesis })).toMatchObject({
+      ok: true,
+      lines: 2,
+      lastHash: device.lastHash,
+    });
+    await device.close();
+  });
+
+  it('FileAuditDevice.log resolves the synced batch when the batch written after it fails', async () => {
+    const files = new FaultyFiles();
+    const device = await FileAuditDevice.open({ path, genesisHash: genesis, openFile: files.open });
+    const sync = newGate();
+    files.syncGate = sync.gate;
+    const first = track(device.log(sampleEntry(0)));
+    await turnsUntil(() => files.syncs === 1);
+    files.writeFault = 'EIO';
+    const rest = Promise.allSettled(logMany(device, 3, 1));
+    await turnsUntil(() => files.writes === 2);
+    sync.open();
+    expect(await first.done).toBeUndefined();
+    for (const outcome of await rest) {
+      expect(outcome).toMatchObject({
+        status: 'rejected',
+        reason: { code: CoreErrorCode.auditUnavailable },
+      });
+    }
+    files.writeFault = undefined;
+    await device.log(sampleEntry(4));
+    expect(await verifyAuditFile(path, { previousHash: genesis })).toMatchObject({
+      ok: true,
+      lines: 2,
+      lastHash: device.lastHash,
+    });
+    await device.close();
+  });
+
+  it('FileAuditDevice.log rejects an entry JSON cannot encode and leaves no debris line', async () => {
+    const device = await FileAuditDevice.open({ path, genesisHash: genesis });
+    await device.log(sampleEntry(0));
+    const unencodable = { ...sampleEntry(1), request: { ...sampleEntry(1).request, data: 1n } };
+    await expect(device.log(unencodable)).rejects.toMatchObject({
+      code: CoreErrorCode.auditUnavailable,
+    });
+    await device.log(sampleEntry(2));
+    await device.close();
+    expect(await verifyAuditFile(path, { previousHash: genesis })).toMatchObject({
+      ok: true,
+      lines: 2,
+    });
+  });
+
+  it('FileAuditDevice.close waits for the sync in flight before closing', async () => {
+    const files = new FaultyFiles();
+    const device = await FileAuditDevice.open({ path, genesisHash: genesis, openFile: files.open });
+    const sync = newGate();
+    files.syncGate = sync.gate;
+    const line = track(device.log(sampleEntry(0)));
+    await turnsUntil(() => files.syncs === 1);
+    const closed = track(device.close());
+    await turnsUntil(() => files.syncs === 1 && !closed.settled());
+    expect(line.settled()).toBe(false);
+    sync.open();
+    expect(await line.done).toBeUndefined();
+    expect(await closed.done).toBeUndefined();
+    expect(await verifyAuditFile(path, { previousHash: genesis })).toMatchObject({ lines: 1 });
+  });
+
+  it('auditLineText equals JSON.stringify of the entry with prev added last', () => {
+    const entries = [
+      sampleEntry(0),
+      {
+        ...sampleEntry(1),
+        type: 'response' as const,
+        auth: { policies: ['a'], metadata: { k: 'v' }, token_ttl: undefined },
+        response: { data: { s: 'caf\u00e9 \u{1F600} "q"\n', n: [1, null, true] } },
+        error: undefined,
+      },
+    ];
+    for (const entry of entries) {
+      expect(auditLineText(entry, 'ab'.repeat(32))).toBe(
+        JSON.stringify({ ...entry, prev: 'ab'.repeat(32) }),
+      );
+    }
   });
 
   it('FileAuditDevice.log with fsync none never syncs', async () => {

@@ -7,11 +7,19 @@
  * form the next batch. Each log() resolves only when its own line is written (and synced).
  * reopen() and close() are queued in the same order as lines, so no line is lost around them.
  *
+ * Pipeline (fsync 'batch'): once a batch is written its fdatasync starts, and the loop writes
+ * the next batch while that sync runs, so at most one batch waits on its sync while the next
+ * one is written (two syncs may overlap). A batch resolves when its own sync succeeds: that
+ * sync started after its bytes were written, so it covers them.
+ *
  * Invariant: the file holds only whole lines that resolved. A failed write (ENOSPC, EIO) or sync
- * rejects every call of its batch and truncates the file back to its size before the batch; if
- * even that fails, the next write starts with a newline so the debris stays a line of its own
- * (verify reports it) and the chain continues from the last line that resolved.
+ * rejects every call of its batch and truncates the file back to its size before the batch; the
+ * batch written after it (its bytes follow) is cut and rejected with it. If even the truncate
+ * fails, the next write starts with a newline so the debris stays a line of its own (verify
+ * reports it) and the chain continues from the last line that resolved.
  */
+import assert from 'node:assert/strict';
+
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import { chainHash } from './audit_chain.ts';
 import type { AuditEntry } from './audit_entry.ts';
@@ -50,6 +58,20 @@ type Operation =
       readonly reject: (error: unknown) => void;
     };
 type LineOperation = Extract<Operation, { kind: 'line' }>;
+
+/** Where the file stood before a batch was written: what a failure of the batch restores. */
+interface FileState {
+  readonly sizeBytes: number;
+  readonly lastHash: string;
+  readonly needsNewline: boolean;
+}
+
+/** A written batch whose sync runs; `synced` never rejects (it settles with the error). */
+interface SyncingBatch {
+  readonly batch: readonly LineOperation[];
+  readonly before: FileState;
+  readonly synced: Promise<{ readonly error: unknown } | undefined>;
+}
 
 const newline = Buffer.from('\n');
 const tailWindowBytes = 64 * 1024;
@@ -90,6 +112,16 @@ function failure(path: string, action: string, cause: unknown): CoreError {
   );
 }
 
+/**
+ * The text of entry's line with the chain's `prev` as its last member: the same characters as
+ * `JSON.stringify({ ...entry, prev })`, without copying the entry.
+ */
+export function auditLineText(entry: AuditEntry, prev: string): string {
+  const json = JSON.stringify(entry);
+  assert(json.endsWith('}') && json.length > 2 && !('prev' in entry), 'audit entry shape');
+  return `${json.slice(0, -1)},"prev":${JSON.stringify(prev)}}`;
+}
+
 /** Appends every byte of data, looping over short writes. */
 async function writeAll(handle: AuditFileHandle, data: Uint8Array): Promise<void> {
   let offset = 0;
@@ -111,6 +143,10 @@ export class FileAuditDevice {
   #closed = false;
   #draining = false;
   #queue: Operation[] = [];
+  /** The last batch written whose sync has not been settled yet (fsync 'batch' only). */
+  #syncing: SyncingBatch | undefined;
+  /** Set while the drain loop waits on a sync with nothing queued: a new call wakes it. */
+  #wake: (() => void) | undefined;
 
   private constructor(options: FileAuditDeviceOptions) {
     this.path = options.path;
@@ -170,6 +206,7 @@ export class FileAuditDevice {
         this.#closed = true;
       }
       this.#queue.push(operation);
+      this.#wake?.();
       if (!this.#draining) {
         this.#draining = true;
         queueMicrotask(() => void this.#drain());
@@ -178,21 +215,41 @@ export class FileAuditDevice {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    for (;;) {
       const head = this.#queue[0];
       if (head === undefined) {
-        break;
-      }
-      if (head.kind === 'line') {
+        if (this.#syncing === undefined) {
+          break;
+        }
+        await this.#awaitSyncOrLine(this.#syncing);
+      } else if (head.kind === 'line') {
         const end = this.#queue.findIndex((operation) => operation.kind !== 'line');
         const batch = this.#queue.splice(0, end === -1 ? this.#queue.length : end);
         await this.#writeBatch(batch as LineOperation[]);
       } else {
+        await this.#settleSyncing(undefined);
         this.#queue.shift();
         await this.#control(head);
       }
     }
     this.#draining = false;
+  }
+
+  /**
+   * With nothing queued, waits for the sync in flight and settles it, unless a line arrives
+   * first: then returns, so the loop writes that line while the sync runs.
+   */
+  async #awaitSyncOrLine(syncing: SyncingBatch): Promise<void> {
+    const arrived = new Promise<'line'>((resolve) => {
+      this.#wake = () => {
+        resolve('line');
+      };
+    });
+    const first = await Promise.race([syncing.synced.then(() => 'synced' as const), arrived]);
+    this.#wake = undefined;
+    if (first === 'synced') {
+      await this.#settleSyncing(undefined);
+    }
   }
 
   async #control(operation: Exclude<Operation, LineOperation>): Promise<void> {
@@ -234,60 +291,119 @@ export class FileAuditDevice {
 
   /** The bytes of batch (chained from the last line) and the hash of its last line. */
   #encode(batch: readonly LineOperation[]): { bytes: Buffer; lastHash: string } {
-    const parts: Buffer[] = this.#needsNewline ? [newline] : [];
+    let text = this.#needsNewline ? '\n' : '';
     let prev = this.#lastHash;
     for (const operation of batch) {
-      const line = Buffer.from(JSON.stringify({ ...operation.entry, prev }), 'utf8');
+      const line = auditLineText(operation.entry, prev);
       prev = chainHash(line);
-      parts.push(line, newline);
+      text += `${line}\n`;
     }
-    return { bytes: Buffer.concat(parts), lastHash: prev };
+    // NB: one UTF-8 encoding for the whole batch; JSON.stringify never emits a lone surrogate,
+    // so these bytes are the ones chainHash hashed line by line.
+    return { bytes: Buffer.from(text, 'utf8'), lastHash: prev };
   }
 
+  /**
+   * Writes batch; with fsync 'batch' starts its sync and then settles the batch before it,
+   * whose sync ran meanwhile. Runs only in the drain loop, so writes and roll-backs never
+   * overlap.
+   */
   async #writeBatch(batch: readonly LineOperation[]): Promise<void> {
     const handle = this.#handle;
-    let sizeBeforeBytes = 0;
+    let before: FileState | undefined;
     let encoded: { bytes: Buffer; lastHash: string };
     try {
-      encoded = this.#encode(batch);
       if (handle === undefined) {
         throw new Error('the file is not open after a failed reopen');
       }
-      sizeBeforeBytes = this.#sizeBytes ?? (await handle.stat()).size;
-      this.#sizeBytes = sizeBeforeBytes;
+      const sizeBytes = this.#sizeBytes ?? (await handle.stat()).size;
+      before = { sizeBytes, lastHash: this.#lastHash, needsNewline: this.#needsNewline };
+      this.#sizeBytes = sizeBytes;
+      encoded = this.#encode(batch);
       await writeAll(handle, encoded.bytes);
-      if (this.fsync === AuditFsync.batch) {
-        await handle.datasync();
-      }
     } catch (error) {
-      await this.#rollBack(handle);
-      const wrapped = failure(this.path, 'writing the file', error);
-      for (const operation of batch) {
-        operation.reject(wrapped);
+      // The batch before this one was written first: settle it, then cut this one's bytes.
+      if (await this.#settleSyncing(batch)) {
+        await this.#rollBack(handle, before);
+        rejectAll(batch, failure(this.path, 'writing the file', error));
       }
       return;
     }
-    this.#sizeBytes = sizeBeforeBytes + encoded.bytes.length;
+    this.#sizeBytes = before.sizeBytes + encoded.bytes.length;
     this.#lastHash = encoded.lastHash;
     this.#needsNewline = false;
-    for (const operation of batch) {
-      operation.resolve();
+    if (this.fsync !== AuditFsync.batch) {
+      resolveAll(batch);
+      return;
+    }
+    const synced = handle.datasync().then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+    // NB: when the batch before fails, its roll-back cuts this batch too and rejects it; this
+    // batch's sync then settles unobserved (`synced` never rejects).
+    if (await this.#settleSyncing(batch)) {
+      this.#syncing = { batch, before, synced };
     }
   }
 
-  /** Cuts a failed batch's bytes off the file; if that fails, fences the debris with a newline. */
-  async #rollBack(handle: AuditFileHandle | undefined): Promise<void> {
+  /**
+   * Waits for the sync of the batch in flight, if any, and resolves its calls. When that sync
+   * failed, truncates the file back to before that batch, rejects its calls and those of
+   * `following` (written after it, so cut with it), and returns false.
+   */
+  async #settleSyncing(following: readonly LineOperation[] | undefined): Promise<boolean> {
+    const syncing = this.#syncing;
+    if (syncing === undefined) {
+      return true;
+    }
+    this.#syncing = undefined;
+    const outcome = await syncing.synced;
+    if (outcome === undefined) {
+      resolveAll(syncing.batch);
+      return true;
+    }
+    await this.#rollBack(this.#handle, syncing.before);
+    const wrapped = failure(this.path, 'writing the file', outcome.error);
+    rejectAll(syncing.batch, wrapped);
+    rejectAll(following ?? [], wrapped);
+    return false;
+  }
+
+  /**
+   * Cuts every byte written since `before` off the file and restores the chain to it; if that
+   * fails (or the size is unknown), fences the debris with a newline.
+   */
+  async #rollBack(
+    handle: AuditFileHandle | undefined,
+    before: FileState | undefined,
+  ): Promise<void> {
     if (handle === undefined) {
       return;
     }
     try {
-      if (this.#sizeBytes === undefined) {
+      if (before === undefined) {
         throw new Error('size unknown');
       }
-      await handle.truncate(this.#sizeBytes);
+      this.#lastHash = before.lastHash;
+      await handle.truncate(before.sizeBytes);
+      this.#sizeBytes = before.sizeBytes;
+      this.#needsNewline = before.needsNewline;
     } catch {
       this.#sizeBytes = undefined;
       this.#needsNewline = true;
     }
+  }
+}
+
+function resolveAll(batch: readonly LineOperation[]): void {
+  for (const operation of batch) {
+    operation.resolve();
+  }
+}
+
+function rejectAll(batch: readonly LineOperation[], error: unknown): void {
+  for (const operation of batch) {
+    operation.reject(error);
   }
 }

@@ -35,11 +35,11 @@ import { writeSnapshot, type SnapshotOptions } from './snapshot_writer.ts';
 import { sessionLimitsDefault, type SessionLimits } from './session_apply.ts';
 import { decodeSessionMeta, emptySessionMeta, type SessionMeta } from './session_record.ts';
 import { planApply, type ApplyPlan, type StateEntry } from './state_apply.ts';
-import { validStateKeyBytes } from './state_command.ts';
+import { prefixedStateKeyBytes } from './state_command.ts';
 import type { StateDatabase } from './state_database.ts';
 import { nextGenerationName, writePointer } from './state_directory.ts';
 import { hashState } from './state_hash.ts';
-import { dataKey, listRange, sessionMetaKey, stateRecordKey } from './state_keys.ts';
+import { dataPrefix, listRange, sessionMetaKey, stateRecordKey } from './state_keys.ts';
 import { openGeneration, openState } from './state_open.ts';
 import {
   decodeValueRecord,
@@ -245,11 +245,10 @@ export class LevelStateStore {
 
   #getRecord(key: string): { dbKey: Uint8Array; record: Uint8Array } | undefined {
     const db = this.#live('read a key');
-    const keyBytes = validStateKeyBytes(key);
-    if (keyBytes === undefined) {
+    const dbKey = prefixedStateKeyBytes(dataPrefix, key);
+    if (dbKey === undefined) {
       return undefined;
     }
-    const dbKey = dataKey(keyBytes);
     const record = this.#read(() => db.getSync(dbKey), key);
     return record === undefined ? undefined : { dbKey, record };
   }

@@ -13,11 +13,14 @@ import { randomCommand, StateModel } from './random_commands.ts';
 import {
   decodeStateCommand,
   encodeStateCommand,
+  prefixedStateKeyBytes,
   stateKeyBytesMax,
   stateValueBytesMax,
   transactionOperationsMax,
+  validStateKeyBytes,
   type StateCommand,
 } from './state_command.ts';
+import { dataKey, dataPrefix } from './state_keys.ts';
 
 const value = Uint8Array.of(1, 2, 3);
 const examples: StateCommand[] = [
@@ -152,6 +155,31 @@ describe('state command codec', { timeout: 30_000 }, () => {
       if (decoded.ok) {
         expect(encodeStateCommand(decoded.command)).toEqual(mutated);
       }
+    }
+  });
+});
+
+describe('prefixedStateKeyBytes', () => {
+  it('prefixedStateKeyBytes gives the bytes and verdict of dataKey(validStateKeyBytes) for any key', () => {
+    const keys = [
+      '',
+      'a',
+      'secret/data/a',
+      '\u0000\u007f',
+      'x'.repeat(stateKeyBytesMax),
+      'x'.repeat(stateKeyBytesMax + 1),
+      'ü',
+      'kv/日本/ü',
+      'abc\u{1F600}',
+      'lone \ud800 surrogate',
+      'ascii then lone \udfff',
+      `${'x'.repeat(stateKeyBytesMax - 1)}ü`,
+      `${'x'.repeat(stateKeyBytesMax - 2)}ü`,
+    ];
+    for (const key of keys) {
+      const bytes = validStateKeyBytes(key);
+      const expected = bytes === undefined ? undefined : dataKey(bytes);
+      expect(prefixedStateKeyBytes(dataPrefix, key)).toEqual(expected);
     }
   });
 });

@@ -80,6 +80,38 @@ export function validStateKeyBytes(key: string): Uint8Array | undefined {
   return keyBytesProblem(key, bytes) === undefined ? bytes : undefined;
 }
 
+/**
+ * The LevelDB key (`prefix` byte, then the UTF-8 bytes) of a valid state key, or undefined when
+ * key is not one: the same bytes and the same verdict as {@link validStateKeyBytes}, built in one
+ * allocation when key is ASCII (the read path's common case).
+ */
+export function prefixedStateKeyBytes(prefix: number, key: string): Uint8Array | undefined {
+  const length = key.length;
+  if (length > 0 && length <= stateKeyBytesMax) {
+    const out = new Uint8Array(length + 1);
+    out[0] = prefix;
+    let i = 0;
+    for (; i < length; i++) {
+      const code = key.charCodeAt(i);
+      if (code >= 0x80) {
+        break;
+      }
+      out[i + 1] = code;
+    }
+    if (i === length) {
+      return out;
+    }
+  }
+  const bytes = validStateKeyBytes(key);
+  if (bytes === undefined) {
+    return undefined;
+  }
+  const out = new Uint8Array(bytes.byteLength + 1);
+  out[0] = prefix;
+  out.set(bytes, 1);
+  return out;
+}
+
 const surrogate = /[\ud800-\udfff]/;
 
 function keyBytesProblem(key: string, bytes: Uint8Array): string | undefined {

@@ -50,6 +50,32 @@ describe('kv data', () => {
     expect(await after.route.exists?.(after.request)).toBe(true);
   });
 
+  it('data exists reads only the metadata version, without decoding the value', async () => {
+    const reads: string[] = [];
+    const h = new KvHarness((memory): StorageView => ({
+      get: (key) => {
+        reads.push(`get ${key}`);
+        return memory.get(key);
+      },
+      getVersioned: (key) => {
+        reads.push(`getVersioned ${key}`);
+        return memory.getVersioned(key);
+      },
+      versionOf: (key) => {
+        reads.push(`versionOf ${key}`);
+        return memory.versionOf(key);
+      },
+      list: (prefix, options) => memory.list(prefix, options),
+      write: (batch) => memory.write(batch),
+      sub: (prefix) => memory.sub(prefix),
+    }));
+    await h.put('x', { a: 1 });
+    reads.length = 0;
+    const { route, request } = h.build('update', 'data/x', { data: {} });
+    expect(await route.exists?.(request)).toBe(true);
+    expect(reads).toEqual(['versionOf metadata/x']);
+  });
+
   it('data read refuses a missing secret or version with NOT_FOUND', async () => {
     const h = new KvHarness();
     await expect(h.request('read', 'data/none')).rejects.toMatchObject({

@@ -40,7 +40,7 @@ import {
   changeSecret,
   findVersionData,
   loadConfig,
-  loadMetadata,
+  metadataKey,
   versionDataKey,
   type RecordChange,
 } from './kv_storage.ts';
@@ -174,9 +174,13 @@ async function deleteData(request: BackendRequest): Promise<BackendResponse> {
   return {};
 }
 
-/** True when the secret has metadata (a write to it is an update, else a create). */
+/**
+ * True when the secret has metadata (a write to it is an update, else a create). NB: only the
+ * key's version is read (no decryption, no decoding): the handler that runs next reads and
+ * checks the metadata itself, under the condition its write names.
+ */
 export async function secretExists(request: BackendRequest): Promise<boolean> {
-  return (await loadMetadata(request.storage, secretPath(request))).value !== undefined;
+  return (await request.storage.versionOf(metadataKey(secretPath(request)))) !== undefined;
 }
 
 /** The `data/*path` route. */

@@ -4,6 +4,8 @@
  * Method: MemoryStorageView directly, and views that apply a concurrent write between a
  * handler's reads.
  */
+import { createHash } from 'node:crypto';
+
 import { describe, expect, it } from 'vitest';
 
 import { CoreErrorCode } from '../../errors.ts';
@@ -34,6 +36,13 @@ function interfering(memory: MemoryStorageView, before: () => Promise<void>): St
 }
 
 describe('kv storage', () => {
+  it('versionDataPrefix is `versions/` and the hex SHA-256 of the UTF-8 path (the stored layout)', () => {
+    for (const path of ['a', 'app/db', 'kv/日本/ü', 'emoji \u{1F600}', '']) {
+      const digest = createHash('sha256').update(Buffer.from(path, 'utf8')).digest('hex');
+      expect(versionDataPrefix(path)).toBe(`versions/${digest}/`);
+    }
+  });
+
   it('versionDataPrefix gives a path and its sub-paths disjoint prefixes', () => {
     const a = versionDataPrefix('a');
     expect(versionDataKey('a/1', 1).startsWith(a)).toBe(false);

@@ -15,7 +15,7 @@
  * NB: secret paths are visible in storage key names (the barrier encrypts values, not keys),
  * as the `metadata/` listing needs them.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 import { CoreError, CoreErrorCode } from '../../errors.ts';
 import {
@@ -50,7 +50,8 @@ export function metadataKey(path: string): string {
 
 /** The storage prefix of every version's data of a secret (ends with `/`). */
 export function versionDataPrefix(path: string): string {
-  return `versions/${createHash('sha256').update(path, 'utf8').digest('hex')}/`;
+  // NB: the one-shot hash (of path's UTF-8 bytes) is about twice as fast as createHash here.
+  return `versions/${hash('sha256', path, 'hex')}/`;
 }
 
 /** The storage key of one version's data. */

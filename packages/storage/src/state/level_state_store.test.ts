@@ -237,6 +237,38 @@ describe('LevelStateStore apply', () => {
 });
 
 describe('LevelStateStore reads', () => {
+  it('LevelStateStore reads stay exact with the recent-values cache: writes, deletes, absent keys', async () => {
+    const store = await openStore();
+    // Cached as absent, then written: the read must see the write, not the cached absence.
+    expect(store.get('k/a')).toBeUndefined();
+    expect(store.versionOf('k/a')).toBeUndefined();
+    await store.apply([entry(1, put('k/a', 'one'))], { sync: false });
+    expect(read(store, 'k/a')).toBe('one');
+    expect(store.versionOf('k/a')).toBe(1);
+    await store.apply([entry(2, put('k/a', 'two'))], { sync: false });
+    expect(read(store, 'k/a')).toBe('two');
+    expect(store.versionOf('k/a')).toBe(2);
+    await store.apply([entry(3, { kind: 'delete', key: 'k/a' })], { sync: false });
+    expect(store.get('k/a')).toBeUndefined();
+    // A failed condition writes nothing, and the cache keeps the truth.
+    await store.apply(
+      [
+        entry(4, {
+          kind: 'transaction',
+          conditions: [{ kind: 'version', key: 'k/a', version: 2 }],
+          operations: [{ kind: 'put', key: 'k/a', value: new TextEncoder().encode('no') }],
+        }),
+      ],
+      { sync: false },
+    );
+    expect(store.get('k/a')).toBeUndefined();
+    // A caller mutating what get() returned does not change what the next get() returns.
+    await store.apply([entry(5, put('k/b', 'keep'))], { sync: false });
+    const first = store.get('k/b');
+    first?.value.fill(0);
+    expect(read(store, 'k/b')).toBe('keep');
+  });
+
   it('LevelStateStore.list pages through a prefix in key order with a cursor', async () => {
     const store = await openStore();
     const keys = Array.from({ length: 250 }, (_, i) => `app/${String(i).padStart(3, '0')}`);

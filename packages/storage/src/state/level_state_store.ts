@@ -39,7 +39,14 @@ import { prefixedStateKeyBytes } from './state_command.ts';
 import type { StateDatabase } from './state_database.ts';
 import { nextGenerationName, writePointer } from './state_directory.ts';
 import { hashState } from './state_hash.ts';
-import { dataPrefix, listRange, sessionMetaKey, stateRecordKey } from './state_keys.ts';
+import { RecentValues } from './recent_values.ts';
+import {
+  dataPrefix,
+  listRange,
+  sessionMetaKey,
+  stateRecordKey,
+  userKeyBytes,
+} from './state_keys.ts';
 import { openGeneration, openState } from './state_open.ts';
 import {
   decodeValueRecord,
@@ -78,6 +85,13 @@ export interface LevelStateStoreOptions {
 /** The most keys one page of a listing holds. */
 export const listLimitMax = 1000;
 const listLimitDefault = 100;
+
+const keyDecoder = new TextDecoder();
+
+/** The user key of a LevelDB data key, as text (keys are well-formed UTF-8 by construction). */
+function userKeyText(dbKey: Uint8Array): string {
+  return keyDecoder.decode(userKeyBytes(dbKey));
+}
 
 /** Options for {@link LevelStateStore.list}. */
 export interface ListOptions {
@@ -126,6 +140,8 @@ export class LevelStateStore {
   #db: StateDatabase;
   #generation: string;
   #whereGeneration: string | undefined;
+  /** Recently read or written values, exact (recent_values.ts). */
+  readonly #recent = new RecentValues();
   #whereText = '';
   #meta: StateMeta;
   /** The applied index as of the last synced write: what survives a power loss. */
@@ -223,13 +239,11 @@ export class LevelStateStore {
 
   /** The value and version stored under key, or undefined when there is none. */
   get(key: string): StoredValue | undefined {
-    const found = this.#getRecord(key);
-    if (found === undefined) {
-      return undefined;
-    }
-    const { version, value } = decodeValueRecord(found.dbKey, found.record, this.#where());
-    // A copy in a plain Uint8Array: the caller may keep it, and it is not a Buffer view.
-    return { version, value: new Uint8Array(value) };
+    const stored = this.#stored(key);
+    // A copy in a plain Uint8Array: the caller may keep it (and mutate it), and it is not a view.
+    return stored === undefined
+      ? undefined
+      : { version: stored.version, value: new Uint8Array(stored.value) };
   }
 
   /**
@@ -237,20 +251,29 @@ export class LevelStateStore {
    * get(), but its value is not copied (a cache of a decoded value checks it is current).
    */
   versionOf(key: string): number | undefined {
-    const found = this.#getRecord(key);
-    return found === undefined
-      ? undefined
-      : decodeValueRecord(found.dbKey, found.record, this.#where()).version;
+    return this.#stored(key)?.version;
   }
 
-  #getRecord(key: string): { dbKey: Uint8Array; record: Uint8Array } | undefined {
+  /** The stored value of key (not a copy: callers copy before handing it out). */
+  #stored(key: string): StoredValue | undefined {
     const db = this.#live('read a key');
+    const cached = this.#recent.get(key);
+    if (cached !== undefined) {
+      return cached ?? undefined;
+    }
     const dbKey = prefixedStateKeyBytes(dataPrefix, key);
     if (dbKey === undefined) {
       return undefined;
     }
     const record = this.#read(() => db.getSync(dbKey), key);
-    return record === undefined ? undefined : { dbKey, record };
+    if (record === undefined) {
+      this.#recent.set(key, null);
+      return undefined;
+    }
+    const { version, value } = decodeValueRecord(dbKey, record, this.#where());
+    const stored = { version, value: new Uint8Array(value) };
+    this.#recent.set(key, stored);
+    return stored;
   }
 
   /**
@@ -388,6 +411,7 @@ export class LevelStateStore {
     }
     this.#options.onRestoreStep?.(RestoreStep.switched);
     this.#db = opened.db;
+    this.#recent.clear();
     this.#generation = name;
     this.#meta = opened.meta;
     this.#durableIndex = opened.meta.appliedIndex;
@@ -427,7 +451,16 @@ export class LevelStateStore {
     try {
       await batch.write({ sync });
     } catch (error) {
+      this.#recent.clear();
       throw this.#fail(error, 'write the state');
+    }
+    // NB: before the batch counts as applied (the caller advances the meta after this returns),
+    // so a read at the new applied index never sees an older cached value.
+    for (const { dbKey, current } of plan.writes) {
+      this.#recent.set(
+        userKeyText(dbKey),
+        current === undefined ? null : { version: current.version, value: current.value.slice() },
+      );
     }
   }
 
@@ -451,8 +484,7 @@ export class LevelStateStore {
   }
 
   #readValue(dbKey: Uint8Array): StoredValue | undefined {
-    const record = this.#read(() => this.#db.getSync(dbKey), undefined);
-    return record === undefined ? undefined : decodeValueRecord(dbKey, record, this.#where());
+    return this.#stored(userKeyText(dbKey));
   }
 
   /** Runs a LevelDB read, mapping its failure to COFFER_STORAGE_IO. */

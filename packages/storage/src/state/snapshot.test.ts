@@ -71,7 +71,17 @@ describe('state snapshot round trip', { timeout: 30_000 }, () => {
     const { source, chunks } = await sourceSnapshot(1);
     const target = await openStore('target');
     await fillStore(target, new SeededRandom(2), 300);
+    // Read every key first, so the recent-values cache holds the old state (or its absence).
+    const before = await target.list('', { limit: 1000 });
+    const sourceKeys = (await source.list('', { limit: 1000 })).keys;
+    for (const k of [...before.keys, ...sourceKeys]) {
+      target.get(k);
+    }
     const restored = await target.restore(chunks, { key });
+    // Regression: the cache is cleared by a restore, so every read shows the snapshot's state.
+    for (const k of new Set([...before.keys, ...sourceKeys])) {
+      expect(target.get(k), k).toEqual(source.get(k));
+    }
     expect(await target.stateHash()).toBe(await source.stateHash());
     expect(target.appliedIndex()).toBe(source.appliedIndex());
     expect(target.appliedTerm()).toBe(source.appliedTerm());

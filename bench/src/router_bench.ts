@@ -84,6 +84,8 @@ interface Totals {
   count: number;
   seconds: number;
   latenciesMs: number[];
+  /** Process CPU time (user + system) spent in the slices, µs. */
+  cpuMicros: number;
 }
 
 /** A node on real LevelDB in `root`, initialized, with KV v2 at secret/ and a bench token. */
@@ -139,16 +141,19 @@ async function measure(
   setAudit: (on: boolean) => Promise<void>,
 ): Promise<{ off: Totals; on: Totals }> {
   await closedLoop(node, request, 1); // warm-up
-  const off: Totals = { count: 0, seconds: 0, latenciesMs: [] };
-  const on: Totals = { count: 0, seconds: 0, latenciesMs: [] };
+  const off: Totals = { count: 0, seconds: 0, latenciesMs: [], cpuMicros: 0 };
+  const on: Totals = { count: 0, seconds: 0, latenciesMs: [], cpuMicros: 0 };
   for (let elapsed = 0; elapsed < phaseSeconds; elapsed += sliceSeconds) {
     for (const audit of auditSettings) {
       await setAudit(audit);
+      const cpuBefore = process.cpuUsage();
       const slice = await closedLoop(node, request, sliceSeconds);
+      const cpu = process.cpuUsage(cpuBefore);
       const totals = audit ? on : off;
       totals.count += slice.count;
       totals.seconds += sliceSeconds;
       totals.latenciesMs.push(...slice.latenciesMs);
+      totals.cpuMicros += cpu.user + cpu.system;
       if (audit) {
         await setAudit(false);
       }
@@ -165,7 +170,7 @@ function report(results: Record<string, { off: Totals; on: Totals }>): void {
       `${value.length}-byte values, non-root token; audit: one file device, fsync per batch`,
   );
   console.log(
-    'operation | audit off ops/s | audit on ops/s | on / off | p50 / p99 ms (on) | target (on)',
+    'operation | audit off ops/s | audit on ops/s | on / off | CPU µs/op off, on | p50 / p99 ms (on) | target (on)',
   );
   for (const [name, { off, on }] of Object.entries(results)) {
     const offRate = off.count / off.seconds;
@@ -174,6 +179,7 @@ function report(results: Record<string, { off: Totals; on: Totals }>): void {
     const target = targets[name as keyof typeof targets];
     console.log(
       `${name} | ${offRate.toFixed(0)} | ${onRate.toFixed(0)} | ${((onRate / offRate) * 100).toFixed(0)}% | ` +
+        `${(off.cpuMicros / off.count).toFixed(0)}, ${(on.cpuMicros / on.count).toFixed(0)} | ` +
         `${percentile(sorted, 0.5).toFixed(2)} / ${percentile(sorted, 0.99).toFixed(2)} | ` +
         `≥ ${target} ${onRate >= target ? 'met' : 'NOT met'}`,
     );

@@ -7,7 +7,7 @@
  * Invariant: a salt is 32 random bytes, made once when a device is enabled and kept in the
  * replicated, encrypted state; it never reaches a log line, a listing or an error.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
 /** The prefix of every hashed value in an audit line. */
 export const auditHashPrefix = 'hmac-sha256:';
@@ -23,9 +23,25 @@ export function newAuditSalt(): Uint8Array {
   return new Uint8Array(randomBytes(auditSaltSizeBytes));
 }
 
+/**
+ * The HMAC key object of each salt, made once: createHmac with a KeyObject skips importing the
+ * key bytes on every call (about a third of an audit hash's cost). Weak, so a disabled device's
+ * salt and key go with it.
+ */
+const saltKeys = new WeakMap<Uint8Array, KeyObject>();
+
+function keyOf(salt: Uint8Array): KeyObject {
+  let key = saltKeys.get(salt);
+  if (key === undefined) {
+    key = createSecretKey(salt);
+    saltKeys.set(salt, key);
+  }
+  return key;
+}
+
 /** The audit hash of value under salt: `hmac-sha256:<64 hex digits>`. */
 export function auditHash(salt: Uint8Array, value: string): string {
-  return auditHashPrefix + createHmac('sha256', salt).update(value, 'utf8').digest('hex');
+  return auditHashPrefix + createHmac('sha256', keyOf(salt)).update(value, 'utf8').digest('hex');
 }
 
 /**

@@ -64,9 +64,6 @@ export function singleNodeOptions(harness: Harness, options: TestNodeSpec): Coff
     randomInt: (n) => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n,
     wallClockMs: () => epochMs + harness.clock.nowMs(),
     tickIntervalMs: 10,
-    // NB: drive() moves the clock by turns, not by I/O: a loaded machine turns many times per
-    // fsync, so a short timeout would expire requests that are merely slow.
-    requestTimeoutMs: 120_000,
     raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 },
     seal: options.seal,
     limiter: { failuresFree: 100 },

@@ -54,7 +54,7 @@ import {
 } from './seal_migration.ts';
 import { RekeyFlow, type RekeyOutcome, type RekeyProgress, type RekeyStep } from './rekey_flow.ts';
 import { createRootToken, findToken, type TokenEntry } from './root_token.ts';
-import { gateRequest, type GateDecision, type GateRequest } from './sealed_gate.ts';
+import { gatePath, gateRequest, type GateDecision, type GateRequest } from './sealed_gate.ts';
 import { SealState, type UnsealKind } from './seal_state.ts';
 import type { SealRecord } from './seal_record.ts';
 
@@ -242,7 +242,7 @@ export class CofferNode {
         message: 'Send the operation and the path as strings',
       };
     }
-    const path = request.path.replace(/^\/+|\/+$/g, '');
+    const path = gatePath(request.path);
     if (
       request.operation === Operation.read &&
       (path === 'sys/seal-status' || path === 'sys/health')

@@ -35,6 +35,11 @@ function quoted(value: string): string {
   return JSON.stringify(cut);
 }
 
+/** The path as the gate compares it: slashes trimmed, nothing else changed. */
+export function gatePath(path: string): string {
+  return path.replace(/^\/+|\/+$/g, '');
+}
+
 /** Decides whether `request` may go on, given whether the node is sealed. */
 export function gateRequest(
   request: GateRequest,
@@ -43,8 +48,7 @@ export function gateRequest(
   if (!options.sealed) {
     return { ok: true };
   }
-  const path = request.path.replace(/^\/+|\/+$/g, '');
-  if (sealedGatePaths.includes(path)) {
+  if (sealedGatePaths.includes(gatePath(request.path))) {
     return { ok: true };
   }
   return {

@@ -12,7 +12,8 @@
  * Invariant: an Acl is immutable after fromPolicies; check() never throws and never puts a
  * request value in a reason (paths, patterns and parameter names only).
  */
-import type { Operation, RequestData } from '../router/request.ts';
+import type { AclRequest } from '../router/acl_request.ts';
+import type { Operation } from '../router/request.ts';
 import { mergeRule, permissionsOf, type Permissions } from './acl_permissions.ts';
 import { checkParameters } from './parameter_check.ts';
 import { compilePattern, comparePriority, segmentPatternMatches } from './path_pattern.ts';
@@ -29,17 +30,8 @@ export type AclDecision =
     }
   | { readonly allowed: false; readonly reason: string };
 
-/** What check() looks at. */
-export interface AclRequest {
-  readonly operation: Operation;
-  /** The request path, no leading slash; a list path may end in `/`. */
-  readonly path: string;
-  readonly data?: RequestData;
-  /** The route is root-protected: the `sudo` capability is needed too. */
-  readonly sudo?: boolean;
-  /** The TTL the caller asked to wrap the response with, when it did. */
-  readonly wrapTtlSeconds?: number;
-}
+/** What check() looks at: the router's policy check (router/acl_request.ts). */
+export type { AclRequest };
 
 const allowedWithSudo: AclDecision = { allowed: true, sudo: true };
 const allowedWithoutSudo: AclDecision = { allowed: true, sudo: false };

@@ -13,6 +13,7 @@
 import type { RaftNode } from '@coffer/raft/node';
 import {
   ApplyOutcome,
+  type ApplyResult,
   type LevelStateStore,
   type ListOptions,
   type ListPage,
@@ -48,6 +49,13 @@ export function unsealFromState(
     );
   }
   state.barrier.unseal(rootKey, keyring.value);
+}
+
+function refused(what: string, message: string): CoreError {
+  return new CoreError(
+    CoreErrorCode.writeRefused,
+    `Cannot ${what}: the replicated state refused it (${message})`,
+  );
 }
 
 /**
@@ -205,26 +213,11 @@ export class SecureStore {
         : operation,
     );
     const what = `write ${operations.length} key${operations.length === 1 ? '' : 's'}`;
-    const result = await this.#leastBusySession().propose(
+    const result = await this.#proposeConditional(
       { kind: 'transaction', conditions: batch.conditions, operations },
       what,
     );
-    if (!result.ok) {
-      if (result.code === StorageErrorCode.casFailed) {
-        return { ok: false, key: result.key, actualVersion: result.actualVersion };
-      }
-      throw new CoreError(
-        CoreErrorCode.writeRefused,
-        `Cannot ${what}: the replicated state refused it (${result.message})`,
-      );
-    }
-    if (result.outcome !== ApplyOutcome.applied) {
-      throw new CoreError(
-        CoreErrorCode.writeRefused,
-        `Cannot ${what}: the entry was not applied (${result.outcome})`,
-      );
-    }
-    return { ok: true };
+    return result.ok ? result : { ok: false, key: result.key, actualVersion: result.actualVersion };
   }
 
   /** Rotates the keyring to a new term now (new writes use it; old terms keep decrypting). */
@@ -290,13 +283,27 @@ export class SecureStore {
     }
   }
 
+  /** Proposes command; every refusal, a failed condition included, throws WRITE_REFUSED. */
   async #propose(command: StateCommand, what: string): Promise<void> {
+    const result = await this.#proposeConditional(command, what);
+    if (!result.ok) {
+      throw refused(what, result.message);
+    }
+  }
+
+  /** Proposes command; a failed condition is returned, every other refusal throws. */
+  async #proposeConditional(
+    command: StateCommand,
+    what: string,
+  ): Promise<
+    { readonly ok: true } | Extract<ApplyResult, { code: typeof StorageErrorCode.casFailed }>
+  > {
     const result = await this.#leastBusySession().propose(command, what);
     if (!result.ok) {
-      throw new CoreError(
-        CoreErrorCode.writeRefused,
-        `Cannot ${what}: the replicated state refused it (${result.message})`,
-      );
+      if (result.code === StorageErrorCode.casFailed) {
+        return result;
+      }
+      throw refused(what, result.message);
     }
     if (result.outcome !== ApplyOutcome.applied) {
       throw new CoreError(
@@ -304,5 +311,6 @@ export class SecureStore {
         `Cannot ${what}: the entry was not applied (${result.outcome})`,
       );
     }
+    return { ok: true };
   }
 }

@@ -4,7 +4,7 @@ import type { Operation, RequestData } from './request.ts';
 /** One policy check. */
 export interface AclRequest {
   readonly operation: Operation;
-  /** The full request path (mount path included), validated, without leading or trailing `/`. */
+  /** The full request path (mount path included), validated, no leading `/`; a list keeps its trailing `/`. */
   readonly path: string;
   readonly data?: RequestData;
   /** The route is root-protected: the `sudo` capability is needed too. */

@@ -69,6 +69,11 @@ export function normalizeMountPath(raw: string): string {
   return path;
 }
 
+/** The refusal for a mount path with nothing mounted at it. */
+export function notMounted(path: string): CoreError {
+  return new CoreError(CoreErrorCode.notFound, `Check the path: nothing is mounted at "${path}"`);
+}
+
 /** The mounts of one node, over the replicated state's root view. */
 export class MountTable {
   readonly #root: StorageView;
@@ -206,10 +211,7 @@ export class MountTable {
     await this.#change((entries) => {
       removed = entries.find((m) => m.path === path);
       if (removed === undefined) {
-        throw new CoreError(
-          CoreErrorCode.notFound,
-          `Check the path: nothing is mounted at "${path}"`,
-        );
+        throw notMounted(path);
       }
       return entries.filter((m) => m !== removed);
     });
@@ -231,10 +233,7 @@ export class MountTable {
     await this.#change((entries) => {
       const found = entries.find((m) => m.path === path);
       if (found === undefined) {
-        throw new CoreError(
-          CoreErrorCode.notFound,
-          `Check the path: nothing is mounted at "${path}"`,
-        );
+        throw notMounted(path);
       }
       return entries.map((m) => (m === found ? { ...m, ...change } : m));
     });

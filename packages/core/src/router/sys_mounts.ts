@@ -11,6 +11,7 @@ import { FieldType, parseDurationSeconds } from './fields.ts';
 import {
   mountDataPrefix,
   normalizeMountPath,
+  notMounted,
   type MountEntry,
   type MountTable,
 } from './mount_table.ts';
@@ -119,7 +120,7 @@ async function disableMount(
 ): Promise<BackendResponse> {
   const path = mountPathOf(request, options.auth);
   if (!(await options.table().mounts()).some((m) => m.entry.path === path)) {
-    throw new CoreError(CoreErrorCode.notFound, `Check the path: nothing is mounted at "${path}"`);
+    throw notMounted(path);
   }
   // NB: leases first, while the backend is still mounted to revoke them; a failure leaves the
   // mount in place for a retry. Then the table, so it stops serving; then its data.
@@ -136,7 +137,7 @@ async function readTune(
   const path = mountPathOf(request, options.auth);
   const mount = (await options.table().mounts()).find((m) => m.entry.path === path);
   if (mount === undefined) {
-    throw new CoreError(CoreErrorCode.notFound, `Check the path: nothing is mounted at "${path}"`);
+    throw notMounted(path);
   }
   return {
     data: {

@@ -29,6 +29,9 @@ interface StoredWrap {
   readonly creationPath: string;
 }
 
+/** The only policy of a wrapping token. */
+const wrappingPolicyName = 'response-wrapping';
+
 /** The longest wrapping TTL: 30 days. */
 export const wrapTtlMaxSeconds = 30 * 86400;
 
@@ -120,18 +123,12 @@ export class ResponseWrapping<Token extends ValidToken> {
     const given = request.fields['token'];
     let accessor: string | undefined;
     if (typeof given === 'string' && given !== '') {
-      const token = await this.#tokens.validate(given, {
-        nowMs: request.nowMs,
-        ...(request.clientAddress === undefined ? {} : { clientAddress: request.clientAddress }),
-      });
-      if (token === undefined || !token.policies.includes('response-wrapping')) {
-        throw unknownToken();
-      }
+      const token = await this.#wrappingToken(given, request);
       if (token.numUses > 0 && !(await this.#tokens.consumeUse(token, request.nowMs))) {
         throw unknownToken();
       }
       accessor = this.#tokens.callerOf(token).accessor;
-    } else if (callerToken !== undefined && callerToken.policies.includes('response-wrapping')) {
+    } else if (callerToken !== undefined && callerToken.policies.includes(wrappingPolicyName)) {
       accessor = request.caller?.accessor;
     }
     if (accessor === undefined) {
@@ -156,13 +153,20 @@ export class ResponseWrapping<Token extends ValidToken> {
     return wrap.payload;
   }
 
-  async #lookup(request: BackendRequest): Promise<{ data: Record<string, unknown> }> {
-    const token = await this.#tokens.validate(String(request.fields['token']), {
+  /** The live wrapping token `id` names; the one refusal for anything else. */
+  async #wrappingToken(id: string, request: BackendRequest): Promise<Token> {
+    const token = await this.#tokens.validate(id, {
       nowMs: request.nowMs,
+      ...(request.clientAddress === undefined ? {} : { clientAddress: request.clientAddress }),
     });
-    if (token === undefined || !token.policies.includes('response-wrapping')) {
+    if (token === undefined || !token.policies.includes(wrappingPolicyName)) {
       throw unknownToken();
     }
+    return token;
+  }
+
+  async #lookup(request: BackendRequest): Promise<{ data: Record<string, unknown> }> {
+    const token = await this.#wrappingToken(String(request.fields['token']), request);
     const accessor = this.#tokens.callerOf(token).accessor;
     const stored = await this.#storage.get(`responses/${accessor}`);
     if (stored === undefined) {

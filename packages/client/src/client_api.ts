@@ -1,0 +1,292 @@
+/**
+ * The shape of the Coffer client library: what `CofferClient` offers its callers (the CLI, the
+ * tests, later the agent). One method per gRPC method of proto/coffer/v1/*.proto; each is one
+ * request to the server's core router and answers with the router's response, decoded.
+ *
+ * Data that the wire carries as JSON text (`data_json`) is an object here. Secret inputs
+ * (shares, tokens, secret_ids, values) are passed in messages and metadata only, never logged.
+ */
+
+/** A lease on a secret or a token. */
+export interface ClientLease {
+  readonly leaseId: string;
+  readonly ttlSeconds: number;
+  readonly renewable: boolean;
+}
+
+/** A token that a login or token-create issued; `clientToken` is secret. */
+export interface ClientAuth {
+  readonly clientToken: string;
+  readonly accessor: string;
+  readonly policies: readonly string[];
+  readonly tokenPolicies: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly leaseDurationSeconds: number;
+  readonly renewable: boolean;
+  readonly orphan: boolean;
+  readonly tokenType: string;
+  readonly numUses: number;
+}
+
+/** A wrapped response's single-use token; `token` is secret. */
+export interface ClientWrapInfo {
+  readonly token: string;
+  readonly accessor: string;
+  readonly ttlSeconds: number;
+  readonly creationTime: string;
+  readonly creationPath: string;
+}
+
+/** The router's answer to one request. */
+export interface CofferResponse {
+  readonly requestId: string;
+  /** The response data (an empty object when the response has none). */
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly lease: ClientLease | undefined;
+  readonly auth: ClientAuth | undefined;
+  readonly wrapInfo: ClientWrapInfo | undefined;
+  readonly warnings: readonly string[];
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Overrides the client's token for this call. */
+  readonly token?: string;
+  /** Wrap the response in a single-use token with this TTL. */
+  readonly wrapTtlSeconds?: number;
+  /** Overrides the client's deadline for this call. */
+  readonly deadlineMs?: number;
+  readonly requestId?: string;
+}
+
+/** How to reach a server. */
+export interface CofferClientOptions {
+  /** `host:port` of the gRPC listener, e.g. `127.0.0.1:8200` (an https:// prefix is accepted). */
+  readonly address: string;
+  /** PEM of the CA that signed the server's certificate. */
+  readonly caCert: string | Uint8Array;
+  /** The token sent in `coffer-token` metadata with every call (absent: none). */
+  readonly token?: string;
+  /** The name to verify in the server certificate when it differs from the address host. */
+  readonly serverName?: string;
+  /** Deadline of each call; default 30 s. */
+  readonly deadlineMs?: number;
+}
+
+/** KV v2 engine calls; `mount` defaults to `secret`. */
+export interface KvTarget {
+  readonly mount?: string;
+  readonly path: string;
+}
+
+/** The methods of the System service. */
+export interface SystemApi {
+  init(request: {
+    readonly secretShares?: number;
+    readonly secretThreshold?: number;
+    readonly generateHsmKey?: boolean;
+    readonly breakGlassShares?: number;
+    readonly breakGlassThreshold?: number;
+  }): Promise<CofferResponse>;
+  unseal(request: {
+    readonly key?: string;
+    readonly reset?: boolean;
+    readonly breakGlass?: boolean;
+    readonly migrate?: boolean;
+  }): Promise<CofferResponse>;
+  sealStatus(): Promise<CofferResponse>;
+  health(): Promise<CofferResponse>;
+  seal(options?: CallOptions): Promise<CofferResponse>;
+  stepDown(options?: CallOptions): Promise<CofferResponse>;
+  rekeyInit(request: {
+    readonly secretShares: number;
+    readonly secretThreshold: number;
+  }): Promise<CofferResponse>;
+  rekeyUpdate(request: { readonly key: string; readonly nonce: string }): Promise<CofferResponse>;
+  rekeyStatus(): Promise<CofferResponse>;
+  rekeyCancel(): Promise<CofferResponse>;
+  rotate(options?: CallOptions): Promise<CofferResponse>;
+  keyStatus(options?: CallOptions): Promise<CofferResponse>;
+  generateRootInit(request: { readonly otp: string }): Promise<CofferResponse>;
+  generateRootUpdate(request: {
+    readonly key: string;
+    readonly nonce: string;
+  }): Promise<CofferResponse>;
+  generateRootStatus(): Promise<CofferResponse>;
+  generateRootCancel(): Promise<CofferResponse>;
+}
+
+/** The methods of the Auth service. */
+export interface AuthApi {
+  appRoleLogin(request: {
+    readonly mount?: string;
+    readonly roleId: string;
+    readonly secretId: string;
+  }): Promise<CofferResponse>;
+  tokenCreate(
+    request: {
+      readonly policies?: readonly string[];
+      readonly ttl?: string;
+      readonly explicitMaxTtl?: string;
+      readonly period?: string;
+      readonly noParent?: boolean;
+      readonly noDefaultPolicy?: boolean;
+      readonly numUses?: number;
+      readonly renewable?: boolean;
+      readonly displayName?: string;
+      readonly metadata?: Readonly<Record<string, string>>;
+    },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  /** Looks up `token`, or the caller's own token when it is absent. */
+  tokenLookup(
+    request?: { readonly token?: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  tokenRenew(
+    request?: { readonly token?: string; readonly increment?: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  tokenRevoke(
+    request?: { readonly token?: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  tokenRevokeAccessor(
+    request: { readonly accessor: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+}
+
+/** The methods of the Kv service. */
+export interface KvApi {
+  get(
+    target: KvTarget & { readonly version?: number },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  put(
+    target: KvTarget & { readonly data: Readonly<Record<string, unknown>>; readonly cas?: number },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  patch(
+    target: KvTarget & { readonly data: Readonly<Record<string, unknown>>; readonly cas?: number },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  delete(
+    target: KvTarget & { readonly versions?: readonly number[] },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  undelete(
+    target: KvTarget & { readonly versions: readonly number[] },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  destroy(
+    target: KvTarget & { readonly versions: readonly number[] },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  list(target: KvTarget, options?: CallOptions): Promise<CofferResponse>;
+  readMetadata(target: KvTarget, options?: CallOptions): Promise<CofferResponse>;
+  writeMetadata(
+    target: KvTarget & {
+      readonly maxVersions?: number;
+      readonly casRequired?: boolean;
+      readonly deleteVersionAfter?: string;
+      readonly customMetadata?: Readonly<Record<string, string>>;
+    },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  deleteMetadata(target: KvTarget, options?: CallOptions): Promise<CofferResponse>;
+}
+
+/** The methods of the Policies service. */
+export interface PoliciesApi {
+  write(
+    request: { readonly name: string; readonly policy: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  read(request: { readonly name: string }, options?: CallOptions): Promise<CofferResponse>;
+  list(options?: CallOptions): Promise<CofferResponse>;
+  delete(request: { readonly name: string }, options?: CallOptions): Promise<CofferResponse>;
+}
+
+/** The methods of the Leases service. */
+export interface LeasesApi {
+  lookup(request: { readonly leaseId: string }, options?: CallOptions): Promise<CofferResponse>;
+  renew(
+    request: { readonly leaseId: string; readonly increment?: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  revoke(request: { readonly leaseId: string }, options?: CallOptions): Promise<CofferResponse>;
+  revokePrefix(
+    request: { readonly prefix: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+}
+
+/** The methods of the Audit service. */
+export interface AuditApi {
+  enable(
+    request: {
+      readonly path: string;
+      readonly type: string;
+      readonly description?: string;
+      readonly options?: Readonly<Record<string, string>>;
+    },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  disable(request: { readonly path: string }, options?: CallOptions): Promise<CofferResponse>;
+  list(options?: CallOptions): Promise<CofferResponse>;
+  hash(
+    request: { readonly path: string; readonly input: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+}
+
+/** What enabling a secrets engine or an auth method takes. */
+export interface MountEnable {
+  readonly path: string;
+  readonly type: string;
+  readonly description?: string;
+  readonly defaultLeaseTtl?: string;
+  readonly maxLeaseTtl?: string;
+  readonly options?: Readonly<Record<string, string>>;
+}
+
+/** The methods of the Mounts service. */
+export interface MountsApi {
+  enableSecrets(request: MountEnable, options?: CallOptions): Promise<CofferResponse>;
+  disableSecrets(
+    request: { readonly path: string },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  listSecrets(options?: CallOptions): Promise<CofferResponse>;
+  tune(
+    request: {
+      readonly path: string;
+      readonly defaultLeaseTtl?: string;
+      readonly maxLeaseTtl?: string;
+      readonly description?: string;
+    },
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  readTune(request: { readonly path: string }, options?: CallOptions): Promise<CofferResponse>;
+  enableAuth(request: MountEnable, options?: CallOptions): Promise<CofferResponse>;
+  disableAuth(request: { readonly path: string }, options?: CallOptions): Promise<CofferResponse>;
+  listAuth(options?: CallOptions): Promise<CofferResponse>;
+}
+
+/** The methods of the Logical service: any router path. */
+export interface LogicalApi {
+  read(path: string, options?: CallOptions): Promise<CofferResponse>;
+  write(
+    path: string,
+    data: Readonly<Record<string, unknown>>,
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+  list(path: string, options?: CallOptions): Promise<CofferResponse>;
+  delete(path: string, options?: CallOptions): Promise<CofferResponse>;
+  patch(
+    path: string,
+    data: Readonly<Record<string, unknown>>,
+    options?: CallOptions,
+  ): Promise<CofferResponse>;
+}

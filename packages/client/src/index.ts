@@ -1,0 +1,5 @@
+/**
+ * Public surface of @coffer/client. This is the package's only barrel: explicit named
+ * re-exports, nothing else (STYLE.md 1.3, 2.3).
+ */
+export type * from './client_api.ts';

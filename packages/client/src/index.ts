@@ -3,3 +3,9 @@
  * re-exports, nothing else (STYLE.md 1.3, 2.3).
  */
 export type * from './client_api.ts';
+export {
+  loadCofferPackageDefinition,
+  protoDirectory,
+  protoFiles,
+  protoLoaderOptions,
+} from './proto_definition.ts';

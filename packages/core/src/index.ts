@@ -87,6 +87,8 @@ export type { InitRequest, InitResult } from './lifecycle/cluster_init.ts';
 export type { GenerateRootProgress, GenerateRootStep } from './lifecycle/generate_root.ts';
 export type { AutoUnsealBackoff } from './lifecycle/hsm_auto_unseal.ts';
 export type { NodeStatus, UnsealProgress } from './lifecycle/node_status.ts';
+export type { NodeMetrics, RaftMetrics } from './lifecycle/node_metrics.ts';
+export { lifecyclePaths } from './lifecycle/lifecycle_endpoints.ts';
 export type { RaftRunnerOptions } from './lifecycle/raft_runner.ts';
 export type { RekeyProgress, RekeyStep } from './lifecycle/rekey_flow.ts';
 export type { SealMigrationTarget } from './lifecycle/seal_migration.ts';

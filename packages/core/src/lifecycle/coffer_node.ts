@@ -53,6 +53,8 @@ import {
   type SealMigrationTarget,
 } from './seal_migration.ts';
 import { RekeyFlow, type RekeyOutcome, type RekeyProgress, type RekeyStep } from './rekey_flow.ts';
+import { serveLifecycle } from './lifecycle_endpoints.ts';
+import type { NodeMetrics } from './node_metrics.ts';
 import { createRootToken, findToken, type TokenEntry } from './root_token.ts';
 import { gatePath, gateRequest, type GateDecision, type GateRequest } from './sealed_gate.ts';
 import { SealState, type UnsealKind } from './seal_state.ts';
@@ -115,6 +117,9 @@ export class CofferNode {
   #initRunning = false;
   #services: Promise<RequestServices> | undefined;
   #activeCheck: { cancel(): void } | undefined;
+  #sealRequested = false;
+  /** The request path once it has opened (for metrics); undefined while it opens or is stopped. */
+  #servicesNow: RequestServices | undefined;
 
   private constructor(options: CofferNodeOptions, store: LevelStateStore) {
     this.#options = options;
@@ -249,6 +254,25 @@ export class CofferNode {
     ) {
       return { ok: true, requestId, data: statusData(this.status(), this.#isActive()) };
     }
+    const data: unknown = request.data ?? {};
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      return {
+        ok: false,
+        requestId,
+        code: CoreErrorCode.invalidRequest,
+        message: 'Send the request data as an object of fields',
+      };
+    }
+    const lifecycle = serveLifecycle(this, {
+      operation: request.operation,
+      path,
+      data: data as Record<string, unknown>,
+      requestId,
+      status: () => statusData(this.status(), this.#isActive()),
+    });
+    if (lifecycle !== undefined) {
+      return lifecycle;
+    }
     const decision = this.gate({ operation: request.operation, path: request.path });
     if (!decision.ok) {
       return { ok: false, requestId, code: decision.code, message: decision.message };
@@ -278,7 +302,57 @@ export class CofferNode {
             : 'Retry later: the request path could not start (the server log has details)',
       };
     }
-    return services.handle({ ...request, requestId });
+    const response = await services.handle({ ...request, requestId });
+    if (this.#sealRequested) {
+      // NB: sys/seal asked for it; sealing waits until its response line was audited.
+      this.#sealRequested = false;
+      await this.seal();
+    }
+    return response;
+  }
+
+  /** Non-secret gauges for the metrics endpoint: seal state, Raft progress, audit failures. */
+  metrics(): NodeMetrics {
+    const status = this.#raft.current?.node.raw.status();
+    const services = this.#servicesNow;
+    let auditFailures = 0;
+    for (const count of services?.audit.failureCounts().values() ?? []) {
+      auditFailures += count;
+    }
+    return {
+      sealed: this.#barrier.isSealed,
+      initialized: this.#store.get(keyringPath) !== undefined,
+      active: this.#isActive(),
+      raft:
+        status === undefined
+          ? undefined
+          : {
+              term: status.hardState.term,
+              commitIndex: status.hardState.commit,
+              appliedIndex: status.applied,
+              leaderId: status.softState.leader,
+            },
+      auditFailures,
+    };
+  }
+
+  /** Hands leadership to another voter; a warning when this node is the only one. */
+  #stepDown(): Promise<string | undefined> {
+    const node = this.#raft.current?.node;
+    const status = node?.raw.status();
+    const next = status?.confState.voters.find((voter) => voter !== status.id);
+    if (node === undefined || next === undefined) {
+      return Promise.resolve('This node is the only voter, so it stays the active node');
+    }
+    if (!node.transferLeadership(next).ok) {
+      return Promise.reject(
+        new CoreError(
+          CoreErrorCode.notActive,
+          'Retry the step-down: leadership could not be handed over right now',
+        ),
+      );
+    }
+    return Promise.resolve(undefined);
   }
 
   /** Reopens the audit files (SIGHUP after log rotation); the hash chains continue. */
@@ -296,8 +370,17 @@ export class CofferNode {
       wallClockMs: this.#options.wallClockMs,
       ...(this.#options.serverLog === undefined ? {} : { log: this.#options.serverLog }),
       ...this.#options.requests,
+      operator: {
+        requestSeal: () => {
+          this.#sealRequested = true;
+        },
+        stepDown: () => this.#stepDown(),
+        rotate: () => this.rotateKeyring(),
+        keyStatus: () => this.keyStatus(),
+      },
     }).then(
       (services) => {
+        this.#servicesNow = services;
         this.#watchActive(services);
         return services;
       },
@@ -337,6 +420,7 @@ export class CofferNode {
     this.#activeCheck = undefined;
     const services = this.#services;
     this.#services = undefined;
+    this.#servicesNow = undefined;
     await (await services?.catch(() => undefined))?.close();
   }
 

@@ -43,6 +43,7 @@ import { ResponseWrapping } from '../router/wrapping.ts';
 import type { TokenEntry } from '../token/token_entry.ts';
 import { TokenStore } from '../token/token_store.ts';
 import { capabilitiesRoutes } from './capabilities_routes.ts';
+import { operatorRoutes, type OperatorPort } from './operator_routes.ts';
 
 /** The secrets engine types `sys/mounts` enables. */
 export const secretsEngineTypes: readonly string[] = ['kv', 'kv-v2'];
@@ -62,6 +63,8 @@ export interface RequestServicesOptions {
   readonly requestBytesMax?: number;
   /** Opens audit files (tests inject failing handles). */
   readonly openAuditFile?: OpenAuditFile;
+  /** The node's seal, step-down, rotate and key status (sys/ operator routes); none: absent. */
+  readonly operator?: OperatorPort;
 }
 
 /** The engines and methods a node can mount, by type. */
@@ -142,7 +145,7 @@ export class RequestServices {
       root,
       factories: backendFactories(options.clock),
       system,
-      builtins: this.#builtins(root, system, wrapping),
+      builtins: this.#builtins(root, system, { wrapping, operator: options.operator }),
     });
     this.router = new Router<TokenEntry>({
       mounts: this.mounts,
@@ -168,8 +171,12 @@ export class RequestServices {
   #builtins(
     root: StorageView,
     system: SystemTtls,
-    wrapping: ResponseWrapping<TokenEntry>,
+    parts: {
+      readonly wrapping: ResponseWrapping<TokenEntry>;
+      readonly operator: OperatorPort | undefined;
+    },
   ): LiveMount[] {
+    const { wrapping, operator } = parts;
     const mountsOf = (auth: boolean): readonly Route[] =>
       mountRoutes({
         table: () => this.mounts,
@@ -187,6 +194,7 @@ export class RequestServices {
         ...this.leases.backend().routes,
         ...wrapping.routes(),
         ...capabilitiesRoutes({ policies: this.policies, tokens: this.tokens }),
+        ...(operator === undefined ? [] : operatorRoutes(operator)),
       ],
     };
     const builtin = (entry: MountEntry, backend: Backend, storage: StorageView): LiveMount =>

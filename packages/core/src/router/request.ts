@@ -74,6 +74,8 @@ export interface WrapInfo {
 export interface CoreSuccess {
   readonly ok: true;
   readonly requestId: string;
+  /** The mount the path resolved to (adapters use it as a metrics label; never sent on). */
+  readonly mountPath?: string;
   readonly data?: Readonly<Record<string, unknown>>;
   readonly lease?: LeaseInfo;
   readonly auth?: AuthInfo;
@@ -85,6 +87,8 @@ export interface CoreSuccess {
 export interface CoreFailure {
   readonly ok: false;
   readonly requestId: string;
+  /** The mount the path resolved to (adapters use it as a metrics label; never sent on). */
+  readonly mountPath?: string;
   readonly code: CoreErrorCode;
   readonly message: string;
   /** Set with COFFER_CORE_RATE_LIMITED: when to try again. */

@@ -44,7 +44,8 @@ export function validateRequestPath(raw: string): RequestPath {
   if (raw.length > requestPathLengthMax) {
     throw refuse(raw, `is longer than ${requestPathLengthMax} characters`);
   }
-  if (loneSurrogate.test(raw)) {
+  if (loneSurrogate.test(raw) || raw.includes('\ufffd')) {
+    // NB: decoders turn invalid UTF-8 into U+FFFD, so a path holding it was not valid UTF-8.
     throw refuse(raw, 'is not valid UTF-8');
   }
   if (raw.normalize('NFC') !== raw) {

@@ -97,6 +97,8 @@ interface Progress<Token> {
   record: AuditRecord;
   token: Token | undefined;
   requestLogged: boolean;
+  /** The mount the path resolved to (for metrics labels), once known. */
+  mountPath: string | undefined;
 }
 
 /** The request router of one node. */
@@ -128,17 +130,25 @@ export class Router<Token extends ValidToken> {
       },
       token: undefined,
       requestLogged: false,
+      mountPath: undefined,
     };
+    const response = await this.#respond({ request, requestId, nowMs, progress });
+    const { mountPath } = progress;
+    return mountPath === undefined ? response : { ...response, mountPath };
+  }
+
+  async #respond(context: RequestContext<Token>): Promise<CoreResponse> {
+    const { progress } = context;
     let success: CoreSuccess;
     try {
-      success = await this.#serve({ request, requestId, nowMs, progress });
+      success = await this.#serve(context);
     } catch (error) {
       return this.#fail(error, progress);
     }
     try {
       await this.#o.audit.logResponse({ ...progress.record, response: success, error: undefined });
     } catch (error) {
-      return this.#failure(requestId, auditFailure(error));
+      return this.#failure(context.requestId, auditFailure(error));
     }
     return success;
   }
@@ -164,6 +174,8 @@ export class Router<Token extends ValidToken> {
     // NB: the token before any answer that depends on the path, so a caller without one
     // learns nothing of what is mounted; logins are the only routes without one.
     const caller = route?.unauthenticated === true ? undefined : await this.#authenticate(context);
+    // NB: only now: a refusal before authentication must not differ by what is mounted.
+    progress.mountPath = found?.mount.entry.path;
     // Vault's list paths end in "/": policies name them that way.
     const aclPath = trailingSlash && operation === Operation.list ? `${path}/` : path;
     if (found === undefined || match === undefined || route === undefined) {

@@ -1,0 +1,25 @@
+/**
+ * What a node tells the metrics endpoint about itself: seal state, Raft progress and audit
+ * device failures. Counts and flags only, never a path, a key or a token.
+ */
+
+/** Raft progress of a running node. */
+export interface RaftMetrics {
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  /** The leader this node knows of (0: none). */
+  readonly leaderId: number;
+}
+
+/** A node's gauges at one instant. */
+export interface NodeMetrics {
+  readonly sealed: boolean;
+  readonly initialized: boolean;
+  /** This node is the active node (unsealed Raft leader). */
+  readonly active: boolean;
+  /** Undefined while Raft does not run (sealed). */
+  readonly raft: RaftMetrics | undefined;
+  /** Lines the audit devices failed to record since this node unsealed. */
+  readonly auditFailures: number;
+}

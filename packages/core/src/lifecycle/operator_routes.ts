@@ -1,0 +1,77 @@
+/**
+ * The operator routes of `sys/` that act on the node itself, through the router so that a
+ * policy governs them and the audit log records them: `sys/seal`, `sys/step-down`,
+ * `sys/rotate` and `sys/key-status` need sudo (Vault's root-protected paths); `sys/metrics`
+ * answers nothing but lets a token with read on it scrape the metrics endpoint.
+ *
+ * NB: sealing stops the request path that serves this very request, so the route only asks
+ * for it; CofferNode.handle seals after the response has been audited and returned.
+ */
+import type { KeyringStatus } from '../barrier/keyring.ts';
+import type { Route } from '../router/backend.ts';
+
+/** What the routes need from the node. */
+export interface OperatorPort {
+  /** Seals the node once the current request has been answered. */
+  readonly requestSeal: () => void;
+  /** Hands leadership to another voter; answers a warning when there is none. */
+  readonly stepDown: () => Promise<string | undefined>;
+  readonly rotate: () => Promise<void>;
+  readonly keyStatus: () => KeyringStatus;
+}
+
+function keyStatusData(status: KeyringStatus): Record<string, unknown> {
+  return {
+    term: status.term,
+    install_time: new Date(status.installTimeMs).toISOString(),
+    encryptions: status.encryptions,
+    generation: status.generation,
+    terms: status.terms.map((entry) => ({
+      term: entry.term,
+      install_time: new Date(entry.installTimeMs).toISOString(),
+      encryptions: entry.encryptions,
+    })),
+  };
+}
+
+/** The operator routes of `sys/`. */
+export function operatorRoutes(port: OperatorPort): readonly Route[] {
+  return [
+    {
+      pattern: 'seal',
+      sudo: true,
+      operations: {
+        update: () => {
+          port.requestSeal();
+          return Promise.resolve({});
+        },
+      },
+    },
+    {
+      pattern: 'step-down',
+      sudo: true,
+      operations: {
+        update: async () => {
+          const warning = await port.stepDown();
+          return warning === undefined ? {} : { warnings: [warning] };
+        },
+      },
+    },
+    {
+      pattern: 'rotate',
+      sudo: true,
+      operations: {
+        update: async () => {
+          await port.rotate();
+          return { data: keyStatusData(port.keyStatus()) };
+        },
+      },
+    },
+    {
+      pattern: 'key-status',
+      sudo: true,
+      operations: { read: () => Promise.resolve({ data: keyStatusData(port.keyStatus()) }) },
+    },
+    { pattern: 'metrics', operations: { read: () => Promise.resolve({}) } },
+  ];
+}

@@ -108,7 +108,11 @@ describe('CofferNode with a Shamir seal', () => {
     await drive(harness, node.submitUnsealShare(shares[2] ?? '', { nonce: nonce ?? '' }));
     const last = await drive(harness, node.submitUnsealShare(shares[0] ?? ''));
     expect(last).toEqual({ ok: true, sealed: false, progress: undefined });
-    expect(node.status()).toMatchObject({ sealed: false, raftRunning: true, unseal: undefined });
+    expect(node.status()).toMatchObject({
+      sealed: false,
+      raftRunning: true,
+      unseal: { threshold: 3, shares: 5, progress: 0, nonce: undefined },
+    });
     await drive(harness, waitLeader(node));
     const read = await drive(harness, node.secureStore.get('secret/data/greeting'));
     expect(text(read)).toBe('hello');

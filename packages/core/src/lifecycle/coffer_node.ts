@@ -221,7 +221,7 @@ export class CofferNode {
     if (this.#quorum !== undefined) {
       return unsealProgressOf(this.#quorum.quorum.progress());
     }
-    if (record === undefined || !this.#barrier.isSealed) {
+    if (record === undefined) {
       return undefined;
     }
     return { ...record.shares, progress: 0, nonce: undefined };

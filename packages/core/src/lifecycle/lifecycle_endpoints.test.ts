@@ -59,6 +59,20 @@ function dataOf(response: CoreResponse): Record<string, unknown> {
   return { ...response.data };
 }
 
+async function initAndUnsealOne(harness: Harness, node: CofferNode): Promise<string> {
+  const call = caller(harness, node);
+  const init = dataOf(
+    await call({
+      operation: Operation.update,
+      path: 'sys/init',
+      data: { secret_shares: 1, secret_threshold: 1 },
+    }),
+  );
+  const [key] = init['keys'] as string[];
+  dataOf(await call({ operation: Operation.update, path: 'sys/unseal', data: { key } }));
+  return init['root_token'] as string;
+}
+
 async function initAndUnseal(harness: Harness, node: CofferNode) {
   const call = caller(harness, node);
   const init = dataOf(
@@ -70,7 +84,7 @@ async function initAndUnseal(harness: Harness, node: CofferNode) {
   );
   const keys = init['keys'] as string[];
   const rootToken = init['root_token'] as string;
-  await node.seal();
+  expect(node.status().sealed).toBe(true);
   return { call, keys, rootToken };
 }
 
@@ -184,8 +198,7 @@ describe('lifecycle endpoints through handle()', () => {
   it('sys/seal, sys/rotate and sys/key-status need sudo and act on the node', async () => {
     const { harness, node } = await freshNode();
     const call = caller(harness, node);
-    const init = dataOf(await call({ operation: Operation.update, path: 'sys/init', data: {} }));
-    const token = init['root_token'] as string;
+    const token = await initAndUnsealOne(harness, node);
     const before = dataOf(await call({ operation: Operation.read, path: 'sys/key-status', token }));
     const rotated = dataOf(await call({ operation: Operation.update, path: 'sys/rotate', token }));
     expect(rotated['term']).toBe((before['term'] as number) + 1);
@@ -202,8 +215,7 @@ describe('lifecycle endpoints through handle()', () => {
   it('responses carry the mount path; a U+FFFD path is invalid; metrics() counts', async () => {
     const { harness, node } = await freshNode();
     const call = caller(harness, node);
-    const init = dataOf(await call({ operation: Operation.update, path: 'sys/init', data: {} }));
-    const token = init['root_token'] as string;
+    const token = await initAndUnsealOne(harness, node);
     const read = await call({ operation: Operation.read, path: 'sys/policies/acl', token });
     expect(read.mountPath).toBe('sys/');
     const bad = await call({ operation: Operation.read, path: 'secret/\ufffd', token });

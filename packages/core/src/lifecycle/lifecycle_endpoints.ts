@@ -6,7 +6,9 @@
  * the barrier; docs/design/router.md).
  *
  *   update sys/init                 {secret_shares, secret_threshold, generate_hsm_key,
- *                                    break_glass_shares, break_glass_threshold}
+ *                                    break_glass_shares, break_glass_threshold}; a Shamir
+ *                                    node is sealed afterwards (Vault's behaviour), an HSM
+ *                                    node stays unsealed
  *   update sys/unseal               {key, reset, break_glass, migrate}
  *   read|update|delete sys/rekey/init          {secret_shares, secret_threshold}
  *   update sys/rekey/update         {key, nonce}
@@ -18,6 +20,7 @@
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import { Operation, type CoreResponse, type RequestData } from '../router/request.ts';
+import { SealType } from '../seal/seal_provider.ts';
 import type { ShareConfig } from '../seal/shamir.ts';
 import type { SubmitOptions } from '../seal/share_quorum.ts';
 import type { InitRequest, InitResult } from './cluster_init.ts';
@@ -28,6 +31,7 @@ import type { RekeyProgress, RekeyStep } from './rekey_flow.ts';
 /** What the endpoints need from the node (CofferNode has it all). */
 export interface LifecycleNode {
   init(request: InitRequest): Promise<InitResult>;
+  seal(): Promise<void>;
   submitUnsealShare(share: string, options?: SubmitOptions): Promise<UnsealOutcome>;
   submitBreakGlassShare(share: string, options?: SubmitOptions): Promise<UnsealOutcome>;
   resetUnseal(): void;
@@ -136,6 +140,11 @@ const init: Endpoint = async (node, request) => {
     return invalid(request.requestId, problem);
   }
   const result = await node.init(initRequestOf(request.data));
+  if (result.sealType === SealType.shamir) {
+    // NB: as in Vault, a Shamir node is sealed after init: the operator unseals it with the
+    // shares just handed out, which proves they were received.
+    await node.seal();
+  }
   return {
     ok: true,
     requestId: request.requestId,

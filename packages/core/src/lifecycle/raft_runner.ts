@@ -38,6 +38,10 @@ export interface RaftRunnerOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/** How long start() waits for a sole voter to lead, and how often it looks. */
+const soleLeadershipWaitMs = 2000;
+const soleLeadershipPollMs = 2;
+
 /** The running parts. */
 export interface RunningRaft {
   readonly node: RaftNode;
@@ -95,7 +99,29 @@ export class RaftRunner {
       ...(o.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: o.requestTimeoutMs }),
     });
     const secure = new SecureStore({ node, store, barrier, nowMs: o.wallClockMs });
+    await this.#leadAlone(node);
     return { node, secure };
+  }
+
+  /**
+   * A node that is the only voter campaigns at once instead of waiting out an election timeout,
+   * and start() returns once it leads (within the bound), so a request sent right after unseal
+   * or start is not refused as NOT_ACTIVE. A member of a larger cluster waits for its election.
+   */
+  async #leadAlone(node: RaftNode): Promise<void> {
+    const status = node.raw.status();
+    const [only, ...others] = status.confState.voters;
+    if (only !== status.id || others.length > 0) {
+      return;
+    }
+    node.campaign();
+    const clock = this.#options.clock;
+    const deadline = clock.nowMs() + soleLeadershipWaitMs;
+    while (node.raw.status().softState.role !== 'leader' && clock.nowMs() < deadline) {
+      await new Promise<void>((resolve) => {
+        clock.setTimer(soleLeadershipPollMs, resolve);
+      });
+    }
   }
 
   /** Stops Raft (and closes the log and transport) if it runs. */

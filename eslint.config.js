@@ -8,7 +8,15 @@ const styleLink = 'See STYLE.md 4.3 (no enum, namespace or parameter properties)
 
 export default defineConfig(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '**/coverage/**', '.tmp/**', '**/*.cjs'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/coverage/**',
+      '.tmp/**',
+      '**/*.cjs',
+      // Generated from the .proto files by packages/client/scripts/generate_types.ts.
+      'packages/client/src/generated/**',
+    ],
   },
   eslint.configs.recommended,
   tseslint.configs.strictTypeChecked,

@@ -1,0 +1,147 @@
+/**
+ * Makes one typed unary call with Coffer's metadata conventions (common.proto): the token in
+ * `coffer-token`, a wrapping TTL in `coffer-wrap-ttl`, a request id in `coffer-request-id`, a
+ * deadline on every call, and the response decoded into a {@link CofferResponse}.
+ */
+import assert from 'node:assert/strict';
+
+import type { CallOptions, CofferResponse } from './client_api.ts';
+import { callError } from './call_error.ts';
+import type { ClientConnection } from './client_connection.ts';
+import { ClientErrorCode, CofferClientError } from './errors.ts';
+import type { Response__Output } from './generated/coffer/v1/Response.ts';
+import type { UnaryMethod } from './grpc_transport.ts';
+import { decodeResponse } from './response_decoding.ts';
+import type { MethodName, RequestOf, ServiceName } from './service_definitions.ts';
+
+/** Metadata keys of the Coffer API (common.proto). */
+export const MetadataKey = {
+  token: 'coffer-token',
+  wrapTtl: 'coffer-wrap-ttl',
+  requestId: 'coffer-request-id',
+} as const;
+
+/** The default deadline of a call, in ms (client_api.ts: 30 s). */
+export const callDeadlineMsDefault = 30_000;
+
+/** `Service/Method` for every method of coffer.v1, e.g. `Kv/Put`. */
+export type MethodPath = { [S in ServiceName]: `${S}/${MethodName<S>}` }[ServiceName];
+
+/** The request message (input form) of the method at `P`. */
+export type RequestOfPath<P extends MethodPath> =
+  P extends `${infer S extends ServiceName}/${infer M}`
+    ? M extends MethodName<S>
+      ? RequestOf<S, M>
+      : never
+    : never;
+
+/** What a caller sends unless a call overrides it. */
+export interface CallerDefaults {
+  /** The token; absent or "" for none. Secret. */
+  readonly token?: string;
+  /** The deadline of each call, in ms. */
+  readonly deadlineMs: number;
+}
+
+/** A header value gRPC accepts: printable ASCII without spaces. */
+const headerValuePattern = /^[\x21-\x7e]{1,4096}$/;
+
+function invalidRequest(message: string): CofferClientError {
+  return new CofferClientError(ClientErrorCode.invalidRequest, message);
+}
+
+/** Checks a deadline option; throws COFFER_CLIENT_INVALID_REQUEST when out of range. */
+export function checkDeadlineMs(deadlineMs: number): number {
+  if (!Number.isSafeInteger(deadlineMs) || deadlineMs <= 0) {
+    throw invalidRequest(`Give the deadline as whole milliseconds above 0, not ${deadlineMs}`);
+  }
+  return deadlineMs;
+}
+
+function callMetadata(token: string | undefined, options: CallOptions): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (token !== undefined && token !== '') {
+    if (!headerValuePattern.test(token)) {
+      // NB: the message never repeats the token, not even in part.
+      throw invalidRequest(
+        'Check the token (--token-file, the login token file or COFFER_TOKEN): it holds ' +
+          'characters a token cannot have, such as spaces or a line break',
+      );
+    }
+    metadata[MetadataKey.token] = token;
+  }
+  const wrapTtlSeconds = options.wrapTtlSeconds;
+  if (wrapTtlSeconds !== undefined) {
+    if (!Number.isSafeInteger(wrapTtlSeconds) || wrapTtlSeconds <= 0) {
+      throw invalidRequest(`Give the wrap TTL as whole seconds above 0, not ${wrapTtlSeconds}`);
+    }
+    metadata[MetadataKey.wrapTtl] = String(wrapTtlSeconds);
+  }
+  if (options.requestId !== undefined) {
+    if (!headerValuePattern.test(options.requestId)) {
+      throw invalidRequest('Give a request id of printable ASCII without spaces, 1 to 4096 long');
+    }
+    metadata[MetadataKey.requestId] = options.requestId;
+  }
+  return metadata;
+}
+
+/** Makes calls on one connection with one set of defaults (token, deadline). */
+export class UnaryCaller {
+  readonly #connection: ClientConnection;
+  /** Secret: kept in a #private field so inspecting the caller does not show it. */
+  readonly #token: string | undefined;
+  readonly #deadlineMs: number;
+
+  /** A caller on `connection` that sends `defaults` unless a call overrides them. */
+  constructor(connection: ClientConnection, defaults: CallerDefaults) {
+    this.#connection = connection;
+    this.#token = defaults.token;
+    this.#deadlineMs = checkDeadlineMs(defaults.deadlineMs);
+  }
+
+  /**
+   * Calls the method at `path` with `request`; resolves with the decoded response and rejects
+   * with a {@link CofferClientError}.
+   */
+  async call<P extends MethodPath>(
+    path: P,
+    request: RequestOfPath<P>,
+    options: CallOptions = {},
+  ): Promise<CofferResponse> {
+    const deadlineMs = checkDeadlineMs(options.deadlineMs ?? this.#deadlineMs);
+    const metadata = callMetadata(options.token ?? this.#token, options);
+    if (this.#connection.closed) {
+      throw new CofferClientError(
+        ClientErrorCode.closed,
+        `Create a new client: this one was closed before the call ${path}`,
+      );
+    }
+    const outcome = await this.#connection.transport.call({
+      method: this.#method(path),
+      request,
+      metadata,
+      deadlineMs: Date.now() + deadlineMs,
+    });
+    if (!outcome.ok) {
+      throw callError(outcome.failure, {
+        method: path,
+        address: this.#connection.address,
+        deadlineMs,
+      });
+    }
+    return decodeResponse(outcome.response);
+  }
+
+  #method<P extends MethodPath>(path: P): UnaryMethod<RequestOfPath<P>, Response__Output> {
+    const [service, method] = path.split('/') as [ServiceName, string];
+    const definitions = this.#connection.services[service] as unknown as Record<
+      string,
+      UnaryMethod<RequestOfPath<P>, Response__Output>
+    >;
+    const definition = definitions[method];
+    // Invariant: a typed MethodPath always names a method of the loaded definitions.
+    assert(definition !== undefined, `coffer.v1 has no method ${path}`);
+    return definition;
+  }
+}

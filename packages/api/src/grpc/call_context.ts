@@ -1,0 +1,124 @@
+/**
+ * What one gRPC call tells the router besides its message: the token, the response-wrapping TTL
+ * and the request id from metadata (common.proto's conventions), the client's address from the
+ * connection, and whether its deadline has already passed.
+ *
+ * Invariant: a refusal here names the metadata key and what to send, never the value (a token
+ * is a secret, and a malformed one may be a mistyped secret).
+ */
+import { randomUUID } from 'node:crypto';
+
+import type { Metadata } from '@grpc/grpc-js';
+
+import { ApiError, ApiErrorCode } from '../errors.ts';
+
+/** The metadata keys of common.proto. */
+export const MetadataKey = {
+  token: 'coffer-token',
+  wrapTtl: 'coffer-wrap-ttl',
+  requestId: 'coffer-request-id',
+  errorCode: 'coffer-error-code',
+  retryAfterMs: 'coffer-retry-after-ms',
+} as const;
+
+/** The call-level parts of a router request. */
+export interface CallContext {
+  readonly token?: string;
+  readonly wrapTtlSeconds?: number;
+  readonly requestId: string;
+}
+
+/** The longest token accepted: far above Coffer's token ids, far below the metadata limit. */
+const tokenLengthMax = 512;
+const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
+/** Printable ASCII without space: a token never holds anything else. */
+const tokenPattern = /^[\x21-\x7e]+$/;
+/** Whole seconds, at most 10 digits (the router checks the range). */
+const wrapTtlPattern = /^\d{1,10}$/;
+
+function invalid(message: string): ApiError {
+  return new ApiError(ApiErrorCode.invalidRequest, message);
+}
+
+/** The one string value of `key`, undefined when absent; refused when repeated or binary. */
+function singleValue(metadata: Metadata, key: string): string | undefined {
+  const values = metadata.get(key);
+  if (values.length === 0) {
+    return undefined;
+  }
+  const [value] = values;
+  if (values.length > 1 || typeof value !== 'string') {
+    throw invalid(`Send one text value in metadata "${key}": it came repeated or binary`);
+  }
+  return value;
+}
+
+function tokenOf(metadata: Metadata): string | undefined {
+  const token = singleValue(metadata, MetadataKey.token);
+  if (token === undefined) {
+    return undefined;
+  }
+  if (token.length > tokenLengthMax || !tokenPattern.test(token)) {
+    throw invalid(
+      `Send the token in metadata "${MetadataKey.token}" as printable ASCII of at most ` +
+        `${tokenLengthMax} characters: the value given is not a token`,
+    );
+  }
+  return token;
+}
+
+function wrapTtlOf(metadata: Metadata): number | undefined {
+  const text = singleValue(metadata, MetadataKey.wrapTtl);
+  if (text === undefined) {
+    return undefined;
+  }
+  if (!wrapTtlPattern.test(text.trim())) {
+    throw invalid(`Send metadata "${MetadataKey.wrapTtl}" as whole seconds, e.g. "300"`);
+  }
+  return Number(text.trim());
+}
+
+/**
+ * The caller's request id when it is 1 to 128 characters of [A-Za-z0-9._-]; otherwise (absent,
+ * too long, other characters) a fresh one, so a bad id never reaches a log line.
+ */
+function requestIdOf(metadata: Metadata): string {
+  const values = metadata.get(MetadataKey.requestId);
+  const [value] = values;
+  return values.length === 1 && typeof value === 'string' && requestIdPattern.test(value)
+    ? value
+    : randomUUID();
+}
+
+/** Reads the call's metadata; throws ApiError COFFER_API_INVALID_REQUEST on a malformed value. */
+export function callContextOf(metadata: Metadata): CallContext {
+  const token = tokenOf(metadata);
+  const wrapTtlSeconds = wrapTtlOf(metadata);
+  return {
+    requestId: requestIdOf(metadata),
+    ...(token === undefined ? {} : { token }),
+    ...(wrapTtlSeconds === undefined ? {} : { wrapTtlSeconds }),
+  };
+}
+
+/**
+ * The IP literal of a grpc-js peer string: `ipv4:127.0.0.1:5000` → `127.0.0.1`,
+ * `ipv6:[::1]:5000` → `::1`; undefined for anything else (a Unix socket, "unknown").
+ */
+export function peerAddressOf(peer: string): string | undefined {
+  const v6 = /^(?:ipv6:)?\[([0-9A-Fa-f:.%a-zA-Z]+)\]:\d+$/.exec(peer);
+  if (v6 !== null) {
+    return v6[1];
+  }
+  const v4 = /^(?:ipv4:)?(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(peer);
+  return v4 === null ? undefined : v4[1];
+}
+
+/**
+ * True when a call's deadline has passed at `nowMs` (wall-clock ms). grpc-js gives Infinity for
+ * a call without a deadline.
+ */
+export function deadlinePassed(deadline: Date | number, nowMs: number): boolean {
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(deadlineMs) && deadlineMs <= nowMs;
+}

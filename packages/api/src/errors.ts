@@ -12,6 +12,36 @@ export const ApiErrorCode = {
   invalidRequest: 'COFFER_API_INVALID_REQUEST',
   /** A gRPC or HTTP listener could not bind its address. */
   listenFailed: 'COFFER_API_LISTEN_FAILED',
+  /** The server config file has invalid or unknown fields; the server refuses to start. */
+  configInvalid: 'COFFER_API_CONFIG_INVALID',
+  /** The server config file could not be read or parsed as JSON or YAML. */
+  configUnreadable: 'COFFER_API_CONFIG_UNREADABLE',
+  /** Dev mode could not set itself up (init, unseal, mount or its files). */
+  devSetupFailed: 'COFFER_API_DEV_SETUP_FAILED',
+  /** No HTTP route serves the requested path. */
+  routeNotFound: 'COFFER_API_ROUTE_NOT_FOUND',
+  /** The HTTP route exists but does not serve the request's method. */
+  methodNotAllowed: 'COFFER_API_METHOD_NOT_ALLOWED',
+  /** A request that needs a token came without one. */
+  tokenMissing: 'COFFER_API_TOKEN_MISSING',
+  /** An HTTP request body is larger than the listener accepts. */
+  requestTooLarge: 'COFFER_API_REQUEST_TOO_LARGE',
+  /** The TLS key or certificate given to a listener could not be loaded. */
+  tlsInvalid: 'COFFER_API_TLS_INVALID',
+  /** The metrics could not be collected (the server log has details). */
+  metricsUnavailable: 'COFFER_API_METRICS_UNAVAILABLE',
+  /** An API listener failed to answer a request (a bug; the server log has details). */
+  internal: 'COFFER_API_INTERNAL',
+  /** The listener is at its bound on concurrent requests; retry after a short wait. */
+  overloaded: 'COFFER_API_OVERLOADED',
+  /** The call's deadline passed before the request could reach the router. */
+  deadlineExceeded: 'COFFER_API_DEADLINE_EXCEEDED',
+  /** Outside dev mode a secret-bearing environment variable is set; the server refuses to start. */
+  secretInEnvironment: 'COFFER_API_SECRET_IN_ENVIRONMENT',
+  /** Outside dev mode the Node inspector was requested (--inspect, NODE_OPTIONS); refused. */
+  debuggerRefused: 'COFFER_API_DEBUGGER_REFUSED',
+  /** Core dumps could not be turned off (RLIMIT_CORE); the server refuses to start. */
+  coreDumpsOn: 'COFFER_API_CORE_DUMPS_ON',
 } as const;
 
 /** The union of every @coffer/api error code string. */

@@ -1,0 +1,266 @@
+/**
+ * CofferServer: one node and its API listeners, as `coffer server` runs them. It opens the
+ * CofferNode over the config's data directory, then starts the gRPC listener and the HTTP
+ * listener (health, seal status, metrics) over the node's router, both over TLS.
+ *
+ *   start ─▶ node open ─▶ TLS read ─▶ gRPC listening ─▶ HTTP listening ─▶ serving
+ *                                                                          │  reload(): TLS
+ *                                                                          │  re-read, audit
+ *                                                                          ▼  files reopened
+ *   closed ◀── node closed (sync) ◀── in-flight calls done or grace over ◀─ close(graceMs)
+ *
+ * Invariant: a failed start leaves nothing behind: a listener already bound is closed and the
+ * node is closed (releasing its data directory's lock) before the error is rethrown.
+ * Invariant: reload() never drops an open connection and never stops the server: a TLS file
+ * that cannot be read leaves the old certificate in place and is reported.
+ */
+import { CofferNode, createServerLog, type ServerLog } from '@coffer/core';
+
+import { ApiMetrics } from '../metrics/api_metrics.ts';
+import type { TlsMaterial } from '../tls/self_signed.ts';
+import type { ServerConfig } from './config.ts';
+import { readListenerTls, type ListenerName } from './listener_tls.ts';
+import {
+  defaultListenerFactories,
+  type ListenerFactories,
+  type ServerListener,
+} from './server_listeners.ts';
+import { singleNodeOptions } from './single_node_options.ts';
+
+/** How a server is started; every field but `log` has a production default. */
+export interface CofferServerOptions {
+  /** The server log; default pino JSON lines to config.log.file or stderr (secrets redacted). */
+  readonly log?: ServerLog;
+  /** Loads a listener's TLS material; default: its config files, read again at each reload. */
+  readonly loadTls?: (listener: ListenerName) => Promise<TlsMaterial>;
+  /** Starts the listeners (tests inject their own). */
+  readonly listeners?: ListenerFactories;
+}
+
+/** The outcome of a reload: what was reloaded and what failed (by code, never a secret). */
+export interface ReloadOutcome {
+  readonly tlsReloaded: readonly ListenerName[];
+  readonly failures: readonly { readonly what: string; readonly code: string }[];
+}
+
+/** How long a fresh node's start waits for it to elect itself. */
+const leaderWaitMs = 10_000;
+
+/**
+ * Resolves true once `node` leads (its one-voter cluster), false after `deadlineMs`. Polls
+ * every 10 ms: the node has no leadership events.
+ */
+export async function waitForLeadership(
+  node: CofferNode,
+  options: { readonly nodeId: number; readonly deadlineMs: number },
+): Promise<boolean> {
+  const started = performance.now();
+  while (node.metrics().raft?.leaderId !== options.nodeId) {
+    if (performance.now() - started > options.deadlineMs) {
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
+/** How often the listeners' health is brought in step with the node's seal and role. */
+const servingCheckIntervalMs = 250;
+
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'UNEXPECTED';
+}
+
+/** A running server. Start it with {@link CofferServer.start}; stop it with `close()`. */
+export class CofferServer {
+  /** The node the listeners serve. */
+  readonly node: CofferNode;
+  readonly #config: ServerConfig;
+  readonly #log: ServerLog;
+  readonly #loadTls: (listener: ListenerName) => Promise<TlsMaterial>;
+  readonly #grpc: ServerListener;
+  readonly #http: ServerListener;
+  readonly #metrics: ApiMetrics;
+  #servingWatch: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    parts: {
+      readonly node: CofferNode;
+      readonly grpc: ServerListener;
+      readonly http: ServerListener;
+      readonly metrics: ApiMetrics;
+    },
+    config: ServerConfig,
+    options: Required<Pick<CofferServerOptions, 'log' | 'loadTls'>>,
+  ) {
+    this.node = parts.node;
+    this.#grpc = parts.grpc;
+    this.#http = parts.http;
+    this.#metrics = parts.metrics;
+    this.#config = config;
+    this.#log = options.log;
+    this.#loadTls = options.loadTls;
+  }
+
+  /**
+   * Opens the node and starts both listeners. Throws (with the node closed again) when the
+   * node cannot open, a TLS file cannot be read or an address cannot be bound.
+   */
+  static async start(config: ServerConfig, options: CofferServerOptions): Promise<CofferServer> {
+    const log = options.log ?? serverLogOf(config);
+    const loadTls = options.loadTls ?? ((listener) => readListenerTls(config, { listener, log }));
+    const factories = options.listeners ?? defaultListenerFactories;
+    // NB: TLS first, so a bad certificate is reported before the data directory is touched.
+    const grpcTls = await loadTls('grpc');
+    const httpTls = await loadTls('http');
+    const node = await CofferNode.open(singleNodeOptions(config, log));
+    const metrics = new ApiMetrics({ source: { snapshot: () => node.metrics() } });
+    const started: ServerListener[] = [];
+    try {
+      const grpc = await factories.grpc({ node, config, tls: grpcTls, metrics, log });
+      started.push(grpc);
+      const http = await factories.http({ node, config, tls: httpTls, metrics, log });
+      started.push(http);
+      const server = new CofferServer({ node, grpc, http, metrics }, config, { log, loadTls });
+      server.#watchServing();
+      if (node.metrics().raft !== undefined) {
+        // NB: a fresh single voter elects itself within an election timeout; waiting for it
+        // here means `coffer operator init` right after the start line is not refused.
+        await waitForLeadership(node, { nodeId: config.nodeId, deadlineMs: leaderWaitMs });
+      }
+      log.info('server_listening', server.addresses());
+      warnAuditDevicesNotEnabled(config, log);
+      return server;
+    } catch (error) {
+      await Promise.allSettled(started.map((listener) => listener.close(0)));
+      metrics.close();
+      await node.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Keeps the listeners' health in step with the node: serving while it is the active node,
+   * not serving while sealed or standby. Polled, because the node has no change events.
+   */
+  #watchServing(): void {
+    let serving: boolean | undefined;
+    const check = (): void => {
+      const active = this.node.metrics().active;
+      if (active !== serving) {
+        serving = active;
+        this.#grpc.setServing?.(active);
+        this.#http.setServing?.(active);
+      }
+    };
+    check();
+    this.#servingWatch = setInterval(check, servingCheckIntervalMs);
+    this.#servingWatch.unref();
+  }
+
+  /** The bound addresses, `host:port` (the real port when the config asked for port 0). */
+  addresses(): { readonly grpc: string; readonly http: string } {
+    const { grpc, http } = this.#config.listeners;
+    return {
+      grpc: hostPort(grpc.host, this.#grpc.port),
+      http: hostPort(http.host, this.#http.port),
+    };
+  }
+
+  /**
+   * SIGHUP: re-reads the TLS files and hands them to both listeners (new connections get the
+   * new certificate; open ones keep theirs), and reopens the audit files (log rotation).
+   * Never throws: failures are logged and returned.
+   */
+  async reload(): Promise<ReloadOutcome> {
+    const tlsReloaded: ListenerName[] = [];
+    const failures: { what: string; code: string }[] = [];
+    const listeners = { grpc: this.#grpc, http: this.#http } as const;
+    for (const name of ['grpc', 'http'] as const) {
+      try {
+        await listeners[name].reloadTls(await this.#loadTls(name));
+        tlsReloaded.push(name);
+      } catch (error) {
+        failures.push({ what: `${name}_tls`, code: codeOf(error) });
+      }
+    }
+    try {
+      await this.node.reopenAuditFiles();
+    } catch (error) {
+      failures.push({ what: 'audit_files', code: codeOf(error) });
+    }
+    for (const failure of failures) {
+      this.#log.error('server_reload_failed', failure);
+    }
+    this.#log.info('server_reloaded', { tls: tlsReloaded, failures: failures.length });
+    return { tlsReloaded, failures };
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight calls finish for up to `graceMs` (default the
+   * config's shutdown_grace_ms), then closes the node, which seals it and syncs its stores.
+   * Idempotent: a second call returns the first one's promise.
+   */
+  close(graceMs: number = this.#config.limits.shutdownGraceMs): Promise<void> {
+    this.#closing ??= this.#closeNow(graceMs);
+    return this.#closing;
+  }
+
+  async #closeNow(graceMs: number): Promise<void> {
+    this.#log.info('server_stopping', { graceMs });
+    clearInterval(this.#servingWatch);
+    const closed = await Promise.allSettled([this.#grpc.close(graceMs), this.#http.close(graceMs)]);
+    for (const outcome of closed) {
+      if (outcome.status === 'rejected') {
+        this.#log.error('listener_close_failed', { code: codeOf(outcome.reason) });
+      }
+    }
+    this.#metrics.close();
+    await this.node.close();
+    this.#log.info('server_stopped');
+  }
+}
+
+/**
+ * The config's audit devices are validated but not enabled by the server yet: enabling one
+ * needs a token with sudo on sys/audit, which a server does not hold. TODO(#8): a core option
+ * that enables declared devices when the node becomes active.
+ */
+function warnAuditDevicesNotEnabled(config: ServerConfig, log: ServerLog): void {
+  if (config.audit.length > 0) {
+    log.warn('config_audit_devices_not_enabled', {
+      devices: config.audit.map((device) => device.name),
+      advice: 'Enable each with "coffer audit enable file --file-path <path>" once unsealed',
+    });
+  }
+}
+
+/** The server log a config asks for: JSON lines to its file, or to stderr. */
+export function serverLogOf(config: Pick<ServerConfig, 'log'>): ServerLog {
+  return createServerLog({ destination: config.log.file ?? 2, level: config.log.level });
+}
+
+/** What an operator sees when the server is up: the bound addresses and the node's state. */
+export function describeServer(server: CofferServer): string {
+  const { grpc, http } = server.addresses();
+  const status = server.node.status();
+  const state = !status.initialized
+    ? 'uninitialized: run "coffer operator init"'
+    : status.sealed
+      ? 'sealed: run "coffer operator unseal" with a quorum of shares'
+      : 'unsealed';
+  return [
+    'Coffer server started.',
+    `  gRPC API:  ${grpc} (TLS)`,
+    `  HTTP:      https://${http} (health, seal status, metrics)`,
+    `  Seal:      ${status.sealType}, ${state}`,
+    '',
+  ].join('\n');
+}
+
+/** `host:port`, with brackets around an IPv6 host. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,380 @@
+/**
+ * The server config file (`coffer server --config <file>`): JSON or YAML, chosen by extension
+ * (.json, .yaml, .yml), with Vault-like snake_case keys. It is validated with zod in one pass:
+ * every problem is reported at once, each naming its field path and what is expected, and an
+ * unknown key is refused, so a typo never silently drops a setting. The reference with every
+ * field and default is docs/server-config.md.
+ *
+ * Relative paths in the file are resolved against the file's own directory, so a config works
+ * whatever the working directory of the server is.
+ *
+ * Invariant: the config holds no secret. The PKCS#11 PIN is named by `seal.pin_file`, never
+ * written inline (a `pin` key is refused with a message saying so), and the TLS key is a file.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+
+import type { Pkcs11SealConfig } from '@coffer/core';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+import { ApiError, ApiErrorCode } from '../errors.ts';
+
+/** The gRPC listener's default address (PRODUCT.md ports). */
+export const grpcAddressDefault = '127.0.0.1:8200';
+/** The HTTP listener's default address (PRODUCT.md ports). */
+export const httpAddressDefault = '127.0.0.1:8300';
+
+/** Defaults of the `limits` section. */
+export const serverLimitsDefault = {
+  requestBytesMax: 1024 * 1024,
+  grpcMessageBytesMax: 4 * 1024 * 1024,
+  inFlightMax: 1024,
+  shutdownGraceMs: 10_000,
+} as const;
+
+/** Log levels of the server log. */
+export const LogLevel = { debug: 'debug', info: 'info', warn: 'warn', error: 'error' } as const;
+/** Union of {@link LogLevel} values. */
+export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
+
+/** A listener's bound address and TLS files (absolute paths). */
+export interface ListenerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+}
+
+/** The seal as configured: Shamir shares, or a PKCS#11 token (core's Pkcs11SealConfig). */
+export type ServerSealConfig =
+  { readonly type: 'shamir' } | { readonly type: 'pkcs11'; readonly config: Pkcs11SealConfig };
+
+/** A file audit device declared in the config. */
+export interface AuditDeviceConfig {
+  /** The device's name (Vault's path), e.g. "file". */
+  readonly name: string;
+  readonly filePath: string;
+  readonly fsync: 'batch' | 'none';
+}
+
+/** Request and shutdown bounds. */
+export interface ServerLimits {
+  readonly requestBytesMax: number;
+  readonly grpcMessageBytesMax: number;
+  readonly inFlightMax: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** A validated config with defaults filled in and every path absolute. */
+export interface ServerConfig {
+  readonly nodeId: number;
+  readonly storagePath: string;
+  readonly listeners: { readonly grpc: ListenerConfig; readonly http: ListenerConfig };
+  readonly seal: ServerSealConfig;
+  readonly audit: readonly AuditDeviceConfig[];
+  readonly limits: ServerLimits;
+  readonly metricsUnauthenticated: boolean;
+  readonly grpcReflection: boolean;
+  readonly log: { readonly level: LogLevel; readonly file?: string };
+}
+
+const hostPortPattern = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+const nonEmpty = (what: string) =>
+  z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+
+const hostPort = nonEmpty('"host:port"').refine(
+  (value) => {
+    const port = hostPortPattern.exec(value)?.[1];
+    return port !== undefined && Number(port) <= 65_535;
+  },
+  { error: 'expected "host:port" with a port from 0 to 65535' },
+);
+
+const positiveInt = (what: string) =>
+  z
+    .number({ error: `expected ${what}` })
+    .int({ error: `expected ${what}` })
+    .min(1, { error: `expected ${what}` });
+
+const flag = z.boolean({ error: 'expected true or false' });
+
+const grpcListener = z.strictObject({
+  address: hostPort.default(grpcAddressDefault),
+  tls_cert_file: nonEmpty('the path of the PEM certificate file'),
+  tls_key_file: nonEmpty('the path of the PEM private key file'),
+});
+
+const httpListener = z.strictObject({
+  address: hostPort.default(httpAddressDefault),
+  tls_cert_file: nonEmpty('the path of the PEM certificate file').optional(),
+  tls_key_file: nonEmpty('the path of the PEM private key file').optional(),
+});
+
+const shamirSeal = z.strictObject({ type: z.literal('shamir') });
+
+const pkcs11Seal = z
+  .strictObject({
+    type: z.literal('pkcs11'),
+    library: nonEmpty('the absolute path of the PKCS#11 library').refine(isAbsolute, {
+      error: 'expected the absolute path of the PKCS#11 library',
+    }),
+    token_label: nonEmpty('the token label (1 to 32 characters)').max(32).optional(),
+    slot_id: z
+      .number({ error: 'expected a slot id (integer ≥ 0)' })
+      .int({ error: 'expected a slot id (integer ≥ 0)' })
+      .min(0, { error: 'expected a slot id (integer ≥ 0)' })
+      .optional(),
+    pin_file: nonEmpty('the path of the file holding the PIN (mode 0600)'),
+    key_label: nonEmpty('the wrapping key label (1 to 64 characters)').max(64),
+    mechanism: z
+      .enum(['aes-gcm', 'rsa-oaep'], { error: 'expected "aes-gcm" or "rsa-oaep"' })
+      .optional(),
+    oaep_hash: z.enum(['sha256', 'sha1'], { error: 'expected "sha256" or "sha1"' }).optional(),
+    rsa_modulus_bits: z
+      .union([z.literal(3072), z.literal(4096)], { error: 'expected 3072 or 4096' })
+      .optional(),
+  })
+  .refine((seal) => (seal.token_label === undefined) !== (seal.slot_id === undefined), {
+    error: 'expected exactly one of token_label and slot_id',
+  });
+
+const seal = z.discriminatedUnion('type', [shamirSeal, pkcs11Seal], {
+  error: 'expected type "shamir" or "pkcs11"',
+});
+
+const auditDevice = z.strictObject({
+  path: z.string({ error: 'expected a device name' }).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, {
+    error: 'expected a device name of letters, digits, "_", "." or "-"',
+  }),
+  file_path: nonEmpty('the path of the audit log file'),
+  fsync: z.enum(['batch', 'none'], { error: 'expected "batch" or "none"' }).optional(),
+});
+
+const limits = z.strictObject({
+  request_bytes_max: positiveInt('a byte count (integer ≥ 1)').optional(),
+  grpc_message_bytes_max: positiveInt('a byte count (integer ≥ 1)').optional(),
+  in_flight_max: positiveInt('a count (integer ≥ 1)').optional(),
+  shutdown_grace_ms: positiveInt('milliseconds (integer ≥ 1)').optional(),
+});
+
+const configSchema = z.strictObject(
+  {
+    node_id: positiveInt('an integer ≥ 1'),
+    storage: z.strictObject(
+      { path: nonEmpty('the path of the data directory') },
+      { error: 'expected an object with "path"' },
+    ),
+    listeners: z.strictObject(
+      { grpc: grpcListener, http: httpListener.optional() },
+      { error: 'expected an object with "grpc" (and optionally "http")' },
+    ),
+    seal: seal.optional(),
+    audit: z.array(auditDevice, { error: 'expected a list of file audit devices' }).optional(),
+    limits: limits.optional(),
+    metrics: z.strictObject({ unauthenticated: flag.optional() }).optional(),
+    grpc: z.strictObject({ reflection: flag.optional() }).optional(),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['debug', 'info', 'warn', 'error'], {
+            error: 'expected "debug", "info", "warn" or "error"',
+          })
+          .optional(),
+        file: nonEmpty('the path of the log file').optional(),
+      })
+      .optional(),
+  },
+  { error: 'expected a mapping of config sections (node_id, storage, listeners, ...)' },
+);
+
+type RawConfig = z.output<typeof configSchema>;
+
+function pathText(path: readonly PropertyKey[]): string {
+  return path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('');
+}
+
+function gotText(issue: z.core.$ZodIssue): string {
+  let input = issue.input;
+  if (issue.code === 'invalid_union' && issue.discriminator !== undefined) {
+    input = (input as Record<string, unknown>)[issue.discriminator];
+  }
+  if (input === undefined) {
+    return ' (missing)';
+  }
+  if (typeof input === 'object' && input !== null) {
+    return Array.isArray(input) ? ' (got a list)' : '';
+  }
+  const shown = JSON.stringify(input);
+  return ` (got ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown})`;
+}
+
+/** One line per problem: `field.path: expected ... (got ...)`. */
+function issueLines(issue: z.core.$ZodIssue): string[] {
+  const at = pathText(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const field = `${at}.${key}`.slice(1);
+      return key === 'pin'
+        ? `${field}: never write a PIN in the config; put it in a file (mode 0600) named by ` +
+            `seal.pin_file`
+        : `${field}: unknown field; remove it or fix its spelling (docs/server-config.md)`;
+    });
+  }
+  const field = at.length === 0 ? '(top level)' : at.slice(1);
+  return [`${field}: ${issue.message}${gotText(issue)}`];
+}
+
+function absolute(base: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+function resolveListener(
+  base: string,
+  address: string,
+  files: { readonly cert: string; readonly key: string },
+): ListenerConfig {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return {
+    host,
+    port: Number(address.slice(colon + 1)),
+    tlsCertFile: absolute(base, files.cert),
+    tlsKeyFile: absolute(base, files.key),
+  };
+}
+
+function resolveSeal(base: string, raw: RawConfig['seal']): ServerSealConfig {
+  if (raw === undefined || raw.type === 'shamir') {
+    return { type: 'shamir' };
+  }
+  return {
+    type: 'pkcs11',
+    config: {
+      libraryPath: raw.library,
+      ...(raw.token_label === undefined ? {} : { tokenLabel: raw.token_label }),
+      ...(raw.slot_id === undefined ? {} : { slotId: raw.slot_id }),
+      pinFile: absolute(base, raw.pin_file),
+      keyLabel: raw.key_label,
+      ...(raw.mechanism === undefined ? {} : { mechanism: raw.mechanism }),
+      ...(raw.oaep_hash === undefined ? {} : { oaepHash: raw.oaep_hash }),
+      ...(raw.rsa_modulus_bits === undefined ? {} : { rsaModulusBits: raw.rsa_modulus_bits }),
+    },
+  };
+}
+
+function resolveConfig(raw: RawConfig, base: string): ServerConfig {
+  const grpc = raw.listeners.grpc;
+  const http = raw.listeners.http ?? { address: httpAddressDefault };
+  const grpcFiles = { cert: grpc.tls_cert_file, key: grpc.tls_key_file };
+  const httpFiles = {
+    cert: http.tls_cert_file ?? grpcFiles.cert,
+    key: http.tls_key_file ?? grpcFiles.key,
+  };
+  const limits = raw.limits ?? {};
+  return {
+    nodeId: raw.node_id,
+    storagePath: absolute(base, raw.storage.path),
+    listeners: {
+      grpc: resolveListener(base, grpc.address, grpcFiles),
+      http: resolveListener(base, http.address, httpFiles),
+    },
+    seal: resolveSeal(base, raw.seal),
+    audit: (raw.audit ?? []).map((device) => ({
+      name: device.path,
+      filePath: absolute(base, device.file_path),
+      fsync: device.fsync ?? 'batch',
+    })),
+    limits: {
+      requestBytesMax: limits.request_bytes_max ?? serverLimitsDefault.requestBytesMax,
+      grpcMessageBytesMax: limits.grpc_message_bytes_max ?? serverLimitsDefault.grpcMessageBytesMax,
+      inFlightMax: limits.in_flight_max ?? serverLimitsDefault.inFlightMax,
+      shutdownGraceMs: limits.shutdown_grace_ms ?? serverLimitsDefault.shutdownGraceMs,
+    },
+    metricsUnauthenticated: raw.metrics?.unauthenticated ?? false,
+    grpcReflection: raw.grpc?.reflection ?? false,
+    log: {
+      level: raw.log?.level ?? LogLevel.info,
+      ...(raw.log?.file === undefined ? {} : { file: absolute(base, raw.log.file) }),
+    },
+  };
+}
+
+function duplicateAuditNames(raw: RawConfig): string[] {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  (raw.audit ?? []).forEach((device, index) => {
+    if (seen.has(device.path)) {
+      lines.push(`audit[${index}].path: expected a unique device name (got "${device.path}")`);
+    }
+    seen.add(device.path);
+  });
+  return lines;
+}
+
+/**
+ * Validates a parsed config document; `base` is the directory relative paths resolve against.
+ * Throws COFFER_API_CONFIG_INVALID listing every problem, one per line.
+ */
+export function validateServerConfig(document: unknown, base: string): ServerConfig {
+  const parsed = configSchema.safeParse(document, { reportInput: true });
+  const problems = parsed.success
+    ? duplicateAuditNames(parsed.data)
+    : parsed.error.issues.flatMap(issueLines);
+  if (!parsed.success || problems.length > 0) {
+    throw new ApiError(
+      ApiErrorCode.configInvalid,
+      `Fix the server config:\n${problems.map((line) => `  ${line}`).join('\n')}`,
+    );
+  }
+  return resolveConfig(parsed.data, base);
+}
+
+function parseDocument(text: string, file: string): unknown {
+  const extension = extname(file).toLowerCase();
+  if (extension === '.json') {
+    return JSON.parse(text) as unknown;
+  }
+  if (extension === '.yaml' || extension === '.yml') {
+    return parseYaml(text, { prettyErrors: true }) as unknown;
+  }
+  throw new ApiError(
+    ApiErrorCode.configUnreadable,
+    `Name the config file with .json, .yaml or .yml: "${file}" has neither`,
+  );
+}
+
+/**
+ * Reads, parses and validates the config file at `file`. Throws COFFER_API_CONFIG_UNREADABLE
+ * when the file cannot be read or parsed, COFFER_API_CONFIG_INVALID when a field is wrong.
+ */
+export async function loadServerConfig(file: string): Promise<ServerConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ApiError(
+      ApiErrorCode.configUnreadable,
+      `Check the config file path and permissions: "${file}" cannot be read ` +
+        `(${typeof code === 'string' ? code : 'unknown error'})`,
+      { cause: error },
+    );
+  }
+  let document: unknown;
+  try {
+    document = parseDocument(text, file);
+  } catch (error) {
+    if (error instanceof ApiError) {
+      throw error;
+    }
+    const detail = error instanceof Error ? error.message.split('\n')[0] : 'unknown error';
+    throw new ApiError(
+      ApiErrorCode.configUnreadable,
+      `Fix the syntax of the config file "${file}": ${detail ?? 'unknown error'}`,
+      { cause: error },
+    );
+  }
+  return validateServerConfig(document, dirname(resolve(file)));
+}

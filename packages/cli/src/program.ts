@@ -1,38 +1,55 @@
 /**
- * The `coffer` command tree (commander). Only `coffer audit verify` exists so far; the Vault-like
- * commands of PRODUCT.md join it as issues add them. Actions set the exit code through onExit so
- * the tree can run in-process in tests and under main.ts alike.
+ * The `coffer` command tree (commander), with the commands and habits of PRODUCT.md ("Names
+ * and habits"), following Vault's CLI where PRODUCT.md is silent. Actions set the exit code
+ * through onExit so the tree runs in-process in tests and under main.ts alike.
+ *
+ * Global options (usable before or after any subcommand): `--address`, `--ca-cert`,
+ * `--token-file` (client_settings.ts). Usage errors (unknown option or command, missing or bad
+ * argument) are commander's: a clear `error: ...` line on stderr and exit code 1.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 
-import { runAuditVerify } from './audit_verify_command.ts';
-import { OutputFormat, type CliIo } from './cli_io.ts';
+import { registerAuditCommands } from './audit_commands.ts';
+import type { CliContext } from './cli_context.ts';
+import type { OnExit } from './command_support.ts';
+import { registerGenericCommands } from './generic_commands.ts';
+import { registerKvCommands } from './kv_commands.ts';
+import { registerLeaseCommands } from './lease_commands.ts';
+import { registerLoginCommand } from './login_command.ts';
+import { registerMountCommands } from './mount_commands.ts';
+import { registerGenerateRootCommand } from './operator_generate_root.ts';
+import { registerOperatorCommands } from './operator_commands.ts';
+import { registerRekeyCommand } from './operator_rekey.ts';
+import { registerServerCommand } from './server_command.ts';
+import { registerPolicyCommands } from './policy_commands.ts';
+import { registerStatusCommand } from './status_command.ts';
+import { registerTokenCommands } from './token_commands.ts';
 
 /** Builds the program; onExit receives each command's exit code. */
-export function createProgram(io: CliIo, onExit: (code: number) => void): Command {
+export function createProgram(context: CliContext, onExit: OnExit): Command {
   const program = new Command('coffer')
     .description('Coffer: a Raft-replicated secrets vault')
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride();
-  const audit = program.command('audit').description('Work with audit devices and their logs');
-  audit
-    .command('verify')
-    .description("Verify an audit file's hash chain (offline; no token or salt needed)")
-    .argument('<file>', 'the audit file')
-    .option('--previous-hash <hex>', "the previous file's last hash, or the device genesis")
-    .option('--next <file>', 'the next file after rotation: its first line must follow this file')
-    .addOption(
-      new Option('--format <format>', 'output format')
-        .choices([OutputFormat.table, OutputFormat.json])
-        .default(OutputFormat.table),
-    )
-    .action(
-      async (
-        file: string,
-        options: { previousHash?: string; next?: string; format: OutputFormat },
-      ) => {
-        onExit(await runAuditVerify(file, options, io));
-      },
+    .configureOutput({ writeOut: context.stdout, writeErr: context.stderr })
+    .exitOverride()
+    .showSuggestionAfterError()
+    .option('--address <url>', 'the server (env COFFER_ADDR; default https://127.0.0.1:8200)')
+    .option('--ca-cert <file>', "the CA certificate (PEM) of the server's TLS (env COFFER_CACERT)")
+    .option(
+      '--token-file <file>',
+      'read the token from this file (else env COFFER_TOKEN, else $HOME/.coffer-token)',
     );
+  registerServerCommand(program, context, onExit);
+  registerStatusCommand(program, context, onExit);
+  const operator = registerOperatorCommands(program, context, onExit);
+  registerRekeyCommand(operator, context, onExit);
+  registerGenerateRootCommand(operator, context, onExit);
+  registerKvCommands(program, context, onExit);
+  registerPolicyCommands(program, context, onExit);
+  registerTokenCommands(program, context, onExit);
+  registerGenericCommands(program, context, onExit);
+  registerLoginCommand(program, context, onExit);
+  registerLeaseCommands(program, context, onExit);
+  registerAuditCommands(program, context, onExit);
+  registerMountCommands(program, context, onExit);
   return program;
 }

@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ApiErrorCode } from '@coffer/api';
+import { ClientErrorCode } from '@coffer/client';
 import { CoreErrorCode } from '@coffer/core';
 import { StorageErrorCode } from '@coffer/storage';
 import { describe, expect, it } from 'vitest';
@@ -56,7 +57,7 @@ describe('docs/errors.md', () => {
   const allCodes = new Set([...packageCodes.values()].flat());
 
   it('errors.ts codes are found for the packages that define them', () => {
-    for (const name of ['storage', 'core', 'api']) {
+    for (const name of ['storage', 'core', 'client', 'api', 'cli']) {
       expect(packageCodes.get(name)?.length ?? 0, `packages/${name}/src/errors.ts`).toBeGreaterThan(
         0,
       );
@@ -87,6 +88,7 @@ describe('docs/errors.md', () => {
       ...Object.values(StorageErrorCode),
       ...Object.values(CoreErrorCode),
       ...Object.values(ApiErrorCode),
+      ...Object.values(ClientErrorCode),
     ];
     for (const code of exported) {
       expect(allCodes.has(code), code).toBe(true);

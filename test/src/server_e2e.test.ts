@@ -1,0 +1,232 @@
+/**
+ * Goal: the issue 8 end-to-end story on a real server process, driven only through the `coffer`
+ * CLI and the client library: init with 5 shares and threshold 3, unseal with 3 shares given out
+ * of order, write a policy limited to `secret/data/app/*`, create a token with it, read and write
+ * inside, get permission denied outside, enable a file audit device and find the request there
+ * with HMACed values only, seal, and get "sealed" on everything but status.
+ * Method: `coffer server --config` runs as a child process (real LevelDB, real TLS sockets on
+ * 127.0.0.1 with ports picked by the kernel); every `coffer` command is its own process with
+ * COFFER_ADDR and COFFER_CACERT set and HOME in the test's directory; shares and values reach
+ * the CLI on stdin or from files, never as arguments. Waits are on output lines and process
+ * exits with deadlines, never sleeps.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { createSelfSignedTls } from '@coffer/api';
+import { CofferClient } from '@coffer/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const main = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
+const nodeArgs = [
+  '--import',
+  'tsx',
+  '--conditions=@coffer/source',
+  '--disable-warning=DEP0123',
+  main,
+];
+const deadlineMs = 60_000;
+const canary = 'canary-e2e-value-5b1f0c';
+
+interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let dir = '';
+let server: ChildProcess | undefined;
+let grpcAddress = '';
+let caFile = '';
+
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of ['PATH', 'NODE_PATH', 'SYSTEMROOT', 'TMPDIR']) {
+    if (process.env[name] !== undefined) {
+      env[name] = process.env[name];
+    }
+  }
+  return { ...env, HOME: dir };
+}
+
+/** Runs one `coffer` command to its exit, with `stdin` as its input. */
+function coffer(args: readonly string[], stdin = ''): Promise<Ran> {
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
+    env: { ...baseEnv(), COFFER_ADDR: grpcAddress, COFFER_CACERT: caFile },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(stdin);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`coffer ${args.join(' ')} did not exit in time`));
+    }, deadlineMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function ok(args: readonly string[], stdin = ''): Promise<string> {
+  const ran = await coffer(args, stdin);
+  if (ran.code !== 0) {
+    throw new Error(`coffer ${args.join(' ')} exited ${ran.code}: ${ran.stderr}`);
+  }
+  return ran.stdout;
+}
+
+/** Starts the server and resolves with its gRPC address once it prints it. */
+async function startServer(configFile: string): Promise<string> {
+  const child = spawn(process.execPath, [...nodeArgs, 'server', '--config', configFile], {
+    env: baseEnv(),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  server = child;
+  const lines = createInterface({ input: child.stdout });
+  const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+  try {
+    for await (const line of lines) {
+      const match = /gRPC API:\s+(\S+)/.exec(line);
+      if (match?.[1] !== undefined) {
+        return match[1];
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  throw new Error('the server exited before it printed its gRPC address');
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'coffer-e2e-'));
+  const tls = await createSelfSignedTls({ hosts: ['localhost', '127.0.0.1'] });
+  caFile = join(dir, 'ca.pem');
+  await writeFile(caFile, tls.certPem);
+  await writeFile(join(dir, 'key.pem'), tls.keyPem, { mode: 0o600 });
+  const config = [
+    'node_id: 1',
+    'storage:',
+    `  path: ${join(dir, 'data')}`,
+    'listeners:',
+    '  grpc:',
+    '    address: 127.0.0.1:0',
+    `    tls_cert_file: ${caFile}`,
+    `    tls_key_file: ${join(dir, 'key.pem')}`,
+    '  http:',
+    '    address: 127.0.0.1:0',
+    `    tls_cert_file: ${caFile}`,
+    `    tls_key_file: ${join(dir, 'key.pem')}`,
+    'seal:',
+    '  type: shamir',
+    'log:',
+    `  file: ${join(dir, 'server.log')}`,
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'coffer.yaml'), config);
+  grpcAddress = await startServer(join(dir, 'coffer.yaml'));
+}, deadlineMs);
+
+afterAll(async () => {
+  if (server !== undefined && server.exitCode === null) {
+    const exited = new Promise((resolve) => server?.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('coffer server end to end (CLI and client library)', () => {
+  it('init, unseal out of order, a scoped token, audit with HMACs only, then seal', async () => {
+    const init = JSON.parse(
+      await ok([
+        'operator',
+        'init',
+        '--key-shares',
+        '5',
+        '--key-threshold',
+        '3',
+        '--format',
+        'json',
+      ]),
+    ) as { keys: string[]; root_token: string };
+    expect(init.keys).toHaveLength(5);
+    const rootFile = join(dir, 'root.token');
+    await writeFile(rootFile, init.root_token, { mode: 0o600 });
+    expect((await coffer(['status'])).code).toBe(2);
+    for (const index of [4, 0, 2]) {
+      await ok(['operator', 'unseal'], `${init.keys[index]}\n`);
+    }
+    expect((await coffer(['status'])).code).toBe(0);
+
+    const asRoot = ['--token-file', rootFile];
+    await ok(['secrets', 'enable', '--path', 'secret', 'kv', ...asRoot]);
+    const policy = 'path "secret/data/app/*" { capabilities = ["create", "read", "update"] }\n';
+    await ok(['policy', 'write', 'app', '-', ...asRoot], policy);
+    const created = JSON.parse(
+      await ok(['token', 'create', '--policy', 'app', '--format', 'json', ...asRoot]),
+    ) as { auth: { client_token: string } };
+    const appFile = join(dir, 'app.token');
+    await writeFile(appFile, created.auth.client_token, { mode: 0o600 });
+    const asApp = ['--token-file', appFile];
+
+    const auditFile = join(dir, 'audit.log');
+    await ok(['audit', 'enable', 'file', '--file-path', auditFile, ...asRoot]);
+    const valueFile = join(dir, 'value.txt');
+    await writeFile(valueFile, canary, { mode: 0o600 });
+    await ok(['kv', 'put', 'secret/app/db', `password=@${valueFile}`, ...asApp]);
+    const got = JSON.parse(
+      await ok(['kv', 'get', 'secret/app/db', '--format', 'json', ...asApp]),
+    ) as { data: { data: Record<string, string> } };
+    expect(got.data.data['password']).toBe(canary);
+    const outside = await coffer(['kv', 'put', 'secret/other/x', 'a=b', ...asApp]);
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toContain('COFFER_CORE_PERMISSION_DENIED');
+
+    const client = new CofferClient({
+      address: grpcAddress,
+      caCert: await readFile(caFile),
+      token: created.auth.client_token,
+    });
+    try {
+      const read = await client.kv.get({ path: 'app/db' });
+      expect((read.data['data'] as Record<string, string>)['password']).toBe(canary);
+      await expect(client.kv.get({ path: 'other/x' })).rejects.toMatchObject({
+        code: 'COFFER_CORE_PERMISSION_DENIED',
+      });
+
+      const audit = await readFile(auditFile, 'utf8');
+      expect(audit).toContain('secret/data/app/db');
+      expect(audit).toContain('hmac-sha256:');
+      expect(audit).not.toContain(canary);
+      expect(audit).not.toContain(created.auth.client_token);
+
+      await ok(['operator', 'seal', ...asRoot]);
+      expect((await coffer(['status'])).code).toBe(2);
+      const sealed = await coffer(['kv', 'get', 'secret/app/db', ...asApp]);
+      expect(sealed.code).toBe(2);
+      expect(sealed.stderr).toContain('COFFER_CORE_SEALED');
+      await expect(client.kv.get({ path: 'app/db' })).rejects.toMatchObject({
+        code: 'COFFER_CORE_SEALED',
+      });
+      const status = await client.sys.sealStatus();
+      expect(status.data['sealed']).toBe(true);
+    } finally {
+      client.close();
+    }
+    const log = await readFile(join(dir, 'server.log'), 'utf8');
+    expect(log).not.toContain(canary);
+    expect(log).not.toContain(init.root_token);
+    for (const key of init.keys) {
+      expect(log).not.toContain(key);
+    }
+  }, 240_000);
+});

@@ -3,7 +3,8 @@
  * CLI and the client library: init with 5 shares and threshold 3, unseal with 3 shares given out
  * of order, write a policy limited to `secret/data/app/*`, create a token with it, read and write
  * inside, get permission denied outside, enable a file audit device and find the request there
- * with HMACed values only, seal, and get "sealed" on everything but status.
+ * with HMACed values only (and in the device the config declares, which the node enables by
+ * itself), seal, and get "sealed" on everything but status.
  * Method: `coffer server --config` runs as a child process (real LevelDB, real TLS sockets on
  * 127.0.0.1 with ports picked by the kernel); every `coffer` command is its own process with
  * COFFER_ADDR and COFFER_CACERT set and HOME in the test's directory; shares and values reach
@@ -127,6 +128,9 @@ beforeAll(async () => {
     `    tls_key_file: ${join(dir, 'key.pem')}`,
     'seal:',
     '  type: shamir',
+    'audit:',
+    '  - path: declared',
+    `    file_path: ${join(dir, 'declared-audit.log')}`,
     'log:',
     `  file: ${join(dir, 'server.log')}`,
     '',
@@ -208,6 +212,10 @@ describe('coffer server end to end (CLI and client library)', () => {
       expect(audit).toContain('hmac-sha256:');
       expect(audit).not.toContain(canary);
       expect(audit).not.toContain(created.auth.client_token);
+      // The device the config declares was enabled by the node itself at unseal.
+      const declared = await readFile(join(dir, 'declared-audit.log'), 'utf8');
+      expect(declared).toContain('secret/data/app/db');
+      expect(declared).not.toContain(canary);
 
       await ok(['operator', 'seal', ...asRoot]);
       expect((await coffer(['status'])).code).toBe(2);

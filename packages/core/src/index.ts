@@ -83,6 +83,7 @@ export {
 export { keyringPath } from './replicated/system_paths.ts';
 export { CofferNode } from './lifecycle/coffer_node.ts';
 export type { CofferNodeOptions, NodeSealSetting, UnsealStep } from './lifecycle/coffer_node.ts';
+export type { DeclaredAuditDevice } from './lifecycle/request_services.ts';
 export type { InitRequest, InitResult } from './lifecycle/cluster_init.ts';
 export type { GenerateRootProgress, GenerateRootStep } from './lifecycle/generate_root.ts';
 export type { AutoUnsealBackoff } from './lifecycle/hsm_auto_unseal.ts';

@@ -131,7 +131,6 @@ export class CofferServer {
         await waitForLeadership(node, { nodeId: config.nodeId, deadlineMs: leaderWaitMs });
       }
       log.info('server_listening', server.addresses());
-      warnAuditDevicesNotEnabled(config, log);
       return server;
     } catch (error) {
       await Promise.allSettled(started.map((listener) => listener.close(0)));
@@ -220,20 +219,6 @@ export class CofferServer {
     this.#metrics.close();
     await this.node.close();
     this.#log.info('server_stopped');
-  }
-}
-
-/**
- * The config's audit devices are validated but not enabled by the server yet: enabling one
- * needs a token with sudo on sys/audit, which a server does not hold. TODO(#8): a core option
- * that enables declared devices when the node becomes active.
- */
-function warnAuditDevicesNotEnabled(config: ServerConfig, log: ServerLog): void {
-  if (config.audit.length > 0) {
-    log.warn('config_audit_devices_not_enabled', {
-      devices: config.audit.map((device) => device.name),
-      advice: 'Enable each with "coffer audit enable file --file-path <path>" once unsealed',
-    });
   }
 }
 

@@ -73,6 +73,12 @@ export function singleNodeOptions(config: ServerConfig, log: ServerLog): CofferN
     seal: sealSettingOf(config),
     logger: sealLoggerOf(log),
     serverLog: log,
-    requests: { requestBytesMax: config.limits.requestBytesMax },
+    requests: {
+      requestBytesMax: config.limits.requestBytesMax,
+      declaredAuditDevices: config.audit.map((device) => ({
+        name: device.name,
+        options: { file_path: device.filePath, fsync: device.fsync },
+      })),
+    },
   };
 }

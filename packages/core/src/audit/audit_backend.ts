@@ -11,7 +11,7 @@
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { Backend, BackendRequest, BackendResponse, Route } from '../router/backend.ts';
 import { FieldType } from '../router/fields.ts';
-import { deleteKey, jsonBytes } from '../router/storage_view.ts';
+import { deleteKey, jsonBytes, type StorageView } from '../router/storage_view.ts';
 import { auditDevicesPrefix, type AuditBroker } from './audit_broker.ts';
 import {
   AuditDeviceType,
@@ -62,33 +62,56 @@ async function enableDevice(
   request: BackendRequest,
 ): Promise<BackendResponse> {
   const name = deviceName(request);
-  const key = auditDevicesPrefix + name;
-  const record = newRecord(request);
-  if ((await request.storage.get(key)) !== undefined) {
+  if (!(await enableAuditDevice(broker, request.storage, { name, record: newRecord(request) }))) {
     throw new CoreError(
       CoreErrorCode.mountConflict,
       `Choose another name: audit device "${name}" is already enabled`,
     );
   }
-  await broker.enable(name, record);
+  return {};
+}
+
+/**
+ * Enables device `name` with `record` (its salt fresh) and stores the record, unless a device
+ * of that name is stored already: then answers false and changes nothing. The device opens
+ * before its record is stored, so a device that cannot write is never recorded.
+ */
+export async function enableAuditDevice(
+  broker: AuditBroker,
+  storage: StorageView,
+  device: { readonly name: string; readonly record: AuditDeviceRecord },
+): Promise<boolean> {
+  const key = auditDevicesPrefix + device.name;
+  if ((await storage.get(key)) !== undefined) {
+    return false;
+  }
+  await broker.enable(device.name, device.record);
   let outcome;
   try {
-    outcome = await request.storage.write({
+    outcome = await storage.write({
       conditions: [{ kind: 'absent', key }],
-      operations: [{ kind: 'put', key, value: jsonBytes(record) }],
+      operations: [{ kind: 'put', key, value: jsonBytes(device.record) }],
     });
   } catch (error) {
-    await broker.disable(name);
+    await broker.disable(device.name);
     throw error;
   }
   if (!outcome.ok) {
-    await broker.disable(name);
-    throw new CoreError(
-      CoreErrorCode.mountConflict,
-      `Choose another name: audit device "${name}" was enabled meanwhile`,
-    );
+    await broker.disable(device.name);
   }
-  return {};
+  return outcome.ok;
+}
+
+/** A file device's record with a fresh salt. */
+export function fileAuditDeviceRecord(
+  options: Readonly<Record<string, string>>,
+): AuditDeviceRecord {
+  return {
+    type: AuditDeviceType.file,
+    description: 'declared in the server config',
+    options,
+    salt: Buffer.from(newAuditSalt()).toString('hex'),
+  };
 }
 
 async function disableDevice(

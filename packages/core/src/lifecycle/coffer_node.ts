@@ -81,7 +81,10 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
   /** The server log of the request path (pino in production). Default: nowhere. */
   readonly serverLog?: ServerLog;
   /** Request path settings: system TTLs, the body limit, audit file opening (tests). */
-  readonly requests?: Pick<RequestServicesOptions, 'system' | 'requestBytesMax' | 'openAuditFile'>;
+  readonly requests?: Pick<
+    RequestServicesOptions,
+    'system' | 'requestBytesMax' | 'openAuditFile' | 'declaredAuditDevices'
+  >;
 }
 
 /** How often a node checks whether it is the active node (lease expiry runs only there). */

@@ -15,10 +15,11 @@
 import type { DriverClock } from '@coffer/raft/node';
 
 import { AuditBroker } from '../audit/audit_broker.ts';
-import { auditRoutes } from '../audit/audit_backend.ts';
+import { auditRoutes, enableAuditDevice, fileAuditDeviceRecord } from '../audit/audit_backend.ts';
 import type { OpenAuditFile } from '../audit/audit_file_handle.ts';
 import { createAppRoleBackend } from '../auth/approle/backend.ts';
 import type { Barrier } from '../barrier/barrier.ts';
+import { CoreError } from '../errors.ts';
 import { IdentifierPurpose } from '../barrier/key_derivation.ts';
 import { createKvBackend } from '../engines/kv/kv_backend.ts';
 import { ExpirationManager } from '../lease/expiration_manager.ts';
@@ -65,6 +66,14 @@ export interface RequestServicesOptions {
   readonly openAuditFile?: OpenAuditFile;
   /** The node's seal, step-down, rotate and key status (sys/ operator routes); none: absent. */
   readonly operator?: OperatorPort;
+  /** File audit devices the server config declares: enabled when missing, on becoming active. */
+  readonly declaredAuditDevices?: readonly DeclaredAuditDevice[];
+}
+
+/** A file audit device declared in the server config: its name and its options (file_path...). */
+export interface DeclaredAuditDevice {
+  readonly name: string;
+  readonly options: Readonly<Record<string, string>>;
 }
 
 /** The engines and methods a node can mount, by type. */
@@ -99,10 +108,14 @@ export class RequestServices {
   readonly mounts: MountTable;
   readonly #sysView: StorageView;
   readonly #wallClockMs: () => number;
+  readonly #declaredAudit: readonly DeclaredAuditDevice[];
+  readonly #log: ServerLog;
   #active = false;
 
   private constructor(options: RequestServicesOptions) {
     const log = options.log ?? silentServerLog;
+    this.#log = log;
+    this.#declaredAudit = options.declaredAuditDevices ?? [];
     this.#wallClockMs = options.wallClockMs;
     const root = new ReplicatedView(options.secure, '');
     const system = options.system ?? systemTtlsDefault;
@@ -254,7 +267,29 @@ export class RequestServices {
       this.#active = true;
       // NB: devices enabled through another node while this one stood by.
       await this.audit.loadFrom(this.#sysView);
+      await this.#enableDeclaredAudit();
       await this.leases.start();
+    }
+  }
+
+  /**
+   * Enables the config's declared devices that the state does not hold yet (a device of the
+   * same name that an operator enabled or changed is left as it is). A device that cannot
+   * open is reported in the server log and retried at the next activation.
+   */
+  async #enableDeclaredAudit(): Promise<void> {
+    for (const device of this.#declaredAudit) {
+      try {
+        const record = fileAuditDeviceRecord(device.options);
+        if (await enableAuditDevice(this.audit, this.#sysView, { name: device.name, record })) {
+          this.#log.info('audit_device_enabled_from_config', { device: device.name });
+        }
+      } catch (error) {
+        this.#log.error('audit_device_from_config_failed', {
+          device: device.name,
+          code: error instanceof CoreError ? error.code : 'unexpected',
+        });
+      }
     }
   }
 

@@ -7,7 +7,7 @@
  * `--next <file>` checks that the next (rotated-to) file's first line follows this file's last,
  * which is how lines cut from the end of a file are found.
  */
-import { verifyAuditFile, type VerifyAuditFileResult } from '@coffer/api';
+import type { VerifyAuditFileResult } from '@coffer/api';
 
 import { OutputFormat, type CliIo } from './cli_io.ts';
 
@@ -44,6 +44,7 @@ function errorCodeOf(error: unknown): string {
 
 /** The first `prev` of the next file, or a failure to report. */
 async function nextFirstPrev(next: string): Promise<{ prev: string } | { message: string }> {
+  const { verifyAuditFile } = await import('@coffer/api');
   const result = await verifyAuditFile(next);
   if (!result.ok) {
     return { message: `Verify the next file "${next}" first: its line ${result.line} is broken` };
@@ -76,6 +77,7 @@ export async function runAuditVerify(
       }
       expectLastHash = next.prev;
     }
+    const { verifyAuditFile } = await import('@coffer/api');
     const result = await verifyAuditFile(file, {
       ...(options.previousHash === undefined ? {} : { previousHash: options.previousHash }),
       ...(expectLastHash === undefined ? {} : { expectLastHash }),

@@ -33,14 +33,14 @@ interface GenerateRootOptions extends FormatOptions {
   readonly nonce?: string;
 }
 
-function decode(context: CliContext, options: GenerateRootOptions): void {
+async function decode(context: CliContext, options: GenerateRootOptions): Promise<void> {
   if (options.otp === undefined || options.decode === undefined) {
     throw new CliError(
       CliErrorCode.invalidArgument,
       'Pass --otp with --decode: the one-time key of the attempt',
     );
   }
-  const token = decodeRootToken(options.decode, options.otp);
+  const token = await decodeRootToken(options.decode, options.otp);
   context.stdout(options.format === OutputFormat.json ? stableJson({ token }) : `${token}\n`);
 }
 
@@ -50,7 +50,7 @@ async function init(
   options: GenerateRootOptions,
 ): Promise<void> {
   const generated = options.otp === undefined;
-  const otp = options.otp ?? generateRootOtp();
+  const otp = options.otp ?? (await generateRootOtp());
   const response = await client.sys.generateRootInit({ otp });
   const data = generated ? { ...response.data, otp } : response.data;
   printData(context, options.format, data);
@@ -82,7 +82,7 @@ async function runGenerateRoot(context: CliContext, command: Command): Promise<u
   refuseSecretArgument(argsOf(command)[0] as string | undefined, 'Unseal key');
   const options = optionsOf<GenerateRootOptions>(command);
   if (options.decode !== undefined) {
-    decode(context, options);
+    await decode(context, options);
     return undefined;
   }
   await withAnonymousClient(context, command, async (client) => {

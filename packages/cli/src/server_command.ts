@@ -11,14 +11,6 @@
  * Invariant: no option takes a secret. The config file names files (TLS key, PKCS#11 PIN); dev
  * mode writes its root token to a 0600 file and prints only the file's path.
  */
-import {
-  CofferServer,
-  describeServer,
-  DevServer,
-  hardenProcess,
-  loadServerConfig,
-  serverLogOf,
-} from '@coffer/api';
 import { Command, Option } from 'commander';
 
 import type { CliIo } from './cli_io.ts';
@@ -60,6 +52,10 @@ function errorLine(error: unknown): string {
  * the server. The config is read first: it holds no secret, and it says where the log goes.
  */
 async function startServer(options: ServerCommandOptions): Promise<RunningServer> {
+  // NB: loaded here, not at the top: the server stack is heavy, and every other command's
+  // start-up would pay for it.
+  const { CofferServer, describeServer, DevServer, hardenProcess, loadServerConfig, serverLogOf } =
+    await import('@coffer/api');
   const config = options.dev === true ? undefined : await loadServerConfig(options.config ?? '');
   const log = serverLogOf(config ?? { log: { level: 'info' } });
   hardenProcess({ dev: config === undefined, env: process.env, execArgv: process.execArgv, log });

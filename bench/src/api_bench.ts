@@ -11,7 +11,8 @@
  * `--slice-seconds` so load from other processes falls on both alike.
  *
  * Options: --seconds <n> per cell and server (default 3), --slice-seconds <n> (default 1),
- * --clients <list> (default 1,16,256).
+ * --clients <list> (default 1,16,256), --only read|write, --profile <dir> (a CPU profile of the
+ * Coffer server process, written there at exit).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -46,6 +47,8 @@ function positive(name: string, fallback: number): number {
 const cellSeconds = positive('seconds', 3);
 const sliceSeconds = positive('slice-seconds', 1);
 const clientCounts = option('clients', '1,16,256').split(',').map(Number);
+const only = option('only', '');
+const profileDir = option('profile', '');
 const channelsMax = 16;
 const pathCount = 256;
 const value = 'v'.repeat(128);
@@ -61,7 +64,17 @@ async function startServer(mode: 'coffer' | 'echo', dir: string): Promise<Served
   const script = new URL('./api_bench_server.ts', import.meta.url).pathname;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@coffer/source', script, mode, dir],
+    [
+      ...(mode === 'coffer' && profileDir !== ''
+        ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+        : []),
+      '--import',
+      'tsx',
+      '--conditions=@coffer/source',
+      script,
+      mode,
+      dir,
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
@@ -235,7 +248,7 @@ async function main(): Promise<void> {
     console.log(
       'operation | clients | coffer ops/s | echo ops/s | coffer / echo | coffer p50 / p99 ms | echo p50 / p99 ms',
     );
-    for (const operation of ['read', 'write'] as const) {
+    for (const operation of (['read', 'write'] as const).filter((o) => only === '' || o === only)) {
       for (const callers of clientCounts) {
         const cell = { operation, callers };
         const samples = await measure({ coffer, echo }, tls.certPem, cell);

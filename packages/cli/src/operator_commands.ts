@@ -127,7 +127,7 @@ function registerUnseal(operator: Command, context: CliContext, onExit: OnExit):
     .description('Submit one unseal share, read from a no-echo prompt or one line of stdin')
     .argument('[key]', 'refused: a share on the command line shows in ps and shell history')
     .option('--reset', 'drop the shares submitted so far')
-    .option('--migrate', 'unseal for a seal migration')
+    .option('--migrate', "Vault's offline seal migration: refused, Coffer migrates seals online")
     .option('--break-glass', 'the share is a break-glass share (HSM seal without its HSM)')
     .addOption(formatOption())
     .action(action(context, onExit, (command) => runUnseal(context, command)));

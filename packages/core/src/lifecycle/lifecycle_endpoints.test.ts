@@ -119,6 +119,13 @@ describe('lifecycle endpoints through handle()', () => {
       data: { share: keys[0] },
     });
     expect(unknown).toMatchObject({ ok: false, code: CoreErrorCode.invalidRequest });
+    const migrate = await call({
+      operation: Operation.update,
+      path: 'sys/unseal',
+      data: { key: keys[0], migrate: true },
+    });
+    expect(migrate).toMatchObject({ ok: false, code: CoreErrorCode.unsupportedOperation });
+    expect(node.status().unseal?.progress).toBe(0);
     expect(JSON.stringify(unknown)).not.toContain(keys[0]);
     await call({ operation: Operation.update, path: 'sys/unseal', data: { key: keys[0] } });
     const reset = dataOf(

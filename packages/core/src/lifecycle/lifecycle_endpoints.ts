@@ -174,6 +174,16 @@ const unseal: Endpoint = async (node, request) => {
   if (problem !== undefined) {
     return invalid(request.requestId, problem);
   }
+  if (request.data['migrate'] === true) {
+    // NB: Vault's offline migration (unseal with the old seal's shares, then rewrap) is not
+    // how Coffer migrates: the active node rewraps the root key online (seal_migration.ts).
+    return refuse(
+      request.requestId,
+      CoreErrorCode.unsupportedOperation,
+      'Unseal without "migrate": Coffer migrates a seal online on the unsealed active node ' +
+        '(docs/design/seal.md), so unsealing never migrates',
+    );
+  }
   const key = request.data['key'] as string | undefined;
   if (request.data['reset'] === true) {
     node.resetUnseal();

@@ -346,6 +346,39 @@ describe('the request path on one node', () => {
     });
   });
 
+  it('refuses to disable a builtin or an auth method through sys/mounts, and revokes nothing', async () => {
+    // Regression: a refused disable of auth/token/ had already revoked every token lease.
+    const created = await f.ok({
+      operation: 'update',
+      path: 'auth/token/create',
+      token: f.rootToken,
+      data: { policies: ['default'], ttl: '1h' },
+    });
+    const token = created.auth?.clientToken ?? '';
+    await f.ok({
+      operation: 'update',
+      path: 'sys/auth/approle-x',
+      token: f.rootToken,
+      data: { type: 'approle' },
+    });
+    const refusals = [
+      { operation: 'delete', path: 'sys/auth/token', token: f.rootToken },
+      { operation: 'delete', path: 'sys/mounts/auth/token', token: f.rootToken },
+      { operation: 'delete', path: 'sys/mounts/sys', token: f.rootToken },
+      { operation: 'delete', path: 'sys/mounts/auth/approle-x', token: f.rootToken },
+    ] as const;
+    for (const request of refusals) {
+      const refused = await f.call(request);
+      expect(refused.ok, request.path).toBe(false);
+    }
+    expect((await f.call({ operation: 'read', path: 'auth/token/lookup-self', token })).ok).toBe(
+      true,
+    );
+    const auth = await f.ok({ operation: 'read', path: 'sys/auth', token: f.rootToken });
+    expect(Object.keys(auth.data ?? {})).toContain('approle-x/');
+    await f.ok({ operation: 'delete', path: 'sys/auth/approle-x', token: f.rootToken });
+  });
+
   it('wraps a secret in a single-use token', async () => {
     const wrapped = await f.ok({
       operation: 'read',

@@ -248,6 +248,9 @@ export class RequestServices {
     const services = new RequestServices(options);
     await options.secure.readPoint();
     await services.audit.loadFrom(services.#sysView);
+    // NB: before the first request is served, so none runs unaudited by a declared device;
+    // one that cannot open fails this, like a stored device that cannot.
+    await services.#enableDeclaredAudit({ failClosed: true });
     return services;
   }
 
@@ -267,7 +270,7 @@ export class RequestServices {
       this.#active = true;
       // NB: devices enabled through another node while this one stood by.
       await this.audit.loadFrom(this.#sysView);
-      await this.#enableDeclaredAudit();
+      await this.#enableDeclaredAudit({ failClosed: false });
       await this.leases.start();
     }
   }
@@ -275,9 +278,9 @@ export class RequestServices {
   /**
    * Enables the config's declared devices that the state does not hold yet (a device of the
    * same name that an operator enabled or changed is left as it is). A device that cannot
-   * open is reported in the server log and retried at the next activation.
+   * open is reported in the server log; with `failClosed` the failure is thrown on.
    */
-  async #enableDeclaredAudit(): Promise<void> {
+  async #enableDeclaredAudit(options: { readonly failClosed: boolean }): Promise<void> {
     for (const device of this.#declaredAudit) {
       try {
         const record = fileAuditDeviceRecord(device.options);
@@ -289,6 +292,9 @@ export class RequestServices {
           device: device.name,
           code: error instanceof CoreError ? error.code : 'unexpected',
         });
+        if (options.failClosed) {
+          throw error;
+        }
       }
     }
   }

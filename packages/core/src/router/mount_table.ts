@@ -133,6 +133,11 @@ export class MountTable {
     };
   }
 
+  /** Whether `path` is a builtin mount (sys/, auth/token/), which can be neither removed nor replaced. */
+  isBuiltin(path: string): boolean {
+    return this.#builtins.some((mount) => mount.entry.path === path);
+  }
+
   /** Every mount, builtins first; reloads the table when its stored version changed. */
   async mounts(): Promise<readonly LiveMount[]> {
     const version = await this.#root.versionOf(mountTableKey);

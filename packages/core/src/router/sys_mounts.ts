@@ -119,7 +119,20 @@ async function disableMount(
   request: BackendRequest,
 ): Promise<BackendResponse> {
   const path = mountPathOf(request, options.auth);
-  if (!(await options.table().mounts()).some((m) => m.entry.path === path)) {
+  const table = options.table();
+  if (!options.auth && path.startsWith('auth/')) {
+    throw new CoreError(
+      CoreErrorCode.mountConflict,
+      `Disable auth methods through sys/auth: "${path}" is under auth/`,
+    );
+  }
+  if (table.isBuiltin(path)) {
+    throw new CoreError(
+      CoreErrorCode.mountConflict,
+      `Keep "${path}": it is built in and cannot be disabled`,
+    );
+  }
+  if (!(await table.mounts()).some((m) => m.entry.path === path)) {
     throw notMounted(path);
   }
   // NB: leases first, while the backend is still mounted to revoke them; a failure leaves the

@@ -1,7 +1,8 @@
 /**
  * Goal: `coffer audit verify` run as a real process exits 0 and prints the line count and last
  * hash for an intact chain, exits 1 with the chain code and line for a broken one, honours
- * --previous-hash and --next (lines cut from the end), --format json, and refuses bad input.
+ * --previous-hash and --next (lines cut from the end), --format json, and refuses bad input;
+ * every failure prints as `Error: <message> (<code>)`, as other commands' errors do.
  * Method: chains built here with node:crypto (an oracle independent of @coffer/core) in a
  * mkdtemp directory; the binary spawned with tsx and the @coffer/source condition.
  *
@@ -106,7 +107,9 @@ describe.skipIf(!exported)(
       await writeFile(path, text(good.lines.filter((_, index) => index !== 2)));
       const result = await runCoffer(['audit', 'verify', path]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain('COFFER_CORE_AUDIT_CHAIN_BROKEN at line 3');
+      expect(result.stderr).toMatch(
+        /^Error: [^\n]*line 3 [^\n]* \(COFFER_CORE_AUDIT_CHAIN_BROKEN\)\n$/,
+      );
       const json = await runCoffer(['audit', 'verify', path, '--format', 'json']);
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout)).toMatchObject({
@@ -125,7 +128,9 @@ describe.skipIf(!exported)(
         'b'.repeat(64),
       ]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain('at line 1');
+      expect(result.stderr).toMatch(
+        /^Error: [^\n]*line 1 [^\n]* \(COFFER_CORE_AUDIT_CHAIN_BROKEN\)\n$/,
+      );
     });
 
     it('coffer audit verify --next finds lines cut from the end before a rotation', async () => {
@@ -150,13 +155,26 @@ describe.skipIf(!exported)(
         join(dir, 'next.log'),
       ]);
       expect(cut.code).toBe(1);
-      expect(cut.stderr).toContain('COFFER_CORE_AUDIT_CHAIN_BROKEN');
+      expect(cut.stderr).toMatch(/^Error: [^\n]* \(COFFER_CORE_AUDIT_CHAIN_BROKEN\)\n$/);
     });
 
     it('coffer audit verify exits 1 on a missing file and on a malformed --previous-hash', async () => {
       const missing = await runCoffer(['audit', 'verify', join(dir, 'absent.log')]);
       expect(missing.code).toBe(1);
-      expect(missing.stderr).toContain('ENOENT');
+      expect(missing.stderr).toMatch(
+        /^Error: [^\n]*ENOENT[^\n]* \(COFFER_CLI_FILE_UNREADABLE\)\n$/,
+      );
+      const missingJson = await runCoffer([
+        'audit',
+        'verify',
+        join(dir, 'absent.log'),
+        '--format',
+        'json',
+      ]);
+      expect(JSON.parse(missingJson.stdout)).toMatchObject({
+        ok: false,
+        code: 'COFFER_CLI_FILE_UNREADABLE',
+      });
       const malformed = await runCoffer([
         'audit',
         'verify',
@@ -165,6 +183,9 @@ describe.skipIf(!exported)(
         'zz',
       ]);
       expect(malformed.code).toBe(1);
+      expect(malformed.stderr).toBe(
+        'Error: Pass --previous-hash as 64 lowercase hex digits (COFFER_CLI_INVALID_ARGUMENT)\n',
+      );
       const format = await runCoffer(['audit', 'verify', join(dir, 'good.log'), '--format', 'xml']);
       expect(format.code).toBe(1);
     });

@@ -102,6 +102,27 @@ describe('resolveToken', () => {
   });
 });
 
+describe('resolveClientOptions', () => {
+  it('resolveClientOptions refuses to go on without a token when one is needed', async () => {
+    const ca = join(home, 'ca.pem');
+    await writeFile(ca, 'CA');
+    const context = { env: { COFFER_CACERT: ca }, homeDirectory: home };
+    await expect(resolveClientOptions({}, context)).rejects.toMatchObject({
+      code: 'COFFER_CLI_TOKEN_MISSING',
+    });
+    const empty = join(home, 'empty');
+    await writeFile(empty, ' \n');
+    await expect(resolveClientOptions({ tokenFile: empty }, context)).rejects.toMatchObject({
+      code: 'COFFER_CLI_TOKEN_MISSING',
+    });
+    await writeFile(loginTokenPath(home), '', { mode: 0o600 });
+    await expect(resolveClientOptions({}, context)).rejects.toMatchObject({
+      code: 'COFFER_CLI_TOKEN_MISSING',
+    });
+    expect(await resolveClientOptions({}, context, false)).not.toHaveProperty('token');
+  });
+});
+
 describe('writeLoginToken', () => {
   it('writeLoginToken writes mode 0600 through a renamed temporary file', async () => {
     const path = loginTokenPath(home);

@@ -73,14 +73,37 @@ export async function resolveToken(
   return maybeReadLoginToken(loginTokenPath(context.homeDirectory));
 }
 
-/** The client options for a command; `withToken: false` sends none (status, init, unseal). */
+/** The three ways to give a token, for messages. */
+const tokenWays = 'pass --token-file <file>, log in with "coffer login", or set COFFER_TOKEN';
+
+/** The token, or COFFER_CLI_TOKEN_MISSING (before any call) when there is none. */
+async function requireToken(
+  options: GlobalOptions,
+  context: Pick<CliContext, 'env' | 'homeDirectory'>,
+): Promise<string> {
+  const token = await resolveToken(options, context);
+  if (token !== undefined) {
+    return token;
+  }
+  throw new CliError(
+    CliErrorCode.tokenMissing,
+    options.tokenFile === undefined
+      ? `Give a token: ${tokenWays}; none was found`
+      : `Give a token: the token file "${options.tokenFile}" is empty; ${tokenWays}`,
+  );
+}
+
+/**
+ * The client options for a command; `withToken: false` sends none (status, init, unseal).
+ * Throws COFFER_CLI_TOKEN_MISSING when a token is needed and none is given.
+ */
 export async function resolveClientOptions(
   options: GlobalOptions,
   context: Pick<CliContext, 'env' | 'homeDirectory'>,
   withToken = true,
 ): Promise<CofferClientOptions> {
   const caCert = await resolveCaCert(options, context.env);
-  const token = withToken ? await resolveToken(options, context) : undefined;
+  const token = withToken ? await requireToken(options, context) : undefined;
   return {
     address: resolveAddress(options, context.env),
     caCert,

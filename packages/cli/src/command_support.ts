@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { CliClient, CliContext } from './cli_context.ts';
 import type { OutputFormat } from './cli_io.ts';
 import { resolveClientOptions, type GlobalOptions } from './client_settings.ts';
+import { errorLine } from './errors.ts';
 
 /** Where the command tree sends exit codes. */
 export type OnExit = (code: number) => void;
@@ -33,7 +34,7 @@ export function reportError(context: CliContext, error: unknown): number {
     stringField(error, 'message') ?? 'The command failed without a message; run it again';
   const retry = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
   const retryText = typeof retry === 'number' ? `; retry after ${retry} ms` : '';
-  context.stderr(`Error: ${message}${retryText} (${code ?? 'UNKNOWN'})\n`);
+  context.stderr(errorLine(`${message}${retryText}`, code ?? 'UNKNOWN'));
   const remote = code?.startsWith('COFFER_') === true && !code.startsWith('COFFER_CLI_');
   return remote ? 2 : 1;
 }

@@ -17,6 +17,11 @@ export const CliErrorCode = {
   fileUnreadable: 'COFFER_CLI_FILE_UNREADABLE',
   /** The login token file is readable by group or others, so it was not read. */
   tokenFileInsecure: 'COFFER_CLI_TOKEN_FILE_INSECURE',
+  /**
+   * A command that needs a token found none: no `--token-file`, no COFFER_TOKEN, no login token
+   * file, or the token file named is empty.
+   */
+  tokenMissing: 'COFFER_CLI_TOKEN_MISSING',
   /** The login token file could not be written. */
   tokenFileWriteFailed: 'COFFER_CLI_TOKEN_FILE_WRITE_FAILED',
   /** A secret was to be read from the prompt or stdin, and none came (empty input or EOF). */
@@ -48,6 +53,14 @@ export class CliError extends Error {
     this.name = 'CliError';
     this.code = code;
   }
+}
+
+/**
+ * The one line every command error prints on stderr: `Error: <message> (<code>)`, whether the
+ * failure is local (COFFER_CLI_*) or the server's, so scripts and people read one shape.
+ */
+export function errorLine(message: string, code: string): string {
+  return `Error: ${message} (${code})\n`;
 }
 
 /** The `code` of a system error (ENOENT, EACCES), for messages; `unknown` when it has none. */

@@ -1,10 +1,15 @@
 /**
  * `coffer read|write|list|delete <path>`: any router path, through the Logical service (e.g.
- * `coffer write auth/approle/role/app token_policies=app`). Data as in `kv put`.
+ * `coffer write auth/approle/role/app token_policies=app`). Data as in `kv put`, or the whole
+ * body as a JSON object from `@file.json` or `-` (write_body.ts).
  */
 import type { Command } from 'commander';
 
+import type { CofferResponse } from '@coffer/client';
+
+import { authRows } from './auth_output.ts';
 import type { CliContext } from './cli_context.ts';
+import { OutputFormat } from './cli_io.ts';
 import {
   action,
   argsOf,
@@ -13,11 +18,46 @@ import {
   type FormatOptions,
   type OnExit,
 } from './command_support.ts';
-import { parseKeyValues } from './kv_values.ts';
-import { formatOption, listKeys, printList, printResponse } from './output.ts';
+import {
+  formatOption,
+  formatTable,
+  leaseRows,
+  listKeys,
+  printList,
+  printResponse,
+  printWarnings,
+  sortedRows,
+} from './output.ts';
+import { parseWriteBody } from './write_body.ts';
 
 function trimPath(path: string): string {
   return path.replace(/^\/+/, '');
+}
+
+/**
+ * Prints what a write answered: JSON in Vault's shape (auth included), or one table of the
+ * lease, the auth block (with the token: a write to auth/token/create or a login path is how it
+ * was asked for, as Vault prints it) and the data; a success line naming the path when empty.
+ */
+function printWriteResponse(
+  context: CliContext,
+  format: OutputFormat,
+  written: { readonly path: string; readonly response: CofferResponse },
+): void {
+  const { path, response } = written;
+  if (format === OutputFormat.json) {
+    printResponse(context, format, response);
+    return;
+  }
+  printWarnings(context, response);
+  const rows = [
+    ...leaseRows(response),
+    ...(response.auth === undefined ? [] : authRows(response.auth, true)),
+    ...sortedRows(response.data),
+  ];
+  context.stdout(
+    rows.length === 0 ? `Success! Data written to: ${path}\n` : formatTable(['Key', 'Value'], rows),
+  );
 }
 
 /** Adds `coffer read`, `write`, `list` and `delete`. */
@@ -43,17 +83,21 @@ export function registerGenericCommands(
     .command('write')
     .description('Write data to any path')
     .argument('<path>', 'the router path, e.g. auth/approle/role/app')
-    .argument('[data...]', 'key=value, key=@file or key=- (stdin)')
+    .argument(
+      '[data...]',
+      'key=value, key=@file or key=- (stdin); or alone, @file.json or - (stdin): the whole body ' +
+        'as a JSON object',
+    )
     .addOption(formatOption())
     .action(
       action(context, onExit, async (command) => {
         const [rawPath, pairs] = argsOf(command) as [string, string[]];
-        const data = await parseKeyValues(pairs, context.input);
+        const data = await parseWriteBody(pairs, context.input);
         const path = trimPath(rawPath);
         const response = await withClient(context, command, (client) =>
           client.logical.write(path, data),
         );
-        printResponse(context, optionsOf<FormatOptions>(command).format, response);
+        printWriteResponse(context, optionsOf<FormatOptions>(command).format, { path, response });
         return undefined;
       }),
     );

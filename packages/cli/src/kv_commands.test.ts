@@ -23,7 +23,7 @@ const secret = {
 
 let cli: CliHarness;
 beforeEach(async () => {
-  cli = await createCliHarness();
+  cli = await createCliHarness({ token: 'caller-token' });
   cli.client.answer('kv.get', { data: secret });
 });
 afterEach(async () => {

@@ -49,6 +49,8 @@ export function mountEnableRequest(type: string, options: MountOptions): MountEn
 interface MountKind {
   readonly name: 'secrets' | 'auth';
   readonly noun: string;
+  /** The noun with its article: "a secrets engine", "an auth method". */
+  readonly aNoun: string;
   readonly enable: 'enableSecrets' | 'enableAuth';
   readonly disable: 'disableSecrets' | 'disableAuth';
   readonly list: 'listSecrets' | 'listAuth';
@@ -63,7 +65,7 @@ function registerKind(
   const group = program.command(kind.name).description(`Enable, disable and list ${kind.noun}s`);
   group
     .command('enable')
-    .description(`Enable a ${kind.noun}`)
+    .description(`Enable ${kind.aNoun}`)
     .argument('<type>', `the ${kind.noun} type`)
     .option('--path <path>', 'where to mount it (default: the type)')
     .option('--description <text>', 'a description')
@@ -83,13 +85,14 @@ function registerKind(
     );
   group
     .command('disable')
-    .description(`Disable a ${kind.noun} (its data is removed)`)
+    .description(`Disable ${kind.aNoun} (its data is removed)`)
     .argument('<path>', 'the mount path')
     .action(
       action(context, onExit, async (command) => {
         const path = argsOf(command)[0] as string;
         await withClient(context, command, (client) => client.mounts[kind.disable]({ path }));
-        context.stdout(`Success! Disabled the ${kind.noun} (if it existed) at: ${path}\n`);
+        // NB: no "(if it existed)": the server refuses a path with nothing mounted.
+        context.stdout(`Success! Disabled the ${kind.noun} at: ${path}\n`);
         return undefined;
       }),
     );
@@ -114,6 +117,7 @@ export function registerMountCommands(program: Command, context: CliContext, onE
     {
       name: 'secrets',
       noun: 'secrets engine',
+      aNoun: 'a secrets engine',
       enable: 'enableSecrets',
       disable: 'disableSecrets',
       list: 'listSecrets',
@@ -152,6 +156,7 @@ export function registerMountCommands(program: Command, context: CliContext, onE
     {
       name: 'auth',
       noun: 'auth method',
+      aNoun: 'an auth method',
       enable: 'enableAuth',
       disable: 'disableAuth',
       list: 'listAuth',

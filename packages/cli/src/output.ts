@@ -152,6 +152,18 @@ export function printData(
   );
 }
 
+/** The lease rows of a response (Vault's labels); none without a lease. */
+export function leaseRows(response: CofferResponse): [string, unknown][] {
+  const lease = response.lease;
+  return lease === undefined || lease.leaseId === ''
+    ? []
+    : [
+        ['lease_id', lease.leaseId],
+        ['lease_duration', `${lease.ttlSeconds}s`],
+        ['lease_renewable', lease.renewable],
+      ];
+}
+
 /** Prints a whole response: JSON in Vault's shape, or the data (and lease) as a table. */
 export function printResponse(io: CliIo, format: OutputFormat, response: CofferResponse): void {
   if (format === OutputFormat.json) {
@@ -159,16 +171,7 @@ export function printResponse(io: CliIo, format: OutputFormat, response: CofferR
     return;
   }
   printWarnings(io, response);
-  const lease = response.lease;
-  const leaseRows: [string, unknown][] =
-    lease === undefined || lease.leaseId === ''
-      ? []
-      : [
-          ['lease_id', lease.leaseId],
-          ['lease_duration', `${lease.ttlSeconds}s`],
-          ['lease_renewable', lease.renewable],
-        ];
-  const rows = [...leaseRows, ...sortedRows(response.data)];
+  const rows = [...leaseRows(response), ...sortedRows(response.data)];
   io.stdout(
     rows.length === 0
       ? 'Success! Data written or nothing to show.\n'

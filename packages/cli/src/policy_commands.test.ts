@@ -14,7 +14,7 @@ const text = 'path "secret/data/app/*" {\n  capabilities = ["read"]\n}\n';
 
 let cli: CliHarness;
 beforeEach(async () => {
-  cli = await createCliHarness();
+  cli = await createCliHarness({ token: 'caller-token' });
 });
 afterEach(async () => {
   await cli.dispose();

@@ -22,7 +22,7 @@ const denied = clientError(
 
 let cli: CliHarness;
 beforeEach(async () => {
-  cli = await createCliHarness();
+  cli = await createCliHarness({ token: 'caller-token' });
 });
 afterEach(async () => {
   await cli.dispose();
@@ -104,7 +104,7 @@ describe('coffer program', () => {
       await cli.run(['status'], { env }),
     ];
     await writeFile(join(cli.home, '.coffer-token'), canary, { mode: 0o644 });
-    runs.push(await cli.run(['kv', 'get', 'secret/a']));
+    runs.push(await cli.run(['kv', 'get', 'secret/a'], { env: { COFFER_TOKEN: '' } }));
     runs.push(await cli.run(['kv', 'get', 'secret/a', '--token-file', join(cli.home, 'absent')]));
     for (const run of runs) {
       expect(run.code).not.toBe(0);
@@ -150,6 +150,64 @@ describe('coffer program', () => {
       ['leases.revokePrefix', { prefix: 'secret/' }],
       ['audit.hash', { path: 'file', input: 'value' }],
     ]);
+  });
+
+  it('coffer refuses a command that needs a token when none is given, before any call', async () => {
+    const none = { env: { COFFER_TOKEN: '' } };
+    const emptyFile = join(cli.home, 'empty-token');
+    await writeFile(emptyFile, '\n');
+    const runs = [
+      await cli.run(['kv', 'get', 'secret/a'], none),
+      await cli.run(['write', 'auth/token/create', 'policies=app'], none),
+      await cli.run(['token', 'lookup'], none),
+      await cli.run(['operator', 'seal'], none),
+      await cli.run(['kv', 'get', 'secret/a', '--token-file', emptyFile]),
+    ];
+    await writeFile(join(cli.home, '.coffer-token'), '', { mode: 0o600 });
+    runs.push(await cli.run(['policy', 'list'], none));
+    for (const run of runs) {
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^Error: Give a token: .* \(COFFER_CLI_TOKEN_MISSING\)\n$/);
+      expect(run.stderr).toContain('--token-file');
+      expect(run.stderr).toContain('coffer login');
+      expect(run.stderr).toContain('COFFER_TOKEN');
+    }
+    expect(runs[4]?.stderr).toContain('empty-token');
+    expect(cli.client.calls).toEqual([]);
+    expect(cli.client.opened).toEqual([]);
+  });
+
+  it('coffer status, operator init and unseal, and login need no token', async () => {
+    const none = { env: { COFFER_TOKEN: '' } };
+    cli.client.answer('auth.tokenLookup', { data: { policies: ['default'] } });
+    const runs = [
+      await cli.run(['status'], none),
+      await cli.run(['operator', 'init'], none),
+      await cli.run(['operator', 'unseal'], { ...none, stdin: 'share\n' }),
+      await cli.run(['login', '--no-store'], { ...none, stdin: 'tok\n' }),
+    ];
+    for (const run of runs) {
+      expect(run.stderr).not.toContain('COFFER_CLI_TOKEN_MISSING');
+    }
+    expect(cli.client.calls.map((call) => `${call.service}.${call.method}`)).toEqual([
+      'sys.sealStatus',
+      'sys.init',
+      'sys.unseal',
+      'auth.tokenLookup',
+    ]);
+  });
+
+  it('coffer auth enable says "an auth method"; disable does not say "if it existed"', async () => {
+    const help = await cli.run(['auth', '--help']);
+    expect(help.stdout).toContain('Enable an auth method');
+    expect(help.stdout).not.toContain('Enable a auth method');
+    const secretsHelp = await cli.run(['secrets', '--help']);
+    expect(secretsHelp.stdout).toContain('Enable a secrets engine');
+    const auth = await cli.run(['auth', 'disable', 'approle']);
+    expect(auth.stdout).toBe('Success! Disabled the auth method at: approle\n');
+    const secrets = await cli.run(['secrets', 'disable', 'kv2']);
+    expect(secrets.stdout).toBe('Success! Disabled the secrets engine at: kv2\n');
   });
 
   it('coffer secrets list prints path, type and description columns', async () => {

@@ -23,7 +23,7 @@ const auth = {
 
 let cli: CliHarness;
 beforeEach(async () => {
-  cli = await createCliHarness();
+  cli = await createCliHarness({ token: 'caller-token' });
   cli.client.answer('auth.tokenCreate', { auth });
 });
 afterEach(async () => {

@@ -65,8 +65,14 @@ function stdinOf(options: { readonly stdin?: string; readonly tty?: string }): I
   return stream;
 }
 
-/** Makes a harness; the CA file holds a placeholder (the double does not read it). */
-export async function createCliHarness(): Promise<CliHarness> {
+/**
+ * Makes a harness; the CA file holds a placeholder (the double does not read it). With
+ * `token`, every run has COFFER_TOKEN set to it unless its own `env` says otherwise (an empty
+ * COFFER_TOKEN counts as unset, so a run can still fall through to the login token file).
+ */
+export async function createCliHarness(
+  harnessOptions: { readonly token?: string } = {},
+): Promise<CliHarness> {
   const home = await mkdtemp(join(tmpdir(), 'coffer-cli-'));
   const caPath = join(home, 'ca.pem');
   await writeFile(caPath, '-----BEGIN CERTIFICATE-----\nplaceholder\n-----END CERTIFICATE-----\n');
@@ -84,7 +90,11 @@ export async function createCliHarness(): Promise<CliHarness> {
       },
       stderr: writeErr,
       input: createStreamInput(stdinOf(options), writeErr),
-      env: { COFFER_CACERT: caPath, ...options.env },
+      env: {
+        COFFER_CACERT: caPath,
+        ...(harnessOptions.token === undefined ? {} : { COFFER_TOKEN: harnessOptions.token }),
+        ...options.env,
+      },
       homeDirectory: home,
       createClient: client.factory,
     };

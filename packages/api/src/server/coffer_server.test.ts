@@ -15,8 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 
-import { silentServerLog } from '@coffer/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentServerLog, type ServerLog } from '@coffer/core';
+import { experimental, logVerbosity } from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { ApiErrorCode } from '../errors.ts';
 import { createSelfSignedTls } from '../tls/self_signed.ts';
@@ -26,19 +27,65 @@ import { validateServerConfig, type ServerConfig } from './config.ts';
 let dir: string;
 let certPem: string;
 
-function configFor(storage: string, grpcAddress = '127.0.0.1:0'): ServerConfig {
+/** A config over `dir`; `listeners` fields are laid over the defaults (port 0, cert.pem). */
+function configFor(
+  storage: string,
+  listeners: { grpc?: object; http?: object } = {},
+): ServerConfig {
   return validateServerConfig(
     {
       node_id: 1,
       storage: { path: storage },
       listeners: {
-        grpc: { address: grpcAddress, tls_cert_file: 'cert.pem', tls_key_file: 'key.pem' },
-        http: { address: '127.0.0.1:0' },
+        grpc: {
+          address: '127.0.0.1:0',
+          tls_cert_file: 'cert.pem',
+          tls_key_file: 'key.pem',
+          ...listeners.grpc,
+        },
+        http: { address: '127.0.0.1:0', ...listeners.http },
       },
       limits: { shutdown_grace_ms: 1000 },
     },
     dir,
   );
+}
+
+/** A TCP server holding a free port of 127.0.0.1, so a listener cannot bind it. */
+async function portBlocker(): Promise<{ port: number; close: () => Promise<void> }> {
+  const blocker: Server = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const address = blocker.address();
+  return {
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        blocker.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+/** The message of the error `promise` rejects with (after checking its code). */
+async function rejection(promise: Promise<unknown>, code: string): Promise<string> {
+  const error: unknown = await promise.then(
+    () => new Error('expected a rejection'),
+    (caught: unknown) => caught,
+  );
+  expect(error).toMatchObject({ code });
+  return (error as Error).message;
+}
+
+/** A server log that keeps its lines. */
+function recordingLog(): ServerLog & { lines: { level: string; event: string; fields: object }[] } {
+  const lines: { level: string; event: string; fields: object }[] = [];
+  const record =
+    (level: string) =>
+    (event: string, fields: object = {}): void => {
+      lines.push({ level, event, fields });
+    };
+  return { lines, info: record('info'), warn: record('warn'), error: record('error') };
 }
 
 /** The SHA-256 fingerprint a new TLS connection to 127.0.0.1:port sees. */
@@ -69,10 +116,16 @@ beforeAll(async () => {
   certPem = tls.certPem;
   await writeFile(join(dir, 'cert.pem'), tls.certPem);
   await writeFile(join(dir, 'key.pem'), tls.keyPem, { mode: 0o600 });
+  const other = await createSelfSignedTls({ hosts: ['localhost'] });
+  await writeFile(join(dir, 'other-key.pem'), other.keyPem, { mode: 0o600 });
 });
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 describe('CofferServer', { timeout: 60_000 }, () => {
@@ -125,26 +178,79 @@ describe('CofferServer', { timeout: 60_000 }, () => {
         grpc: { ...config.listeners.grpc, tlsKeyFile: join(dir, 'absent-key.pem') },
       },
     };
-    await expect(CofferServer.start(missing, { log: silentServerLog })).rejects.toMatchObject({
-      code: ApiErrorCode.tlsInvalid,
-    });
+    const message = await rejection(
+      CofferServer.start(missing, { log: silentServerLog }),
+      ApiErrorCode.tlsInvalid,
+    );
+    expect(message.split(': it does not exist')[0]).toBe(
+      `listeners.grpc.tls_key_file: cannot read "${join(dir, 'absent-key.pem')}"`,
+    );
     expect(existsSync(join(dir, 'data-c'))).toBe(false);
   });
 
-  it('CofferServer.start closes the node when its address is taken, so a retry can open it', async () => {
-    const blocker: Server = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const address = blocker.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
-    await expect(
-      CofferServer.start(configFor('data-d', `127.0.0.1:${port}`), { log: silentServerLog }),
-    ).rejects.toMatchObject({ code: ApiErrorCode.listenFailed });
-    await new Promise<void>((resolve) =>
-      blocker.close(() => {
-        resolve();
-      }),
+  it('CofferServer.start names the HTTP listener field of a key that does not match', async () => {
+    const config = configFor('data-e', { http: { tls_key_file: 'other-key.pem' } });
+    const message = await rejection(
+      CofferServer.start(config, { log: silentServerLog }),
+      ApiErrorCode.tlsInvalid,
     );
+    expect(message).toContain(
+      `listeners.http.tls_key_file: cannot use "${join(dir, 'other-key.pem')}": it does not ` +
+        `belong to the certificate in "${join(dir, 'cert.pem')}" (listeners.grpc.tls_cert_file)`,
+    );
+    expect(existsSync(join(dir, 'data-e'))).toBe(false);
+  });
+
+  it('CofferServer.start closes the node when its address is taken, so a retry can open it', async () => {
+    const blocker = await portBlocker();
+    const stderr = vi.spyOn(process.stderr, 'write');
+    const consoleError = vi.spyOn(console, 'error');
+    const log = recordingLog();
+    const address = `127.0.0.1:${String(blocker.port)}`;
+    const message = await rejection(
+      CofferServer.start(configFor('data-d', { grpc: { address } }), { log }),
+      ApiErrorCode.listenFailed,
+    );
+    expect(message).toMatch(
+      new RegExp(`^listeners\\.grpc\\.address: cannot listen on "${address}": it is in use`),
+    );
+    expect([...stderr.mock.calls, ...consoleError.mock.calls]).toEqual([]);
+    expect(log.lines.filter((line) => line.level === 'error')).toEqual([]);
+    await blocker.close();
     const server = await CofferServer.start(configFor('data-d'), { log: silentServerLog });
     await server.close();
+  });
+
+  it('CofferServer.start names the HTTP listener address when that one is taken', async () => {
+    const blocker = await portBlocker();
+    const address = `127.0.0.1:${String(blocker.port)}`;
+    const message = await rejection(
+      CofferServer.start(configFor('data-f', { http: { address } }), { log: silentServerLog }),
+      ApiErrorCode.listenFailed,
+    );
+    await blocker.close();
+    expect(message).toMatch(
+      new RegExp(`^listeners\\.http\\.address: cannot listen on "${address}": it is in use`),
+    );
+  });
+
+  it('CofferServer.start routes grpc-js errors to the server log, without what follows a colon', async () => {
+    const log = recordingLog();
+    const consoleError = vi.spyOn(console, 'error');
+    const server = await CofferServer.start(configFor('data-g'), { log });
+    try {
+      experimental.log(logVerbosity.ERROR, 'Failed to add metadata entry authorization: s.hidden');
+      experimental.log(logVerbosity.INFO, 'an info line');
+      expect(consoleError.mock.calls).toEqual([]);
+      expect(log.lines.filter((line) => line.event === 'grpc_library_error')).toEqual([
+        {
+          level: 'error',
+          event: 'grpc_library_error',
+          fields: { message: 'Failed to add metadata entry authorization' },
+        },
+      ]);
+    } finally {
+      await server.close();
+    }
   });
 });

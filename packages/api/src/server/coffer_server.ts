@@ -19,9 +19,12 @@ import { CofferNode, createServerLog, type ServerLog } from '@coffer/core';
 import { ApiMetrics } from '../metrics/api_metrics.ts';
 import type { TlsMaterial } from '../tls/self_signed.ts';
 import type { ServerConfig } from './config.ts';
+import { routeGrpcLogging } from './grpc_logging.ts';
 import { readListenerTls, type ListenerName } from './listener_tls.ts';
 import {
   defaultListenerFactories,
+  hostPort,
+  startListener,
   type ListenerFactories,
   type ServerListener,
 } from './server_listeners.ts';
@@ -106,10 +109,13 @@ export class CofferServer {
 
   /**
    * Opens the node and starts both listeners. Throws (with the node closed again) when the
-   * node cannot open, a TLS file cannot be read or an address cannot be bound.
+   * node cannot open, a TLS file cannot be read or an address cannot be bound; the last two
+   * name the config field (`listeners.grpc.tls_cert_file: cannot read "<file>": ...`).
+   * grpc-js's own log lines go to the server log from here on, never raw to stderr.
    */
   static async start(config: ServerConfig, options: CofferServerOptions): Promise<CofferServer> {
     const log = options.log ?? serverLogOf(config);
+    routeGrpcLogging(log);
     const loadTls = options.loadTls ?? ((listener) => readListenerTls(config, { listener, log }));
     const factories = options.listeners ?? defaultListenerFactories;
     // NB: TLS first, so a bad certificate is reported before the data directory is touched.
@@ -119,9 +125,10 @@ export class CofferServer {
     const metrics = new ApiMetrics({ source: { snapshot: () => node.metrics() } });
     const started: ServerListener[] = [];
     try {
-      const grpc = await factories.grpc({ node, config, tls: grpcTls, metrics, log });
+      const common = { node, config, metrics, log };
+      const grpc = await startListener(factories, 'grpc', { ...common, tls: grpcTls });
       started.push(grpc);
-      const http = await factories.http({ node, config, tls: httpTls, metrics, log });
+      const http = await startListener(factories, 'http', { ...common, tls: httpTls });
       started.push(http);
       const server = new CofferServer({ node, grpc, http, metrics }, config, { log, loadTls });
       server.#watchServing();
@@ -245,7 +252,4 @@ export function describeServer(server: CofferServer): string {
   ].join('\n');
 }
 
-/** `host:port`, with brackets around an IPv6 host. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+export { hostPort } from './server_listeners.ts';

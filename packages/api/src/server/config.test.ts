@@ -216,6 +216,16 @@ describe('validateServerConfig', () => {
       'audit[1].path: expected a unique device name (got "file")',
     ]);
   });
+
+  it('validateServerConfig lists a duplicate audit name together with the other problems', () => {
+    const device = { path: 'file', file_path: '/a.log' };
+    const broken = { path: 'bad name', file_path: '/b.log' };
+    expect(problems({ ...minimal, node_id: 0, audit: [device, broken, device] }).lines).toEqual([
+      'node_id: expected an integer ≥ 1 (got 0)',
+      'audit[1].path: expected a device name of letters, digits, "_", "." or "-" (got "bad name")',
+      'audit[2].path: expected a unique device name (got "file")',
+    ]);
+  });
 });
 
 describe('loadServerConfig', () => {

@@ -152,6 +152,30 @@ const auditDevice = z.strictObject({
   fsync: z.enum(['batch', 'none'], { error: 'expected "batch" or "none"' }).optional(),
 });
 
+/**
+ * Adds an issue for each audit device whose name an earlier device has. NB: a refinement of the
+ * list, not a check after the parse, so a duplicate is listed with every other problem; it runs
+ * even when some device has a wrong field, hence the items are read as unknown.
+ */
+function duplicateAuditNames(devices: readonly unknown[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  devices.forEach((device, index) => {
+    const name = (device as { path?: unknown } | null)?.path;
+    if (typeof name !== 'string') {
+      return;
+    }
+    if (seen.has(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected a unique device name',
+        path: [index, 'path'],
+        input: name,
+      });
+    }
+    seen.add(name);
+  });
+}
+
 const limits = z.strictObject({
   request_bytes_max: positiveInt('a byte count (integer ≥ 1)').optional(),
   grpc_message_bytes_max: positiveInt('a byte count (integer ≥ 1)').optional(),
@@ -171,7 +195,10 @@ const configSchema = z.strictObject(
       { error: 'expected an object with "grpc" (and optionally "http")' },
     ),
     seal: seal.optional(),
-    audit: z.array(auditDevice, { error: 'expected a list of file audit devices' }).optional(),
+    audit: z
+      .array(auditDevice, { error: 'expected a list of file audit devices' })
+      .superRefine(duplicateAuditNames)
+      .optional(),
     limits: limits.optional(),
     metrics: z.strictObject({ unauthenticated: flag.optional() }).optional(),
     grpc: z.strictObject({ reflection: flag.optional() }).optional(),
@@ -301,28 +328,14 @@ function resolveConfig(raw: RawConfig, base: string): ServerConfig {
   };
 }
 
-function duplicateAuditNames(raw: RawConfig): string[] {
-  const seen = new Set<string>();
-  const lines: string[] = [];
-  (raw.audit ?? []).forEach((device, index) => {
-    if (seen.has(device.path)) {
-      lines.push(`audit[${index}].path: expected a unique device name (got "${device.path}")`);
-    }
-    seen.add(device.path);
-  });
-  return lines;
-}
-
 /**
  * Validates a parsed config document; `base` is the directory relative paths resolve against.
  * Throws COFFER_API_CONFIG_INVALID listing every problem, one per line.
  */
 export function validateServerConfig(document: unknown, base: string): ServerConfig {
   const parsed = configSchema.safeParse(document, { reportInput: true });
-  const problems = parsed.success
-    ? duplicateAuditNames(parsed.data)
-    : parsed.error.issues.flatMap(issueLines);
-  if (!parsed.success || problems.length > 0) {
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap(issueLines);
     throw new ApiError(
       ApiErrorCode.configInvalid,
       `Fix the server config:\n${problems.map((line) => `  ${line}`).join('\n')}`,

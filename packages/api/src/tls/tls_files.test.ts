@@ -138,6 +138,29 @@ describe('readTlsFiles', () => {
     expect(message).toContain(`"${keyFile}": it does not belong to the certificate`);
   });
 
+  it('readTlsFiles starts each message with the config field of the file when given it', async () => {
+    const fields = {
+      certFile: 'listeners.grpc.tls_cert_file',
+      keyFile: 'listeners.grpc.tls_key_file',
+    };
+    const missing = join(dir, 'missing.pem');
+    const absent = await refusal({ certFile: missing, keyFile: file(good.keyPem), fields });
+    expect(absent.split(': it does not exist')[0]).toBe(
+      `listeners.grpc.tls_cert_file: cannot read "${missing}"`,
+    );
+    const certFile = file(good.certPem);
+    const keyFile = file(other.keyPem);
+    const foreign = await refusal({ certFile, keyFile, fields });
+    expect(foreign).toContain(
+      `listeners.grpc.tls_key_file: cannot use "${keyFile}": it does not belong to the ` +
+        `certificate in "${certFile}" (listeners.grpc.tls_cert_file)`,
+    );
+    const swapped = await refusal({ certFile: keyFile, keyFile: certFile, fields });
+    expect(swapped).toMatch(
+      /^listeners\.grpc\.tls_cert_file: cannot use ".*": it holds a private key/,
+    );
+  });
+
   it('readTlsFiles refuses an expired certificate', async () => {
     const old = await createSelfSignedTls({ hosts: ['localhost'], now, validDays: 1 });
     const certFile = file(old.certPem);

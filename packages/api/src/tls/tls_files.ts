@@ -1,7 +1,8 @@
 /**
  * Reads a listener's certificate and private key from the files its config names, and checks
  * them before a listener uses them, so a bad file stops the server at start (or keeps the old
- * material at a SIGHUP reload) with a message that names the file and the fix.
+ * material at a SIGHUP reload) with a message that names the file (and the config field that
+ * names it, when the caller says which) and the fix.
  *
  * Refused (COFFER_API_TLS_INVALID): a missing, unreadable or oversized file; a file that is
  * not PEM; a certificate or key that does not parse (an encrypted key included); a key that
@@ -34,12 +35,24 @@ export interface TlsFilesLog {
   warn(event: string, fields?: Readonly<Record<string, unknown>>): void;
 }
 
+/** The config fields that name a listener's two files, e.g. `listeners.grpc.tls_cert_file`. */
+export interface TlsFileFields {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
 /** Options for {@link readTlsFiles}. */
 export interface ReadTlsFilesOptions extends TlsFiles {
   /** Receives the warnings; without it they are dropped. */
   readonly log?: TlsFilesLog;
   /** The clock reading to check validity against (tests); default the real clock. */
   readonly now?: Date;
+  /**
+   * The config fields that name the files: each message then starts with the field
+   * (`listeners.grpc.tls_cert_file: cannot read "<file>": ...`); without them, with
+   * `Cannot read TLS certificate file "<file>": ...`.
+   */
+  readonly fields?: TlsFileFields;
 }
 
 /** Days before expiry from which each read logs `tls_certificate_expiring`. */
@@ -50,27 +63,55 @@ export const tlsFileSizeBytesMax = 1024 * 1024;
 
 const dayMs = 24 * 60 * 60 * 1000;
 
+/** One of the two files, as messages name it. */
+interface NamedFile {
+  readonly path: string;
+  readonly what: 'certificate' | 'private key';
+  /** The config field naming the file, when the caller gave it. */
+  readonly field: string | undefined;
+}
+
+/** Why a file is refused: what could not be done with it, and why. */
+interface Problem {
+  readonly verb: 'read' | 'use';
+  /** The reason and the fix, e.g. `it does not exist; create it ...`. */
+  readonly text: string;
+  readonly cause?: unknown;
+}
+
 /**
  * Reads and checks the certificate and key files; returns their PEM text.
  *
- * @throws ApiError COFFER_API_TLS_INVALID naming the file and the fix.
+ * @throws ApiError COFFER_API_TLS_INVALID naming the file (and its config field) and the fix.
  */
 export async function readTlsFiles(options: ReadTlsFilesOptions): Promise<TlsMaterial> {
-  const { certFile, keyFile } = options;
-  const certPem = (await readPemFile(certFile, 'certificate')).text;
-  const keyRead = await readPemFile(keyFile, 'private key');
+  const certFile: NamedFile = {
+    path: options.certFile,
+    what: 'certificate',
+    field: options.fields?.certFile,
+  };
+  const keyFile: NamedFile = {
+    path: options.keyFile,
+    what: 'private key',
+    field: options.fields?.keyFile,
+  };
+  const certPem = (await readPemFile(certFile)).text;
+  const keyRead = await readPemFile(keyFile);
   const cert = parseCertificate(certFile, certPem);
   const key = parsePrivateKey(keyFile, keyRead.text);
   if (!cert.checkPrivateKey(key)) {
-    throw tlsInvalid(
-      `Cannot use TLS key file "${keyFile}": it does not belong to the certificate in ` +
-        `"${certFile}"; give the key that was generated with this certificate`,
-    );
+    const certField = certFile.field === undefined ? '' : ` (${certFile.field})`;
+    throw refusal(keyFile, {
+      verb: 'use',
+      text:
+        `it does not belong to the certificate in "${certFile.path}"${certField}; give the ` +
+        'key that was generated with this certificate',
+    });
   }
   checkValidity({ cert, certFile, now: options.now ?? new Date(), log: options.log });
   if ((keyRead.mode & 0o077) !== 0) {
     options.log?.warn('tls_key_file_permissions', {
-      file: keyFile,
+      file: keyFile.path,
       mode: `0${(keyRead.mode & 0o777).toString(8)}`,
       advice: 'Restrict the TLS key file to its owner: chmod 600 <file>',
     });
@@ -78,29 +119,28 @@ export async function readTlsFiles(options: ReadTlsFilesOptions): Promise<TlsMat
   return { certPem, keyPem: keyRead.text };
 }
 
-async function readPemFile(
-  file: string,
-  what: 'certificate' | 'private key',
-): Promise<{ text: string; mode: number }> {
+async function readPemFile(file: NamedFile): Promise<{ text: string; mode: number }> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(file, 'r');
+    handle = await open(file.path, 'r');
     const stats = await handle.stat();
     if (!stats.isFile()) {
-      throw tlsInvalid(`Cannot read TLS ${what} file "${file}": it is not a regular file`);
+      throw refusal(file, { verb: 'read', text: 'it is not a regular file' });
     }
     if (stats.size > tlsFileSizeBytesMax) {
-      throw tlsInvalid(
-        `Cannot read TLS ${what} file "${file}": it has ${String(stats.size)} bytes, more ` +
-          `than ${String(tlsFileSizeBytesMax)}; point the config at a PEM ${what} file`,
-      );
+      throw refusal(file, {
+        verb: 'read',
+        text:
+          `it has ${String(stats.size)} bytes, more than ${String(tlsFileSizeBytesMax)}; ` +
+          `point the config at a PEM ${file.what} file`,
+      });
     }
     return { text: await handle.readFile({ encoding: 'utf8' }), mode: stats.mode };
   } catch (error) {
     if (error instanceof ApiError) {
       throw error;
     }
-    throw tlsInvalid(`Cannot read TLS ${what} file "${file}": ${fileProblem(error)}`, error);
+    throw refusal(file, { verb: 'read', text: fileProblem(error), cause: error });
   } finally {
     await handle?.close();
   }
@@ -121,59 +161,64 @@ function fileProblem(error: unknown): string {
   }
 }
 
-function parseCertificate(file: string, pem: string): X509Certificate {
+function parseCertificate(file: NamedFile, pem: string): X509Certificate {
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
     const hint = pem.includes('PRIVATE KEY-----')
       ? 'it holds a private key; the certificate and key files may be swapped'
       : 'it has no "-----BEGIN CERTIFICATE-----" block; give a PEM certificate (not DER)';
-    throw tlsInvalid(`Cannot use TLS certificate file "${file}": ${hint}`);
+    throw refusal(file, { verb: 'use', text: hint });
   }
   try {
     return new X509Certificate(pem);
   } catch (error) {
-    throw tlsInvalid(
-      `Cannot use TLS certificate file "${file}": its first certificate does not parse; ` +
-        're-export it as PEM',
-      error,
-    );
+    throw refusal(file, {
+      verb: 'use',
+      text: 'its first certificate does not parse; re-export it as PEM',
+      cause: error,
+    });
   }
 }
 
-function parsePrivateKey(file: string, pem: string): KeyObject {
+function parsePrivateKey(file: NamedFile, pem: string): KeyObject {
   if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(pem)) {
     const hint = pem.includes('-----BEGIN CERTIFICATE-----')
       ? 'it holds a certificate; the certificate and key files may be swapped'
       : 'it has no "-----BEGIN PRIVATE KEY-----" block; give a PEM private key (not DER)';
-    throw tlsInvalid(`Cannot use TLS key file "${file}": ${hint}`);
+    throw refusal(file, { verb: 'use', text: hint });
   }
   if (pem.includes('ENCRYPTED')) {
-    throw tlsInvalid(
-      `Cannot use TLS key file "${file}": the key is encrypted; decrypt it ` +
-        '(openssl pkey -in <file> -out <new file>) and protect the file with chmod 600',
-    );
+    throw refusal(file, {
+      verb: 'use',
+      text:
+        'the key is encrypted; decrypt it (openssl pkey -in <file> -out <new file>) and ' +
+        'protect the file with chmod 600',
+    });
   }
   try {
     return createPrivateKey({ key: pem, format: 'pem' });
   } catch {
     // NB: no cause: an OpenSSL error about a key is not worth the risk of echoing its bytes.
-    throw tlsInvalid(`Cannot use TLS key file "${file}": the key does not parse; re-export it`);
+    throw refusal(file, { verb: 'use', text: 'the key does not parse; re-export it' });
   }
 }
 
 function checkValidity(check: {
   cert: X509Certificate;
-  certFile: string;
+  certFile: NamedFile;
   now: Date;
   log: TlsFilesLog | undefined;
 }): void {
-  const { cert, certFile, now, log } = check;
+  const { cert, now, log } = check;
+  const certFile = check.certFile.path;
   const validToMs = Date.parse(cert.validTo);
   const validFromMs = Date.parse(cert.validFrom);
   if (validToMs <= now.getTime()) {
-    throw tlsInvalid(
-      `Cannot use TLS certificate file "${certFile}": it expired at ` +
-        `${new Date(validToMs).toISOString()}; renew the certificate and reload (SIGHUP)`,
-    );
+    throw refusal(check.certFile, {
+      verb: 'use',
+      text:
+        `it expired at ${new Date(validToMs).toISOString()}; renew the certificate and ` +
+        'reload (SIGHUP)',
+    });
   }
   if (validFromMs > now.getTime()) {
     log?.warn('tls_certificate_not_yet_valid', {
@@ -193,6 +238,18 @@ function checkValidity(check: {
   }
 }
 
-function tlsInvalid(message: string, cause?: unknown): ApiError {
-  return new ApiError(ApiErrorCode.tlsInvalid, message, cause === undefined ? {} : { cause });
+/**
+ * COFFER_API_TLS_INVALID for `file`: `<field>: cannot read "<path>": <text>` when the config
+ * field is known, else `Cannot read TLS <what> file "<path>": <text>`.
+ */
+function refusal(file: NamedFile, problem: Problem): ApiError {
+  const message =
+    file.field === undefined
+      ? `Cannot ${problem.verb} TLS ${file.what} file "${file.path}": ${problem.text}`
+      : `${file.field}: cannot ${problem.verb} "${file.path}": ${problem.text}`;
+  return new ApiError(
+    ApiErrorCode.tlsInvalid,
+    message,
+    problem.cause === undefined ? {} : { cause: problem.cause },
+  );
 }

@@ -20,9 +20,14 @@ import { join } from 'node:path';
 
 import { GrpcApiServer } from '@coffer/api';
 import { loadCofferPackageDefinition } from '@coffer/client';
-import { CofferNode, type CoreRequest, type CoreResponse } from '@coffer/core';
-import { asNodeId } from '@coffer/raft';
-import { systemClock, type Transport } from '@coffer/raft/node';
+import {
+  CofferNode,
+  loneTransport,
+  monotonicClock,
+  singleVoterConfState,
+  type CoreRequest,
+  type CoreResponse,
+} from '@coffer/core';
 import {
   Server,
   ServerCredentials,
@@ -36,13 +41,6 @@ interface Tls {
 }
 
 const benchPolicy = `path "secret/data/bench/*" { capabilities = ["create", "read", "update"] }`;
-
-/** A single voter sends nothing; its transport only needs to exist. */
-const loneTransport = (): Transport => ({
-  send: () => undefined,
-  listen: () => undefined,
-  close: () => Promise.resolve(),
-});
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) {
@@ -66,9 +64,9 @@ async function openBenchNode(dir: string): Promise<{ node: CofferNode; token: st
   const node = await CofferNode.open({
     dataDir: join(dir, 'node'),
     id: 1,
-    confState: { voters: [asNodeId(1)], learners: [] },
+    confState: singleVoterConfState(1),
     transport: loneTransport,
-    clock: systemClock,
+    clock: monotonicClock,
     randomInt: (n) => randomInt(n),
     wallClockMs: () => Date.now(),
     seal: { type: 'shamir' },

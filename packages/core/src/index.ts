@@ -82,6 +82,7 @@ export {
 } from './replicated/secure_store.ts';
 export { keyringPath } from './replicated/system_paths.ts';
 export { CofferNode } from './lifecycle/coffer_node.ts';
+export { loneTransport, monotonicClock, singleVoterConfState } from './lifecycle/single_voter.ts';
 export type { CofferNodeOptions, NodeSealSetting, UnsealStep } from './lifecycle/coffer_node.ts';
 export type { DeclaredAuditDevice } from './lifecycle/request_services.ts';
 export type { InitRequest, InitResult } from './lifecycle/cluster_init.ts';

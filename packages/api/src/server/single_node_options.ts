@@ -4,39 +4,22 @@
  * node:crypto randomness and the server log.
  *
  * NB: @coffer/api may import @coffer/core and @coffer/client only (STYLE.md 2.1), so the Raft
- * pieces (the monotonic clock, the no-op transport, the branded voter id) are written here in
- * terms of CofferNodeOptions rather than imported from @coffer/raft.
+ * pieces (the monotonic clock, the no-op transport, the single voter's membership) come from
+ * @coffer/core, which re-exports them.
  */
 import { randomInt } from 'node:crypto';
 
-import type { CofferNodeOptions, NodeSealSetting, SealLogger, ServerLog } from '@coffer/core';
+import {
+  loneTransport,
+  monotonicClock,
+  singleVoterConfState,
+  type CofferNodeOptions,
+  type NodeSealSetting,
+  type SealLogger,
+  type ServerLog,
+} from '@coffer/core';
 
 import type { ServerConfig } from './config.ts';
-
-type DriverClock = CofferNodeOptions['clock'];
-type Transport = ReturnType<CofferNodeOptions['transport']>;
-
-/** The real clock of the Raft driver: the monotonic performance clock and Node's timers. */
-export const monotonicClock: DriverClock = {
-  nowMs: () => performance.now(),
-  setTimer: (delayMs, callback) => {
-    const handle = setTimeout(callback, delayMs);
-    return {
-      cancel: () => {
-        clearTimeout(handle);
-      },
-    };
-  },
-};
-
-/** A single voter sends nothing; its transport only needs to exist. */
-function loneTransport(): Transport {
-  return {
-    send: () => undefined,
-    listen: () => undefined,
-    close: () => Promise.resolve(),
-  };
-}
 
 /** The seal events of the node, into the server log (their fields are never secret). */
 export function sealLoggerOf(log: ServerLog): SealLogger {
@@ -58,14 +41,10 @@ function sealSettingOf(config: ServerConfig): NodeSealSetting {
 
 /** The options of the one node a server runs, from its config. */
 export function singleNodeOptions(config: ServerConfig, log: ServerLog): CofferNodeOptions {
-  const confState = {
-    voters: [config.nodeId],
-    learners: [],
-  } as unknown as CofferNodeOptions['confState'];
   return {
     dataDir: config.storagePath,
     id: config.nodeId,
-    confState,
+    confState: singleVoterConfState(config.nodeId),
     transport: loneTransport,
     clock: monotonicClock,
     randomInt: (maxExclusive) => randomInt(maxExclusive),

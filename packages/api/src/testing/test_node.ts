@@ -12,9 +12,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CofferNode, type CofferNodeOptions } from '@coffer/core';
+import {
+  CofferNode,
+  loneTransport,
+  monotonicClock,
+  singleVoterConfState,
+  type CofferNodeOptions,
+} from '@coffer/core';
 
-import { monotonicClock } from '../server/single_node_options.ts';
 import { createSelfSignedTls, type TlsMaterial } from '../tls/self_signed.ts';
 
 /** How long a wait on the node may take before the test fails. */
@@ -60,16 +65,11 @@ function isLeader(node: CofferNode): boolean {
 }
 
 function testNodeOptions(dir: string): CofferNodeOptions {
-  const confState = { voters: [1], learners: [] } as unknown as CofferNodeOptions['confState'];
   return {
     dataDir: join(dir, 'node'),
     id: 1,
-    confState,
-    transport: () => ({
-      send: () => undefined,
-      listen: () => undefined,
-      close: () => Promise.resolve(),
-    }),
+    confState: singleVoterConfState(1),
+    transport: loneTransport,
     clock: monotonicClock,
     randomInt: (n) => randomInt(n),
     wallClockMs: () => Date.now(),

@@ -19,7 +19,12 @@
  * rekey share and the last generate-root share (as the OTP-encoded token); never in a message.
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
-import { Operation, type CoreResponse, type RequestData } from '../router/request.ts';
+import {
+  Operation,
+  type CoreFailure,
+  type CoreResponse,
+  type RequestData,
+} from '../router/request.ts';
 import { SealType } from '../seal/seal_provider.ts';
 import type { ShareConfig } from '../seal/shamir.ts';
 import type { SubmitOptions } from '../seal/share_quorum.ts';
@@ -82,6 +87,17 @@ export const lifecyclePaths: readonly string[] = [
 
 function refuse(requestId: string, code: CoreErrorCode, message: string): CoreResponse {
   return { ok: false, requestId, code, message };
+}
+
+/** The refusal of a share step, with its retry hint when rate limited. */
+function refusalOf(
+  requestId: string,
+  step: { readonly code: CoreErrorCode; readonly message: string; readonly retryAfterMs?: number },
+): CoreResponse {
+  const refusal: CoreFailure = { ok: false, requestId, code: step.code, message: step.message };
+  return step.retryAfterMs === undefined
+    ? refusal
+    : { ...refusal, retryAfterMs: step.retryAfterMs };
 }
 
 function invalid(requestId: string, message: string): CoreResponse {
@@ -198,10 +214,7 @@ const unseal: Endpoint = async (node, request) => {
     request.data['break_glass'] === true ? 'submitBreakGlassShare' : 'submitUnsealShare';
   const step = await node[submit](key);
   if (!step.ok) {
-    const refusal = refuse(request.requestId, step.code, step.message);
-    return step.retryAfterMs === undefined
-      ? refusal
-      : { ...refusal, retryAfterMs: step.retryAfterMs };
+    return refusalOf(request.requestId, step);
   }
   return { ok: true, requestId: request.requestId, data: request.status() };
 };
@@ -299,10 +312,7 @@ const rekeyUpdate: Endpoint = async (node, request) => {
   }
   const step = await node.submitRekeyShare(share.key, { nonce: share.nonce });
   if (!step.ok) {
-    const refusal = refuse(request.requestId, step.code, step.message);
-    return step.retryAfterMs === undefined
-      ? refusal
-      : { ...refusal, retryAfterMs: step.retryAfterMs };
+    return refusalOf(request.requestId, step);
   }
   if (!step.done) {
     return {
@@ -359,10 +369,7 @@ const generateRootUpdate: Endpoint = async (node, request) => {
   }
   const step = await node.submitGenerateRootShare(share.key, { nonce: share.nonce });
   if (!step.ok) {
-    const refusal = refuse(request.requestId, step.code, step.message);
-    return step.retryAfterMs === undefined
-      ? refusal
-      : { ...refusal, retryAfterMs: step.retryAfterMs };
+    return refusalOf(request.requestId, step);
   }
   if (!step.done) {
     return {

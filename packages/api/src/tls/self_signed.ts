@@ -16,7 +16,7 @@ import * as x509 from '@peculiar/x509';
 export interface TlsMaterial {
   /** The certificate, `-----BEGIN CERTIFICATE-----`, ending with a newline. */
   readonly certPem: string;
-  /** The private key, `-----BEGIN PRIVATE KEY-----`, ending with a newline. Secret. */
+  /** The private key, PKCS#8 PEM ending with a newline. Secret. */
   readonly keyPem: string;
 }
 

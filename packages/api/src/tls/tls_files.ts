@@ -183,7 +183,7 @@ function parsePrivateKey(file: NamedFile, pem: string): KeyObject {
   if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(pem)) {
     const hint = pem.includes('-----BEGIN CERTIFICATE-----')
       ? 'it holds a certificate; the certificate and key files may be swapped'
-      : 'it has no "-----BEGIN PRIVATE KEY-----" block; give a PEM private key (not DER)';
+      : 'it has no PEM private key block; give a PEM (PKCS#8) private key, not DER';
     throw refusal(file, { verb: 'use', text: hint });
   }
   if (pem.includes('ENCRYPTED')) {

@@ -11,70 +11,36 @@
  * the CLI on stdin or from files, never as arguments. Waits are on output lines and process
  * exits with deadlines, never sleeps.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 import { createSelfSignedTls } from '@coffer/api';
 import { CofferClient } from '@coffer/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const main = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
-const nodeArgs = [
-  '--import',
-  'tsx',
-  '--conditions=@coffer/source',
-  '--disable-warning=DEP0123',
-  main,
-];
-const deadlineMs = 60_000;
+import {
+  cleanEnv,
+  processDeadlineMs,
+  runCoffer,
+  startCofferServer,
+  type Ran,
+  type ServerProcess,
+} from './coffer_processes.ts';
+
 const canary = 'canary-e2e-value-5b1f0c';
 
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 let dir = '';
-let server: ChildProcess | undefined;
-let grpcAddress = '';
+let server: ServerProcess | undefined;
 let caFile = '';
 
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'NODE_PATH', 'SYSTEMROOT', 'TMPDIR']) {
-    if (process.env[name] !== undefined) {
-      env[name] = process.env[name];
-    }
-  }
-  return { ...env, HOME: dir };
-}
-
-/** Runs one `coffer` command to its exit, with `stdin` as its input. */
+/** Runs one `coffer` command against the server, with `stdin` as its input. */
 function coffer(args: readonly string[], stdin = ''): Promise<Ran> {
-  const child = spawn(process.execPath, [...nodeArgs, ...args], {
-    env: { ...baseEnv(), COFFER_ADDR: grpcAddress, COFFER_CACERT: caFile },
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const env = cleanEnv(dir, {
+    COFFER_ADDR: server?.grpcAddress ?? '',
+    COFFER_CACERT: caFile,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(stdin);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`coffer ${args.join(' ')} did not exit in time`));
-    }, deadlineMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCoffer(args, { env, stdin });
 }
 
 async function ok(args: readonly string[], stdin = ''): Promise<string> {
@@ -83,28 +49,6 @@ async function ok(args: readonly string[], stdin = ''): Promise<string> {
     throw new Error(`coffer ${args.join(' ')} exited ${ran.code}: ${ran.stderr}`);
   }
   return ran.stdout;
-}
-
-/** Starts the server and resolves with its gRPC address once it prints it. */
-async function startServer(configFile: string): Promise<string> {
-  const child = spawn(process.execPath, [...nodeArgs, 'server', '--config', configFile], {
-    env: baseEnv(),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  server = child;
-  const lines = createInterface({ input: child.stdout });
-  const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
-  try {
-    for await (const line of lines) {
-      const match = /gRPC API:\s+(\S+)/.exec(line);
-      if (match?.[1] !== undefined) {
-        return match[1];
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  throw new Error('the server exited before it printed its gRPC address');
 }
 
 beforeAll(async () => {
@@ -136,15 +80,11 @@ beforeAll(async () => {
     '',
   ].join('\n');
   await writeFile(join(dir, 'coffer.yaml'), config);
-  grpcAddress = await startServer(join(dir, 'coffer.yaml'));
-}, deadlineMs);
+  server = await startCofferServer(join(dir, 'coffer.yaml'), cleanEnv(dir));
+}, processDeadlineMs);
 
 afterAll(async () => {
-  if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise((resolve) => server?.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -196,7 +136,7 @@ describe('coffer server end to end (CLI and client library)', () => {
     expect(outside.stderr).toContain('COFFER_CORE_PERMISSION_DENIED');
 
     const client = new CofferClient({
-      address: grpcAddress,
+      address: server?.grpcAddress ?? '',
       caCert: await readFile(caFile),
       token: created.auth.client_token,
     });

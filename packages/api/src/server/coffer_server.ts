@@ -14,7 +14,7 @@
  * Invariant: reload() never drops an open connection and never stops the server: a TLS file
  * that cannot be read leaves the old certificate in place and is reported.
  */
-import { CofferNode, createServerLog, type ServerLog } from '@coffer/core';
+import { CofferNode, createServerLog, type NodeStatus, type ServerLog } from '@coffer/core';
 
 import { ApiMetrics } from '../metrics/api_metrics.ts';
 import type { TlsMaterial } from '../tls/self_signed.ts';
@@ -234,20 +234,28 @@ export function serverLogOf(config: Pick<ServerConfig, 'log'>): ServerLog {
   return createServerLog({ destination: config.log.file ?? 2, level: config.log.level });
 }
 
+/** The seal state at start, with what the operator does next. */
+function sealStateLine(status: NodeStatus): string {
+  if (!status.initialized) {
+    return 'uninitialized: run "coffer operator init"';
+  }
+  if (!status.sealed) {
+    return 'unsealed';
+  }
+  return status.sealType === 'pkcs11'
+    ? 'sealed: unsealing itself through the HSM (coffer status shows when it is done)'
+    : 'sealed: run "coffer operator unseal" with a quorum of shares';
+}
+
 /** What an operator sees when the server is up: the bound addresses and the node's state. */
 export function describeServer(server: CofferServer): string {
   const { grpc, http } = server.addresses();
   const status = server.node.status();
-  const state = !status.initialized
-    ? 'uninitialized: run "coffer operator init"'
-    : status.sealed
-      ? 'sealed: run "coffer operator unseal" with a quorum of shares'
-      : 'unsealed';
   return [
     'Coffer server started.',
     `  gRPC API:  ${grpc} (TLS)`,
     `  HTTP:      https://${http} (health, seal status, metrics)`,
-    `  Seal:      ${status.sealType}, ${state}`,
+    `  Seal:      ${status.sealType}, ${sealStateLine(status)}`,
     '',
   ].join('\n');
 }

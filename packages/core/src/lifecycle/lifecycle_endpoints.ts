@@ -305,24 +305,54 @@ function shareOf(request: LifecycleRequest): { key: string; nonce: string } | Co
   return { key, nonce };
 }
 
-const rekeyUpdate: Endpoint = async (node, request) => {
-  const share = shareOf(request);
-  if ('ok' in share) {
-    return share;
-  }
-  const step = await node.submitRekeyShare(share.key, { nonce: share.nonce });
-  if (!step.ok) {
-    return refusalOf(request.requestId, step);
-  }
-  if (!step.done) {
-    return {
-      ok: true,
-      requestId: request.requestId,
-      data: { complete: false, ...rekeyData(step.progress) },
-    };
-  }
-  return { ok: true, requestId: request.requestId, data: { complete: true, keys: step.shares } };
-};
+/** What a share step answers: refused, counted, or done with its result. */
+type ShareStep<Progress, Done> =
+  | {
+      readonly ok: false;
+      readonly code: CoreErrorCode;
+      readonly message: string;
+      readonly retryAfterMs?: number;
+    }
+  | { readonly ok: true; readonly done: false; readonly progress: Progress }
+  | ({ readonly ok: true; readonly done: true } & Done);
+
+/**
+ * The endpoint that takes one share of a running attempt (rekey, generate-root): the step's
+ * refusal, its progress (`complete: false`), or its result (`complete: true`).
+ */
+function shareUpdate<Progress, Done>(
+  submit: (
+    node: LifecycleNode,
+    share: { key: string; nonce: string },
+  ) => Promise<ShareStep<Progress, Done>>,
+  views: {
+    readonly progress: (progress: Progress) => Record<string, unknown>;
+    readonly done: (step: Done) => Record<string, unknown>;
+  },
+): Endpoint {
+  return async (node, request) => {
+    const share = shareOf(request);
+    if ('ok' in share) {
+      return share;
+    }
+    const step = await submit(node, share);
+    if (!step.ok) {
+      return refusalOf(request.requestId, step);
+    }
+    const data = step.done
+      ? { complete: true, ...views.done(step) }
+      : { complete: false, ...views.progress(step.progress) };
+    return { ok: true, requestId: request.requestId, data };
+  };
+}
+
+const rekeyUpdate = shareUpdate(
+  (node, share) => node.submitRekeyShare(share.key, { nonce: share.nonce }),
+  {
+    progress: rekeyData,
+    done: (step: { readonly shares: readonly string[] }) => ({ keys: step.shares }),
+  },
+);
 
 function generateRootData(progress: GenerateRootProgress | undefined): Record<string, unknown> {
   return progress === undefined
@@ -362,28 +392,13 @@ const generateRootAttempt: Endpoint = (node, request) => {
   }
 };
 
-const generateRootUpdate: Endpoint = async (node, request) => {
-  const share = shareOf(request);
-  if ('ok' in share) {
-    return share;
-  }
-  const step = await node.submitGenerateRootShare(share.key, { nonce: share.nonce });
-  if (!step.ok) {
-    return refusalOf(request.requestId, step);
-  }
-  if (!step.done) {
-    return {
-      ok: true,
-      requestId: request.requestId,
-      data: { complete: false, ...generateRootData(step.progress) },
-    };
-  }
-  return {
-    ok: true,
-    requestId: request.requestId,
-    data: { complete: true, encoded_token: step.encodedToken },
-  };
-};
+const generateRootUpdate = shareUpdate(
+  (node, share) => node.submitGenerateRootShare(share.key, { nonce: share.nonce }),
+  {
+    progress: generateRootData,
+    done: (step: { readonly encodedToken: string }) => ({ encoded_token: step.encodedToken }),
+  },
+);
 
 const endpoints: Readonly<Record<string, Endpoint>> = {
   'sys/init': init,

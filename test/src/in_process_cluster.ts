@@ -194,10 +194,30 @@ export class InProcessCluster {
     );
   }
 
+  /**
+   * Runs the cluster until one leader is known to every member in one term, and returns it.
+   * NB: a leader alone is not enough: a candidate at a higher term may still depose it, and
+   * work then settled without ticks would wait forever for an election that never comes.
+   */
+  async electLeader(): Promise<Member> {
+    const stable = (): boolean => {
+      const leader = this.leader();
+      if (leader === undefined) {
+        return false;
+      }
+      const { id, hardState } = leader.node.raw.status();
+      return [...this.members.values()].every((m) => {
+        const status = m.node.raw.status();
+        return status.hardState.term === hardState.term && status.softState.leader === id;
+      });
+    };
+    await this.until(stable);
+    return this.leader() as Member;
+  }
+
   /** Elects a leader, initializes the cluster on it and unseals every other member. */
   async bootstrap(rootKey: SecretKey): Promise<Member> {
-    await this.until(() => this.leader() !== undefined);
-    const first = this.leader() as Member;
+    const first = await this.electLeader();
     await this.settle(first.secure.initialize(rootKey.clone()));
     await this.until(() =>
       [...this.members.values()].every((m) => m.store.get('core/keyring') !== undefined),

@@ -72,8 +72,7 @@ describe('automatic keyring rotation', () => {
     for (const id of [1, 2, 3]) {
       await cluster.start(id, rootKey.clone());
     }
-    await cluster.until(() => cluster.leader() !== undefined);
-    leader = cluster.leader() as Member;
+    leader = await cluster.electLeader();
     const reopened = leader.barrier.keyringStatus();
     expect(reopened.generation).toBeGreaterThanOrEqual(generation);
     await cluster.settle(write(leader, 10));

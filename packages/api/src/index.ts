@@ -32,14 +32,14 @@ export type {
   ListenerStart,
   ServerListener,
 } from './server/server_listeners.ts';
-export { createSelfSignedTls } from './tls/self_signed.ts';
-export type { TlsMaterial } from './tls/self_signed.ts';
+export { createSelfSignedTls } from '@coffer/core';
+export type { TlsMaterial } from '@coffer/core';
 export {
   certificateValidDaysDefault,
   createCertificateAuthority,
   issueCertificate,
-} from './tls/self_signed.ts';
-export type { CertificateAuthorityOptions, CertificateOptions } from './tls/self_signed.ts';
+} from '@coffer/core';
+export type { CertificateAuthorityOptions, CertificateOptions } from '@coffer/core';
 export { readTlsFiles } from './tls/tls_files.ts';
 export type { ReadTlsFilesOptions, TlsFiles, TlsFilesLog } from './tls/tls_files.ts';
 export { hardenProcess, systemHardeningPorts } from './hardening/harden_process.ts';

@@ -100,6 +100,11 @@ export const CoreErrorCode = {
   mountConflict: 'COFFER_CORE_MOUNT_CONFLICT',
   /** The lease does not exist, expired, or is not renewable. */
   leaseInvalid: 'COFFER_CORE_LEASE_INVALID',
+  /**
+   * A peer on the cluster port was refused: its certificate is not from this cluster's CA, has
+   * expired, names another cluster or node, or names a node that is not a member.
+   */
+  clusterPeerRefused: 'COFFER_CORE_CLUSTER_PEER_REFUSED',
   /** The request failed on an unexpected internal error; the server log has details. */
   internal: 'COFFER_CORE_INTERNAL',
 } as const;

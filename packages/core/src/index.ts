@@ -130,3 +130,28 @@ export type { Capability, Policy } from './policy/policy_types.ts';
 export { createServerLog, redactedFieldNames, silentServerLog } from './logging/server_log.ts';
 export type { LogFields, ServerLog, ServerLogOptions } from './logging/server_log.ts';
 export { reopenAuditFilesOnSignal } from './lifecycle/audit_rotation.ts';
+export {
+  decodeRaftMessage,
+  encodeRaftMessage,
+  isBulkRaftMessage,
+  raftMessageRoute,
+  raftWireVersion,
+} from './cluster/raft_wire.ts';
+export type { RaftMessage, Transport } from './cluster/raft_wire.ts';
+export {
+  certificateValidDaysDefault,
+  createCertificateAuthority,
+  createSelfSignedTls,
+  issueCertificate,
+  issueNodeCertificate,
+} from './cluster/certificates.ts';
+export type {
+  CertificateAuthorityOptions,
+  CertificateOptions,
+  NodeCertificateOptions,
+  TlsMaterial,
+} from './cluster/certificates.ts';
+export { nodeIdentityUri, parseNodeIdentityUri } from './cluster/node_identity_uri.ts';
+export type { NodeIdentity } from './cluster/node_identity_uri.ts';
+export { ClusterPeerVerifier, PeerRefusal, peerRefusedError } from './cluster/peer_verification.ts';
+export type { ClusterTrust, PeerCheck } from './cluster/peer_verification.ts';

@@ -24,7 +24,7 @@ import {
   type CallRefusal,
 } from '../testing/grpc_test_client.ts';
 import { createTestTls, openTestNode, type TestNode } from '../testing/test_node.ts';
-import type { TlsMaterial } from '../tls/self_signed.ts';
+import type { TlsMaterial } from '@coffer/core';
 import { GrpcApiServer } from './grpc_api_server.ts';
 import { findMethod } from './method_table.ts';
 

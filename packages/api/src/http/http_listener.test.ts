@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ApiMetrics } from '../metrics/api_metrics.ts';
 import { createTestTls, openTestNode, type TestNode } from '../testing/test_node.ts';
-import type { TlsMaterial } from '../tls/self_signed.ts';
+import type { TlsMaterial } from '@coffer/core';
 import { HttpListener } from './http_listener.ts';
 
 const canaryToken = 'hvs.canary-token-5f0c2a9e';

@@ -21,7 +21,7 @@ import { CoreErrorCode, type CoreRequest, type CoreResponse, type ServerLog } fr
 
 import { ApiError, ApiErrorCode } from '../errors.ts';
 import type { ApiMetrics } from '../metrics/api_metrics.ts';
-import type { TlsMaterial } from '../tls/self_signed.ts';
+import type { TlsMaterial } from '@coffer/core';
 import { sendError, type HttpRefusal } from './http_reply.ts';
 import { statusRoutes, type HttpExchange, type HttpMethod, type HttpRoute } from './http_routes.ts';
 

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { ApiMetrics } from '../metrics/api_metrics.ts';
 import { createTestTls } from '../testing/test_node.ts';
-import type { TlsMaterial } from '../tls/self_signed.ts';
+import type { TlsMaterial } from '@coffer/core';
 import { HttpListener } from './http_listener.ts';
 
 const statusData = {

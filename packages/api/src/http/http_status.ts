@@ -62,6 +62,7 @@ export const coreHttpStatus = {
   [CoreErrorCode.policyInvalid]: badRequest,
   [CoreErrorCode.mountConflict]: badRequest,
   [CoreErrorCode.leaseInvalid]: badRequest,
+  [CoreErrorCode.clusterPeerRefused]: forbidden,
   [CoreErrorCode.internal]: internalError,
 } as const satisfies Record<CoreErrorCode, number>;
 

@@ -20,7 +20,7 @@ import { experimental, logVerbosity } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { ApiErrorCode } from '../errors.ts';
-import { createSelfSignedTls } from '../tls/self_signed.ts';
+import { createSelfSignedTls } from '@coffer/core';
 import { CofferServer } from './coffer_server.ts';
 import { validateServerConfig, type ServerConfig } from './config.ts';
 

@@ -17,7 +17,7 @@
 import { CofferNode, createServerLog, type NodeStatus, type ServerLog } from '@coffer/core';
 
 import { ApiMetrics } from '../metrics/api_metrics.ts';
-import type { TlsMaterial } from '../tls/self_signed.ts';
+import type { TlsMaterial } from '@coffer/core';
 import type { ServerConfig } from './config.ts';
 import { routeGrpcLogging } from './grpc_logging.ts';
 import { readListenerTls, type ListenerName } from './listener_tls.ts';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { CofferNode, CoreRequest, CoreResponse, CoreSuccess, ServerLog } from '@coffer/core';
 
 import { ApiError, ApiErrorCode } from '../errors.ts';
-import { createSelfSignedTls, type TlsMaterial } from '../tls/self_signed.ts';
+import { createSelfSignedTls, type TlsMaterial } from '@coffer/core';
 import { CofferServer, waitForLeadership, type CofferServerOptions } from './coffer_server.ts';
 import { serverLimitsDefault, type ServerConfig } from './config.ts';
 

@@ -3,7 +3,7 @@
  * each reload, so a rotated certificate is picked up on SIGHUP).
  */
 import { readTlsFiles, type TlsFileFields, type TlsFilesLog } from '../tls/tls_files.ts';
-import type { TlsMaterial } from '../tls/self_signed.ts';
+import type { TlsMaterial } from '@coffer/core';
 import type { ServerConfig } from './config.ts';
 
 /** The server's two listeners. */

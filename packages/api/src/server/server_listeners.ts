@@ -9,7 +9,7 @@ import { ApiError, ApiErrorCode } from '../errors.ts';
 import { GrpcApiServer } from '../grpc/grpc_api_server.ts';
 import { HttpListener } from '../http/http_listener.ts';
 import type { ApiMetrics } from '../metrics/api_metrics.ts';
-import type { TlsMaterial } from '../tls/self_signed.ts';
+import type { TlsMaterial } from '@coffer/core';
 import type { ServerConfig } from './config.ts';
 import { withoutGrpcBindLogging } from './grpc_logging.ts';
 import { listenerTlsFields, type ListenerName } from './listener_tls.ts';

@@ -20,7 +20,7 @@ import {
   type CofferNodeOptions,
 } from '@coffer/core';
 
-import { createSelfSignedTls, type TlsMaterial } from '../tls/self_signed.ts';
+import { createSelfSignedTls, type TlsMaterial } from '@coffer/core';
 
 /** How long a wait on the node may take before the test fails. */
 export const testDeadlineMs = 20_000;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ApiErrorCode } from '../errors.ts';
-import { createSelfSignedTls, type TlsMaterial } from './self_signed.ts';
+import { createSelfSignedTls, type TlsMaterial } from '@coffer/core';
 import { readTlsFiles, type ReadTlsFilesOptions } from './tls_files.ts';
 
 const now = new Date('2026-06-01T00:00:00Z');

@@ -20,7 +20,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 
 import { ApiError, ApiErrorCode } from '../errors.ts';
-import type { TlsMaterial } from './self_signed.ts';
+import type { TlsMaterial } from '@coffer/core';
 
 /** The two files of a listener's TLS material. */
 export interface TlsFiles {

@@ -1,6 +1,6 @@
 /**
- * Self-signed TLS material for dev mode and tests, and a tiny certificate authority for the
- * mutual TLS the cluster issue needs later.
+ * Self-signed TLS material for dev mode and tests, and the certificate authority of the cluster
+ * port: a CA and the node certificates it issues for mutual TLS between nodes.
  *
  * Keys are ECDSA P-256 (fast to generate, small handshakes); certificates are X.509 v3 built
  * with @peculiar/x509 over node:crypto's WebCrypto. Nothing here touches the file system: the
@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
+
+import { nodeIdentityUri } from './node_identity_uri.ts';
 
 /** A certificate and its private key, both PEM (the key as unencrypted PKCS#8). */
 export interface TlsMaterial {
@@ -143,6 +145,63 @@ export async function issueCertificate(
           false,
         ),
         subjectAltNames(options.hosts),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  return { certPem: certificatePem(cert), keyPem: privateKeyPem(keys.privateKey) };
+}
+
+/** Options for {@link issueNodeCertificate}. */
+export interface NodeCertificateOptions {
+  /** The cluster the node belongs to (its init's cluster id). */
+  readonly clusterId: string;
+  /** The node's Raft id. */
+  readonly nodeId: number;
+  /** How long the certificate is valid from `now`, in ms. */
+  readonly validMs: number;
+  /** The clock reading to start validity from; default the real clock. */
+  readonly now?: Date;
+}
+
+/**
+ * Issues a node's certificate for the cluster port: a fresh ECDSA P-256 key, signed by the
+ * cluster CA, naming the node only by the URI SAN `coffer://<cluster id>/node/<node id>`.
+ *
+ * NB: no DNS name or IP address: peers check the identity in the URI (peer_verification.ts),
+ * never an address, so nodes move between addresses without new certificates and operators
+ * never put node IPs into certificates.
+ */
+export async function issueNodeCertificate(
+  authority: TlsMaterial,
+  options: NodeCertificateOptions,
+): Promise<TlsMaterial> {
+  assert.ok(Number.isSafeInteger(options.validMs) && options.validMs > 0, 'validMs must be > 0');
+  const nowMs = (options.now ?? new Date()).getTime();
+  const keys = await generateKeys();
+  const caCert = new x509.X509Certificate(authority.certPem);
+  const caKey = await importPrivateKey(authority.keyPem);
+  const uri = nodeIdentityUri(options.clusterId, options.nodeId);
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomSerialNumber(),
+      subject: subjectName(`coffer-node-${options.nodeId}`),
+      issuer: caCert.subject,
+      notBefore: new Date(nowMs - clockSkewAllowanceMs),
+      notAfter: new Date(nowMs + options.validMs),
+      publicKey: keys.publicKey,
+      signingKey: caKey,
+      signingAlgorithm,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension(
+          [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+          false,
+        ),
+        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: uri }], true),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
         await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto),
       ],

@@ -19,7 +19,7 @@ import {
   createSelfSignedTls,
   issueCertificate,
   type TlsMaterial,
-} from './self_signed.ts';
+} from './certificates.ts';
 
 const hosts = ['localhost', '127.0.0.1', '::1'] as const;
 const servers: tls.Server[] = [];

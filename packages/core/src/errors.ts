@@ -105,6 +105,10 @@ export const CoreErrorCode = {
    * expired, names another cluster or node, or names a node that is not a member.
    */
   clusterPeerRefused: 'COFFER_CORE_CLUSTER_PEER_REFUSED',
+  /** The cluster CA record in the replicated state does not decode. */
+  clusterAuthorityInvalid: 'COFFER_CORE_CLUSTER_AUTHORITY_INVALID',
+  /** This node has no cluster certificate yet (sealed, or the cluster CA is not replicated here). */
+  clusterIdentityUnavailable: 'COFFER_CORE_CLUSTER_IDENTITY_UNAVAILABLE',
   /** The request failed on an unexpected internal error; the server log has details. */
   internal: 'COFFER_CORE_INTERNAL',
 } as const;

@@ -155,3 +155,18 @@ export { nodeIdentityUri, parseNodeIdentityUri } from './cluster/node_identity_u
 export type { NodeIdentity } from './cluster/node_identity_uri.ts';
 export { ClusterPeerVerifier, PeerRefusal, peerRefusedError } from './cluster/peer_verification.ts';
 export type { ClusterTrust, PeerCheck } from './cluster/peer_verification.ts';
+export {
+  NodeClusterIdentity,
+  certificateLifetimeMsDefault,
+} from './cluster/node_cluster_identity.ts';
+export type {
+  ClusterTlsMaterial,
+  NodeClusterIdentityOptions,
+} from './cluster/node_cluster_identity.ts';
+export {
+  clusterAuthorityPath,
+  ensureClusterAuthority,
+  readClusterAuthority,
+} from './cluster/cluster_authority.ts';
+export type { ClusterAuthority } from './cluster/cluster_authority.ts';
+export type { ClusterPresenceOptions } from './lifecycle/cluster_presence.ts';

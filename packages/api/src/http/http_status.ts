@@ -63,6 +63,8 @@ export const coreHttpStatus = {
   [CoreErrorCode.mountConflict]: badRequest,
   [CoreErrorCode.leaseInvalid]: badRequest,
   [CoreErrorCode.clusterPeerRefused]: forbidden,
+  [CoreErrorCode.clusterAuthorityInvalid]: internalError,
+  [CoreErrorCode.clusterIdentityUnavailable]: unavailable,
   [CoreErrorCode.internal]: internalError,
 } as const satisfies Record<CoreErrorCode, number>;
 

@@ -24,6 +24,7 @@ import type { LevelStateStore, StateOperation } from '@coffer/storage';
 import type { Barrier } from '../barrier/barrier.ts';
 import { initializeKeyring } from '../barrier/keyring_change.ts';
 import type { SecretKey } from '../barrier/secret_key.ts';
+import { ensureClusterAuthority } from '../cluster/cluster_authority.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { SecureStore } from '../replicated/secure_store.ts';
 import { keyringPath } from '../replicated/system_paths.ts';
@@ -245,6 +246,18 @@ export async function initCluster(context: InitContext, request: InitRequest): P
         ? await wrapShamir(rootKey, binding, request)
         : await wrapPkcs11(rootKey, binding, { hsm: context.hsm, request });
     await storeInit(context, wrapped, rootKey);
+    // NB: like the root token, the CA may fail after the cluster exists; the active node makes
+    // it later then (cluster_presence.ts), so init still hands back the shares.
+    await ensureClusterAuthority(context.secure, {
+      clusterId: binding.clusterId,
+      nowMs: context.nowMs,
+    }).catch((error: unknown) => {
+      const code = (error as { code?: unknown } | undefined)?.code;
+      context.logger.warn('cluster_authority_not_written', {
+        code: typeof code === 'string' ? code : 'unknown',
+        action: 'the active node makes it within a second',
+      });
+    });
     const rootToken = await createRootToken(context.secure, {
       barrier: context.barrier,
       nowMs: context.nowMs,

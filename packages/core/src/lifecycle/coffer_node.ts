@@ -29,6 +29,7 @@ import { Barrier } from '../barrier/barrier.ts';
 import type { KeyringStatus } from '../barrier/keyring.ts';
 import { SecretKey } from '../barrier/secret_key.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
+import type { NodeClusterIdentity } from '../cluster/node_cluster_identity.ts';
 import type { ServerLog } from '../logging/server_log.ts';
 import { Operation, type CoreRequest, type CoreResponse } from '../router/request.ts';
 import { unsealFromState, type SecureStore } from '../replicated/secure_store.ts';
@@ -52,6 +53,7 @@ import {
   sealMigrationQuorum,
   type SealMigrationTarget,
 } from './seal_migration.ts';
+import { ClusterPresence, type ClusterPresenceOptions } from './cluster_presence.ts';
 import { RekeyFlow, type RekeyOutcome, type RekeyProgress, type RekeyStep } from './rekey_flow.ts';
 import { serveLifecycle } from './lifecycle_endpoints.ts';
 import type { NodeMetrics } from './node_metrics.ts';
@@ -85,6 +87,8 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
     RequestServicesOptions,
     'system' | 'requestBytesMax' | 'openAuditFile' | 'declaredAuditDevices'
   >;
+  /** The node's identity on the cluster port (certificate lifetime, appearance callback). */
+  readonly cluster?: ClusterPresenceOptions;
 }
 
 /** How often a node checks whether it is the active node (lease expiry runs only there). */
@@ -109,6 +113,7 @@ export class CofferNode {
   readonly #logger: SealLogger;
   readonly #hsm: Pkcs11Seal | undefined;
   readonly #raft: RaftRunner;
+  readonly #presence: ClusterPresence;
   readonly #sealState: SealState;
   readonly #generateRoot: GenerateRoot;
   readonly #rekey: RekeyFlow;
@@ -133,6 +138,13 @@ export class CofferNode {
         ? new Pkcs11Seal(options.seal.config, { logger: this.#logger })
         : undefined;
     this.#raft = new RaftRunner(options, { store, barrier: this.#barrier });
+    this.#presence = new ClusterPresence(options.cluster ?? {}, {
+      nodeId: options.id,
+      clock: options.clock,
+      wallClockMs: options.wallClockMs,
+      logger: this.#logger,
+      clusterId: () => this.#sealState.maybeRecord()?.clusterId,
+    });
     const limiter = new AttemptLimiter(options.clock, options.limiter);
     this.#limiter = limiter;
     this.#sealState = new SealState({ store, configured: options.seal.type, limiter });
@@ -427,6 +439,11 @@ export class CofferNode {
     await (await services?.catch(() => undefined))?.close();
   }
 
+  /** This node's identity on the cluster port while it is unsealed and holds a certificate. */
+  get clusterIdentity(): NodeClusterIdentity | undefined {
+    return this.#presence.identity;
+  }
+
   /** The Raft driver while it runs (tests use it to find the leader). */
   get raftNode(): RaftNode | undefined {
     return this.#raft.current?.node;
@@ -483,6 +500,7 @@ export class CofferNode {
     } finally {
       this.#initRunning = false;
     }
+    this.#presence.start(running);
     this.#logger.info('cluster_initialized', {
       clusterId: result.clusterId,
       sealType: result.sealType,
@@ -546,7 +564,7 @@ export class CofferNode {
     unsealFromState({ store: this.#store, barrier: this.#barrier }, rootKey);
     // NB: cancel, not stop: this may run inside the auto-unseal loop, which stop() awaits.
     this.#autoUnseal?.cancel();
-    await this.#raft.start();
+    this.#presence.start(await this.#raft.start());
     this.#logger.info('node_unsealed', { sealType: this.#options.seal.type });
   }
 
@@ -686,6 +704,7 @@ export class CofferNode {
     this.#generateRoot.cancel();
     this.#rekey.cancel();
     this.#migration.cancel();
+    this.#presence.stop();
     await this.#stopRequestServices();
     await this.#raft.stop();
     this.#barrier.seal();

@@ -64,9 +64,13 @@ export function singleNodeOptions(harness: Harness, options: TestNodeSpec): Coff
     randomInt: (n) => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n,
     wallClockMs: () => epochMs + harness.clock.nowMs(),
     tickIntervalMs: 10,
-    // NB: 30 ticks, not 10: drive() moves the clock by event-loop turns, and a node whose
-    // fsync is slow on a loaded machine must not look dead to its peers after a few turns.
-    raft: { electionTimeoutTicks: 30, heartbeatIntervalTicks: 2 },
+    // NB: 30 ticks (100 with peers), not 10: drive() moves the clock by event-loop turns, and
+    // a node whose fsync is slow on a loaded machine must not look dead to its peers after a
+    // few turns (the three-node test flaked under load at 30).
+    raft: {
+      electionTimeoutTicks: (options.voters?.length ?? 1) > 1 ? 100 : 30,
+      heartbeatIntervalTicks: 2,
+    },
     seal: options.seal,
     limiter: { failuresFree: 100 },
     ...(options.logger === undefined ? {} : { logger: options.logger }),

@@ -1,0 +1,135 @@
+/**
+ * A node's presence on the cluster port while it is unsealed: it brings up the node's cluster
+ * identity once the cluster CA is in its replica (made at init, or here by the active node of a
+ * cluster initialized before the cluster port existed), and drops it at seal.
+ *
+ * It looks once a second, as the active-node check does; a certificate therefore appears at
+ * most a second after the CA reaches the replica.
+ */
+import type { DriverClock, RaftNode } from '@coffer/raft/node';
+
+import { ensureClusterAuthority, readClusterAuthority } from '../cluster/cluster_authority.ts';
+import { NodeClusterIdentity } from '../cluster/node_cluster_identity.ts';
+import { CoreError, CoreErrorCode } from '../errors.ts';
+import type { SecureStore } from '../replicated/secure_store.ts';
+import type { SealLogger } from '../seal/seal_provider.ts';
+
+/** Settings of the cluster port identity. */
+export interface ClusterPresenceOptions {
+  /** A node certificate's lifetime; default a day. */
+  readonly certificateLifetimeMs?: number;
+  /** Told when the identity appears (unsealed, certificate in hand) and goes (sealed). */
+  readonly onIdentity?: (identity: NodeClusterIdentity | undefined) => void;
+}
+
+/** What the presence needs of its node. */
+export interface ClusterPresenceNode {
+  readonly nodeId: number;
+  readonly clock: DriverClock;
+  readonly wallClockMs: () => number;
+  readonly logger: SealLogger;
+  /** The cluster id of the seal record, once initialized. */
+  readonly clusterId: () => string | undefined;
+}
+
+const checkIntervalMs = 1000;
+
+/** Owns one node's NodeClusterIdentity across unseal and seal. */
+export class ClusterPresence {
+  readonly #options: ClusterPresenceOptions;
+  readonly #node: ClusterPresenceNode;
+  #identity: NodeClusterIdentity | undefined;
+  #check: { cancel(): void } | undefined;
+  #busy = false;
+
+  constructor(options: ClusterPresenceOptions, node: ClusterPresenceNode) {
+    this.#options = options;
+    this.#node = node;
+  }
+
+  /** The identity while the node is unsealed and holds a certificate. */
+  get identity(): NodeClusterIdentity | undefined {
+    return this.#identity?.ready === true ? this.#identity : undefined;
+  }
+
+  /** Starts looking for the CA on a running, unsealed node. */
+  start(running: { readonly node: RaftNode; readonly secure: SecureStore }): void {
+    this.stop();
+    const identity = new NodeClusterIdentity({
+      nodeId: this.#node.nodeId,
+      secure: running.secure,
+      isMember: (id) => {
+        const conf = running.node.raw.status().confState;
+        return conf.voters.some((v) => v === id) || conf.learners.some((l) => l === id);
+      },
+      clock: this.#node.clock,
+      wallClockMs: this.#node.wallClockMs,
+      ...(this.#options.certificateLifetimeMs === undefined
+        ? {}
+        : { certificateLifetimeMs: this.#options.certificateLifetimeMs }),
+      onRenewalFailed: (error) => {
+        this.#node.logger.warn('cluster_certificate_renewal_failed', { code: codeOf(error) });
+      },
+    });
+    this.#identity = identity;
+    const tick = (): void => {
+      this.#check = this.#node.clock.setTimer(checkIntervalMs, tick);
+      void this.#bringUp(identity, running);
+    };
+    tick();
+  }
+
+  /** Drops the identity (seal, close). */
+  stop(): void {
+    this.#check?.cancel();
+    this.#check = undefined;
+    const identity = this.#identity;
+    this.#identity = undefined;
+    if (identity?.ready === true) {
+      identity.stop();
+      this.#options.onIdentity?.(undefined);
+    } else {
+      identity?.stop();
+    }
+  }
+
+  async #bringUp(
+    identity: NodeClusterIdentity,
+    running: { readonly node: RaftNode; readonly secure: SecureStore },
+  ): Promise<void> {
+    if (identity.ready || this.#busy) {
+      return;
+    }
+    this.#busy = true;
+    try {
+      if (readClusterAuthority(running.secure) === undefined) {
+        const clusterId = this.#node.clusterId();
+        if (running.node.raw.status().softState.role !== 'leader' || clusterId === undefined) {
+          return;
+        }
+        await ensureClusterAuthority(running.secure, {
+          clusterId,
+          nowMs: this.#node.wallClockMs(),
+        });
+      }
+      await identity.start();
+      if (this.#identity === identity) {
+        this.#check?.cancel();
+        this.#check = undefined;
+        this.#node.logger.info('cluster_identity_ready', { nodeId: identity.nodeId });
+        this.#options.onIdentity?.(identity);
+      }
+    } catch (error) {
+      // NB: no CA here yet is the normal wait of a follower; anything else is worth a look.
+      if (codeOf(error) !== CoreErrorCode.clusterIdentityUnavailable) {
+        this.#node.logger.warn('cluster_identity_not_ready', { code: codeOf(error) });
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof CoreError ? error.code : 'unexpected';
+}

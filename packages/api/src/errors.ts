@@ -42,6 +42,12 @@ export const ApiErrorCode = {
   debuggerRefused: 'COFFER_API_DEBUGGER_REFUSED',
   /** Core dumps could not be turned off (RLIMIT_CORE); the server refuses to start. */
   coreDumpsOn: 'COFFER_API_CORE_DUMPS_ON',
+  /** A cluster peer speaks another cluster protocol or Raft wire version; upgrade nodes in turn. */
+  clusterProtocolMismatch: 'COFFER_API_CLUSTER_PROTOCOL_MISMATCH',
+  /** A cluster peer came without a certificate or without the node id its certificate names. */
+  clusterPeerRefused: 'COFFER_API_CLUSTER_PEER_REFUSED',
+  /** A cluster peer sent bytes that are not a Raft message; its stream was ended. */
+  clusterInvalidMessage: 'COFFER_API_CLUSTER_INVALID_MESSAGE',
 } as const;
 
 /** The union of every @coffer/api error code string. */

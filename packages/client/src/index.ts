@@ -7,6 +7,7 @@ export { CofferClient } from './coffer_client.ts';
 export { ClientErrorCode, CofferClientError } from './errors.ts';
 export type { CofferClientErrorOptions } from './errors.ts';
 export {
+  loadClusterPackageDefinition,
   loadCofferPackageDefinition,
   protoDirectory,
   protoFiles,

@@ -42,3 +42,14 @@ export const protoLoaderOptions: Options = {
 export function loadCofferPackageDefinition(): PackageDefinition {
   return loadSync([...protoFiles], protoLoaderOptions);
 }
+
+/**
+ * The .proto files of the cluster channel, relative to {@link protoDirectory}. Internal to the
+ * server: they are not part of the client's API ({@link protoFiles}) and have no generated types.
+ */
+const clusterProtoFiles: readonly string[] = ['coffer/cluster/v1/raft.proto'];
+
+/** The package definition of the cluster channel's services, loaded like the API's. */
+export function loadClusterPackageDefinition(): PackageDefinition {
+  return loadSync([...clusterProtoFiles], protoLoaderOptions);
+}

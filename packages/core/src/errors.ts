@@ -109,6 +109,11 @@ export const CoreErrorCode = {
   clusterAuthorityInvalid: 'COFFER_CORE_CLUSTER_AUTHORITY_INVALID',
   /** This node has no cluster certificate yet (sealed, or the cluster CA is not replicated here). */
   clusterIdentityUnavailable: 'COFFER_CORE_CLUSTER_IDENTITY_UNAVAILABLE',
+  /**
+   * A join was refused: a malformed, unknown, used or expired token, a node id already in use,
+   * a CA that does not match the token's pin, or a grant that does not authenticate.
+   */
+  joinRefused: 'COFFER_CORE_JOIN_REFUSED',
   /** The request failed on an unexpected internal error; the server log has details. */
   internal: 'COFFER_CORE_INTERNAL',
 } as const;

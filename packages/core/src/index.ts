@@ -170,3 +170,13 @@ export {
 } from './cluster/cluster_authority.ts';
 export type { ClusterAuthority } from './cluster/cluster_authority.ts';
 export type { ClusterPresenceOptions } from './lifecycle/cluster_presence.ts';
+export type { JoinGrant, JoinRequest } from './cluster/cluster_join.ts';
+export { acceptGrant, prepareJoin } from './cluster/joiner.ts';
+export type { AcceptedGrant, PendingJoin } from './cluster/joiner.ts';
+export { decodeJoinToken } from './cluster/join_token.ts';
+export type { JoinToken } from './cluster/join_token.ts';
+export { readMember } from './cluster/cluster_members.ts';
+export type { MemberAddresses } from './cluster/cluster_members.ts';
+export type { GrantedIdentity } from './cluster/node_cluster_identity.ts';
+export { ClusterMembership, joinTokenTtlMsDefault } from './lifecycle/cluster_membership.ts';
+export type { PeerInfo } from './lifecycle/cluster_membership.ts';

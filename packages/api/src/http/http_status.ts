@@ -63,6 +63,7 @@ export const coreHttpStatus = {
   [CoreErrorCode.mountConflict]: badRequest,
   [CoreErrorCode.leaseInvalid]: badRequest,
   [CoreErrorCode.clusterPeerRefused]: forbidden,
+  [CoreErrorCode.joinRefused]: forbidden,
   [CoreErrorCode.clusterAuthorityInvalid]: internalError,
   [CoreErrorCode.clusterIdentityUnavailable]: unavailable,
   [CoreErrorCode.internal]: internalError,

@@ -8,7 +8,7 @@
  * file whose path it prints).
  */
 import assert from 'node:assert/strict';
-import { createPrivateKey, KeyObject, randomBytes, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 
@@ -178,9 +178,32 @@ export async function issueNodeCertificate(
   authority: TlsMaterial,
   options: NodeCertificateOptions,
 ): Promise<TlsMaterial> {
+  const keys = await generateKeys();
+  const certPem = await signNodeCertificate(authority, keys.publicKey, options);
+  return { certPem, keyPem: privateKeyPem(keys.privateKey) };
+}
+
+/**
+ * Certifies a key a joining node made and kept (its public key, SPKI PEM, ECDSA P-256 only)
+ * the same way: the private key never leaves the joiner.
+ */
+export async function certifyNodeKey(
+  authority: TlsMaterial,
+  publicKeyPem: string,
+  options: NodeCertificateOptions,
+): Promise<string> {
+  const spki = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
+  const publicKey = await crypto.subtle.importKey('spki', spki, keyAlgorithm, true, ['verify']);
+  return await signNodeCertificate(authority, publicKey, options);
+}
+
+async function signNodeCertificate(
+  authority: TlsMaterial,
+  publicKey: webcrypto.CryptoKey,
+  options: NodeCertificateOptions,
+): Promise<string> {
   assert.ok(Number.isSafeInteger(options.validMs) && options.validMs > 0, 'validMs must be > 0');
   const nowMs = (options.now ?? new Date()).getTime();
-  const keys = await generateKeys();
   const caCert = new x509.X509Certificate(authority.certPem);
   const caKey = await importPrivateKey(authority.keyPem);
   const uri = nodeIdentityUri(options.clusterId, options.nodeId);
@@ -191,7 +214,7 @@ export async function issueNodeCertificate(
       issuer: caCert.subject,
       notBefore: new Date(nowMs - clockSkewAllowanceMs),
       notAfter: new Date(nowMs + options.validMs),
-      publicKey: keys.publicKey,
+      publicKey,
       signingKey: caKey,
       signingAlgorithm,
       extensions: [
@@ -202,13 +225,13 @@ export async function issueNodeCertificate(
           false,
         ),
         new x509.SubjectAlternativeNameExtension([{ type: 'url', value: uri }], true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
         await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto),
       ],
     },
     crypto,
   );
-  return { certPem: certificatePem(cert), keyPem: privateKeyPem(keys.privateKey) };
+  return certificatePem(cert);
 }
 
 function validityOf(options: { validDays?: number; now?: Date }): {

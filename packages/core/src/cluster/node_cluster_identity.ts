@@ -40,6 +40,21 @@ export interface NodeClusterIdentityOptions {
   readonly certificateLifetimeMs?: number;
   /** Told when a renewal fails (it is retried); never given secret material. */
   readonly onRenewalFailed?: (error: unknown) => void;
+  /**
+   * What a join granted, for a node still sealed after joining (it cannot read the CA in its
+   * replica): the key it made, the certificate the leader issued for it, the trust bundle. Such
+   * an identity never renews; at unseal the node's presence replaces it with a self-issued one.
+   */
+  readonly granted?: GrantedIdentity;
+}
+
+/** A certificate from a join, for a node that has no replica (and so no CA) yet. */
+export interface GrantedIdentity {
+  readonly clusterId: string;
+  readonly authoritiesPem: readonly string[];
+  /** The joiner's own key. Secret. */
+  readonly keyPem: string;
+  readonly certPem: string;
 }
 
 /** A day, like the design's default; tests use a minute. */
@@ -64,9 +79,21 @@ export class NodeClusterIdentity {
     this.#options = options;
   }
 
-  /** Issues the first certificate; throws COFFER_CORE_CLUSTER_IDENTITY_UNAVAILABLE without a CA. */
+  /**
+   * Issues the first certificate; throws COFFER_CORE_CLUSTER_IDENTITY_UNAVAILABLE without a CA.
+   * With a granted identity, takes that one instead.
+   */
   async start(): Promise<void> {
     this.#stopped = false;
+    const granted = this.#options.granted;
+    if (granted !== undefined) {
+      this.#material = {
+        keyPem: granted.keyPem,
+        certPem: granted.certPem,
+        trustPem: granted.authoritiesPem.join(''),
+      };
+      return;
+    }
     await this.renew();
   }
 
@@ -161,6 +188,19 @@ export class NodeClusterIdentity {
 
   /** The verifier of the CA record as applied here; rebuilt when the record changes. */
   #currentVerifier(): ClusterPeerVerifier {
+    const granted = this.#options.granted;
+    if (granted !== undefined) {
+      this.#verifier ??= {
+        version: 0,
+        verifier: new ClusterPeerVerifier({
+          clusterId: granted.clusterId,
+          authoritiesPem: granted.authoritiesPem,
+          isMember: this.#options.isMember,
+          nowMs: this.#options.wallClockMs,
+        }),
+      };
+      return this.#verifier.verifier;
+    }
     const version = this.#options.secure.versionLocal(clusterAuthorityPath);
     if (version === undefined) {
       throw unavailable();

@@ -9,7 +9,8 @@
 import type { DriverClock, RaftNode } from '@coffer/raft/node';
 
 import { ensureClusterAuthority, readClusterAuthority } from '../cluster/cluster_authority.ts';
-import { NodeClusterIdentity } from '../cluster/node_cluster_identity.ts';
+import { readMember, writeMember } from '../cluster/cluster_members.ts';
+import { NodeClusterIdentity, type GrantedIdentity } from '../cluster/node_cluster_identity.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { SecureStore } from '../replicated/secure_store.ts';
 import type { SealLogger } from '../seal/seal_provider.ts';
@@ -20,6 +21,11 @@ export interface ClusterPresenceOptions {
   readonly certificateLifetimeMs?: number;
   /** Told when the identity appears (unsealed, certificate in hand) and goes (sealed). */
   readonly onIdentity?: (identity: NodeClusterIdentity | undefined) => void;
+  /**
+   * Where this node is reached; the active node keeps its own member record in step with it
+   * (a joiner's record is written by the join).
+   */
+  readonly advertise?: { readonly clusterAddress: string; readonly apiAddress: string };
 }
 
 /** What the presence needs of its node. */
@@ -55,7 +61,20 @@ export class ClusterPresence {
   /** Starts looking for the CA on a running, unsealed node. */
   start(running: { readonly node: RaftNode; readonly secure: SecureStore }): void {
     this.stop();
-    const identity = new NodeClusterIdentity({
+    const identity = this.#newIdentity(running, undefined);
+    this.#identity = identity;
+    const tick = (): void => {
+      this.#check = this.#node.clock.setTimer(checkIntervalMs, tick);
+      void this.#bringUp(identity, running);
+    };
+    tick();
+  }
+
+  #newIdentity(
+    running: { readonly node: RaftNode; readonly secure: SecureStore },
+    granted: GrantedIdentity | undefined,
+  ): NodeClusterIdentity {
+    return new NodeClusterIdentity({
       nodeId: this.#node.nodeId,
       secure: running.secure,
       isMember: (id) => {
@@ -70,13 +89,27 @@ export class ClusterPresence {
       onRenewalFailed: (error) => {
         this.#node.logger.warn('cluster_certificate_renewal_failed', { code: codeOf(error) });
       },
+      ...(granted === undefined ? {} : { granted }),
     });
+  }
+
+  /**
+   * Takes the identity a join granted, for a node that runs Raft while still sealed; unseal
+   * replaces it through start().
+   */
+  joined(
+    running: { readonly node: RaftNode; readonly secure: SecureStore },
+    granted: GrantedIdentity,
+  ): void {
+    this.stop();
+    const identity = this.#newIdentity(running, granted);
     this.#identity = identity;
-    const tick = (): void => {
-      this.#check = this.#node.clock.setTimer(checkIntervalMs, tick);
-      void this.#bringUp(identity, running);
-    };
-    tick();
+    void identity.start().then(() => {
+      if (this.#identity === identity) {
+        this.#node.logger.info('cluster_identity_granted', { nodeId: identity.nodeId });
+        this.#options.onIdentity?.(identity);
+      }
+    });
   }
 
   /** Drops the identity (seal, close). */
@@ -93,6 +126,20 @@ export class ClusterPresence {
     }
   }
 
+  async #advertise(secure: SecureStore): Promise<void> {
+    const advertise = this.#options.advertise;
+    if (advertise === undefined) {
+      return;
+    }
+    const known = readMember(secure, this.#node.nodeId);
+    if (
+      known?.clusterAddress !== advertise.clusterAddress ||
+      known.apiAddress !== advertise.apiAddress
+    ) {
+      await writeMember(secure, { nodeId: this.#node.nodeId, ...advertise });
+    }
+  }
+
   async #bringUp(
     identity: NodeClusterIdentity,
     running: { readonly node: RaftNode; readonly secure: SecureStore },
@@ -102,15 +149,19 @@ export class ClusterPresence {
     }
     this.#busy = true;
     try {
+      const leads = running.node.raw.status().softState.role === 'leader';
       if (readClusterAuthority(running.secure) === undefined) {
         const clusterId = this.#node.clusterId();
-        if (running.node.raw.status().softState.role !== 'leader' || clusterId === undefined) {
+        if (!leads || clusterId === undefined) {
           return;
         }
         await ensureClusterAuthority(running.secure, {
           clusterId,
           nowMs: this.#node.wallClockMs(),
         });
+      }
+      if (leads) {
+        await this.#advertise(running.secure);
       }
       await identity.start();
       if (this.#identity === identity) {

@@ -29,6 +29,7 @@ import { Barrier } from '../barrier/barrier.ts';
 import type { KeyringStatus } from '../barrier/keyring.ts';
 import { SecretKey } from '../barrier/secret_key.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
+import type { JoinGrant, JoinRequest } from '../cluster/cluster_join.ts';
 import type { NodeClusterIdentity } from '../cluster/node_cluster_identity.ts';
 import type { ServerLog } from '../logging/server_log.ts';
 import { Operation, type CoreRequest, type CoreResponse } from '../router/request.ts';
@@ -53,6 +54,7 @@ import {
   sealMigrationQuorum,
   type SealMigrationTarget,
 } from './seal_migration.ts';
+import { ClusterMembership } from './cluster_membership.ts';
 import { ClusterPresence, type ClusterPresenceOptions } from './cluster_presence.ts';
 import { RekeyFlow, type RekeyOutcome, type RekeyProgress, type RekeyStep } from './rekey_flow.ts';
 import { serveLifecycle } from './lifecycle_endpoints.ts';
@@ -89,6 +91,12 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
   >;
   /** The node's identity on the cluster port (certificate lifetime, appearance callback). */
   readonly cluster?: ClusterPresenceOptions;
+  /**
+   * A fresh node (no keyring, no Raft log) waits for init or a join before it starts Raft, as
+   * servers do: a node that will join must not first make a cluster of its own. Default false:
+   * a fresh node starts Raft at once as its configured voters (in-process tests).
+   */
+  readonly awaitInitOrJoin?: boolean;
 }
 
 /** How often a node checks whether it is the active node (lease expiry runs only there). */
@@ -114,6 +122,8 @@ export class CofferNode {
   readonly #hsm: Pkcs11Seal | undefined;
   readonly #raft: RaftRunner;
   readonly #presence: ClusterPresence;
+  /** Join tokens, admitting joiners, joining, the peer list. */
+  readonly membership: ClusterMembership;
   readonly #sealState: SealState;
   readonly #generateRoot: GenerateRoot;
   readonly #rekey: RekeyFlow;
@@ -144,6 +154,16 @@ export class CofferNode {
       wallClockMs: options.wallClockMs,
       logger: this.#logger,
       clusterId: () => this.#sealState.maybeRecord()?.clusterId,
+    });
+    this.membership = new ClusterMembership({
+      raft: this.#raft,
+      presence: this.#presence,
+      store,
+      barrier: this.#barrier,
+      clock: options.clock,
+      wallClockMs: options.wallClockMs,
+      settings: options.cluster ?? {},
+      isActive: () => this.#isActive(),
     });
     const limiter = new AttemptLimiter(options.clock, options.limiter);
     this.#limiter = limiter;
@@ -204,6 +224,9 @@ export class CofferNode {
     }
     if (store.get(keyringPath) !== undefined) {
       node.#startAutoUnseal();
+      return node;
+    }
+    if (options.awaitInitOrJoin === true && !node.#raft.hasLog()) {
       return node;
     }
     try {
@@ -392,6 +415,8 @@ export class CofferNode {
         stepDown: () => this.#stepDown(),
         rotate: () => this.rotateKeyring(),
         keyStatus: () => this.keyStatus(),
+        joinToken: (ttlMs) => this.membership.createJoinToken(ttlMs === undefined ? {} : { ttlMs }),
+        peers: () => this.membership.peers(),
       },
     }).then(
       (services) => {
@@ -439,6 +464,11 @@ export class CofferNode {
     await (await services?.catch(() => undefined))?.close();
   }
 
+  /** Answers a joiner (lifecycle endpoint sys/storage/raft/join; active node only). */
+  acceptJoin(request: JoinRequest): Promise<JoinGrant> {
+    return this.membership.acceptJoin(request);
+  }
+
   /** This node's identity on the cluster port while it is unsealed and holds a certificate. */
   get clusterIdentity(): NodeClusterIdentity | undefined {
     return this.#presence.identity;
@@ -470,7 +500,11 @@ export class CofferNode {
    * the root token, which exist nowhere else: deliver them, never log them.
    */
   async init(request: InitRequest = {}): Promise<InitResult> {
-    const running = this.#raft.current;
+    const fresh = this.#store.get(keyringPath) === undefined && !this.#raft.hasLog();
+    // NB: a fresh node awaiting init or join starts Raft now, as the sole voter it is.
+    const running =
+      this.#raft.current ??
+      (fresh && this.#options.awaitInitOrJoin === true ? await this.#raft.start() : undefined);
     if (this.#store.get(keyringPath) !== undefined || running === undefined) {
       throw new CoreError(
         CoreErrorCode.alreadyInitialized,

@@ -14,10 +14,14 @@
  *   update sys/rekey/update         {key, nonce}
  *   read|update|delete sys/generate-root/attempt {otp}
  *   update sys/generate-root/update {key, nonce}
+ *   update sys/storage/raft/join    {request}: a joiner's JoinRequest as JSON, authenticated by
+ *                                    its join token's MAC, answered on the active node with
+ *                                    {grant}, the JoinGrant as JSON (docs/design/cluster.md §3)
  *
  * Invariant: shares, tokens and one-time keys appear only in the answers of init, the last
  * rekey share and the last generate-root share (as the OTP-encoded token); never in a message.
  */
+import type { JoinGrant, JoinRequest } from '../cluster/cluster_join.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import {
   Operation,
@@ -51,6 +55,7 @@ export interface LifecycleNode {
   ): Promise<GenerateRootStep>;
   generateRootProgress(): GenerateRootProgress | undefined;
   cancelGenerateRoot(): void;
+  acceptJoin(request: JoinRequest): Promise<JoinGrant>;
 }
 
 /** The outcome of one unseal share, as CofferNode reports it. */
@@ -83,6 +88,7 @@ export const lifecyclePaths: readonly string[] = [
   'sys/rekey/update',
   'sys/generate-root/attempt',
   'sys/generate-root/update',
+  'sys/storage/raft/join',
 ];
 
 function refuse(requestId: string, code: CoreErrorCode, message: string): CoreResponse {
@@ -400,6 +406,47 @@ const generateRootUpdate = shareUpdate(
   },
 );
 
+/** A JoinRequest's fields and their types; the MAC check in acceptJoin covers their values. */
+const joinRequestFields = {
+  tokenId: 'string',
+  nodeId: 'number',
+  clusterAddress: 'string',
+  apiAddress: 'string',
+  publicKeyPem: 'string',
+  nonce: 'string',
+  mac: 'string',
+} as const;
+
+/** Request JSON beyond this is not a join request. */
+const joinRequestBytesMax = 4096;
+
+const join: Endpoint = async (node, request) => {
+  if (request.operation !== Operation.update && request.operation !== Operation.create) {
+    return unsupported(request);
+  }
+  const problem = checkFields(request.data, { request: 'string' });
+  const text = request.data['request'];
+  if (problem !== undefined || typeof text !== 'string' || text.length > joinRequestBytesMax) {
+    return invalid(request.requestId, problem ?? 'Send the join request as the "request" field');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return invalid(request.requestId, 'Send the join request as JSON in "request"');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return invalid(request.requestId, 'Send the join request as a JSON object');
+  }
+  const fieldProblem = checkFields(parsed as RequestData, joinRequestFields);
+  const complete = Object.keys(joinRequestFields).every((name) => name in parsed);
+  if (fieldProblem !== undefined || !complete) {
+    return invalid(request.requestId, fieldProblem ?? 'Send every field of the join request');
+  }
+  const grant = await node.acceptJoin(parsed as JoinRequest);
+  return { ok: true, requestId: request.requestId, data: { grant: JSON.stringify(grant) } };
+};
+
 const endpoints: Readonly<Record<string, Endpoint>> = {
   'sys/init': init,
   'sys/unseal': unseal,
@@ -407,6 +454,7 @@ const endpoints: Readonly<Record<string, Endpoint>> = {
   'sys/rekey/update': rekeyUpdate,
   'sys/generate-root/attempt': generateRootAttempt,
   'sys/generate-root/update': generateRootUpdate,
+  'sys/storage/raft/join': join,
 };
 
 /**

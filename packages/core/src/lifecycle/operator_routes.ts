@@ -9,9 +9,10 @@
  */
 import type { KeyringStatus } from '../barrier/keyring.ts';
 import type { Route } from '../router/backend.ts';
+import { raftRoutes, type RaftRoutesPort } from './raft_routes.ts';
 
 /** What the routes need from the node. */
-export interface OperatorPort {
+export interface OperatorPort extends RaftRoutesPort {
   /** Seals the node once the current request has been answered. */
   readonly requestSeal: () => void;
   /** Hands leadership to another voter; answers a warning when there is none. */
@@ -73,5 +74,6 @@ export function operatorRoutes(port: OperatorPort): readonly Route[] {
       operations: { read: () => Promise.resolve({ data: keyStatusData(port.keyStatus()) }) },
     },
     { pattern: 'metrics', operations: { read: () => Promise.resolve({}) } },
+    ...raftRoutes(port),
   ];
 }

@@ -5,6 +5,7 @@
  *
  * Invariant: at most one RaftNode runs per runner; concurrent starts share one.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { ConfState } from '@coffer/raft';
@@ -38,6 +39,12 @@ export interface RaftRunnerOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/** What a join hands Raft: the granted membership and the snapshot key. */
+export interface RaftJoin {
+  readonly confState: ConfState;
+  readonly snapshotKey: Uint8Array;
+}
+
 /** How long start() waits for a sole voter to lead, and how often it looks. */
 const soleLeadershipWaitMs = 2000;
 const soleLeadershipPollMs = 2;
@@ -68,9 +75,17 @@ export class RaftRunner {
     return this.#current;
   }
 
-  /** Starts Raft unless it runs already. */
-  start(): Promise<RunningRaft> {
-    this.#running ??= this.#startNow().then(
+  /** Whether this node has a Raft log (it was initialized, joined or bootstrapped before). */
+  hasLog(): boolean {
+    return existsSync(join(this.#options.dataDir, 'log'));
+  }
+
+  /**
+   * Starts Raft unless it runs already. A join passes the membership the leader granted (used
+   * only when the log is created) and the snapshot key to take in the state while sealed.
+   */
+  start(joining?: RaftJoin): Promise<RunningRaft> {
+    this.#running ??= this.#startNow(joining).then(
       (running) => (this.#current = running),
       (error: unknown) => {
         this.#running = undefined;
@@ -80,14 +95,16 @@ export class RaftRunner {
     return this.#running;
   }
 
-  async #startNow(): Promise<RunningRaft> {
+  async #startNow(joining: RaftJoin | undefined): Promise<RunningRaft> {
     const o = this.#options;
     const { store, barrier } = this.#state;
-    const log = await LevelLogStore.open(join(o.dataDir, 'log'), { confState: o.confState });
+    const log = await LevelLogStore.open(join(o.dataDir, 'log'), {
+      confState: joining?.confState ?? o.confState,
+    });
     const node = await RaftNode.start({
       id: o.id,
       log,
-      stateMachine: new CoreStateMachine(store, barrier),
+      stateMachine: new CoreStateMachine(store, barrier, joining?.snapshotKey),
       transport: o.transport(),
       clock: o.clock,
       randomInt: o.randomInt,

@@ -57,9 +57,16 @@ export class CoreStateMachine implements StateMachine {
   readonly #store: LevelStateStore;
   readonly #barrier: Barrier;
 
-  constructor(store: LevelStateStore, barrier: Barrier) {
+  readonly #joinSnapshotKey: Uint8Array | undefined;
+
+  /**
+   * joinSnapshotKey: the snapshot key a join granted, so a node that joined takes in the state
+   * (and may snapshot it) while still sealed; once unsealed, the barrier derives the same key.
+   */
+  constructor(store: LevelStateStore, barrier: Barrier, joinSnapshotKey?: Uint8Array) {
     this.#store = store;
     this.#barrier = barrier;
+    this.#joinSnapshotKey = joinSnapshotKey;
   }
 
   appliedIndex(): LogIndex {
@@ -123,6 +130,9 @@ export class CoreStateMachine implements StateMachine {
   }
 
   #snapshotKey(): KeyObject {
+    if (this.#barrier.isSealed && this.#joinSnapshotKey !== undefined) {
+      return createSecretKey(this.#joinSnapshotKey);
+    }
     const key = this.#barrier.deriveStableKey(KeyPurpose.snapshotHmac);
     try {
       return createSecretKey(key.reveal());

@@ -1,0 +1,156 @@
+/**
+ * A node's part in cluster membership: on the active node, join tokens and the acceptance of a
+ * joiner; on a joining node, taking the grant (Raft starts as a learner with the granted
+ * membership and certificate, before any unseal); on every node, the peer list.
+ *
+ * NB: a joiner runs Raft while sealed so that it takes in the state (seal records and keyring
+ * included) from the leader; then it unseals like any member, with shares or its HSM.
+ */
+import { asNodeId } from '@coffer/raft';
+import type { DriverClock } from '@coffer/raft/node';
+import type { LevelStateStore } from '@coffer/storage';
+
+import type { Barrier } from '../barrier/barrier.ts';
+import {
+  acceptJoin,
+  createJoinToken,
+  type JoinGrant,
+  type JoinRequest,
+} from '../cluster/cluster_join.ts';
+import { readMember } from '../cluster/cluster_members.ts';
+import { certificateLifetimeMsDefault } from '../cluster/node_cluster_identity.ts';
+import type { AcceptedGrant } from '../cluster/joiner.ts';
+import { CoreError, CoreErrorCode } from '../errors.ts';
+import { keyringPath } from '../replicated/system_paths.ts';
+import type { ClusterPresence, ClusterPresenceOptions } from './cluster_presence.ts';
+import type { RaftRunner, RunningRaft } from './raft_runner.ts';
+
+/** One member as list-peers shows it. */
+export interface PeerInfo {
+  readonly nodeId: number;
+  readonly voter: boolean;
+  readonly leader: boolean;
+  /** Unknown until the member's record reached this node (or while it is sealed). */
+  readonly clusterAddress: string | undefined;
+  readonly apiAddress: string | undefined;
+}
+
+/** What membership needs of its node. */
+export interface ClusterMembershipParts {
+  readonly raft: RaftRunner;
+  readonly presence: ClusterPresence;
+  readonly store: LevelStateStore;
+  readonly barrier: Barrier;
+  readonly clock: DriverClock;
+  readonly wallClockMs: () => number;
+  readonly settings: ClusterPresenceOptions;
+  /** Whether this node is the active node now. */
+  readonly isActive: () => boolean;
+}
+
+/** Join tokens last an hour unless asked otherwise. */
+export const joinTokenTtlMsDefault = 60 * 60 * 1000;
+
+/** Cluster membership operations of one node. */
+export class ClusterMembership {
+  readonly #parts: ClusterMembershipParts;
+
+  constructor(parts: ClusterMembershipParts) {
+    this.#parts = parts;
+  }
+
+  /** A one-time join token naming this node's API address (active node only). Secret. */
+  async createJoinToken(options: { readonly ttlMs?: number } = {}): Promise<string> {
+    const running = this.#active();
+    const advertise = this.#parts.settings.advertise;
+    if (advertise === undefined) {
+      throw new CoreError(
+        CoreErrorCode.joinRefused,
+        'Configure the cluster port (cluster.address) first: this node advertises no address to join',
+      );
+    }
+    return await createJoinToken(
+      { secure: running.secure, wallClockMs: this.#parts.wallClockMs },
+      { ttlMs: options.ttlMs ?? joinTokenTtlMsDefault, addresses: [advertise.apiAddress] },
+    );
+  }
+
+  /** Answers a joiner (active node only): adds it as a learner and grants it. */
+  async acceptJoin(request: JoinRequest): Promise<JoinGrant> {
+    const running = this.#active();
+    const clock = this.#parts.clock;
+    return await acceptJoin(
+      {
+        node: running.node,
+        secure: running.secure,
+        barrier: this.#parts.barrier,
+        wallClockMs: this.#parts.wallClockMs,
+        wait: (ms) =>
+          new Promise((resolve) => {
+            clock.setTimer(ms, resolve);
+          }),
+        certificateLifetimeMs:
+          this.#parts.settings.certificateLifetimeMs ?? certificateLifetimeMsDefault,
+      },
+      request,
+    );
+  }
+
+  /**
+   * Takes a verified grant on the joining node: Raft starts with the granted membership (this
+   * node a learner) and the granted certificate serves the cluster port until unseal.
+   * Refused on a node that is initialized or already runs Raft.
+   */
+  async join(grant: AcceptedGrant): Promise<void> {
+    const { raft, store, presence } = this.#parts;
+    if (store.get(keyringPath) !== undefined || raft.current !== undefined || raft.hasLog()) {
+      throw new CoreError(
+        CoreErrorCode.joinRefused,
+        'Join with a fresh data directory: this node is initialized or already in a cluster',
+      );
+    }
+    const running = await raft.start({
+      confState: {
+        voters: grant.voters.map(asNodeId),
+        learners: grant.learners.map(asNodeId),
+      },
+      snapshotKey: grant.snapshotKey,
+    });
+    presence.joined(running, grant.identity);
+  }
+
+  /** The members as this node knows them. */
+  peers(): readonly PeerInfo[] {
+    const running = this.#parts.raft.current;
+    if (running === undefined) {
+      return [];
+    }
+    const status = running.node.raw.status();
+    const readable = !this.#parts.barrier.isSealed;
+    const describe = (id: number, voter: boolean): PeerInfo => {
+      const member = readable ? readMember(running.secure, id) : undefined;
+      return {
+        nodeId: id,
+        voter,
+        leader: status.softState.leader === id,
+        clusterAddress: member?.clusterAddress,
+        apiAddress: member?.apiAddress,
+      };
+    };
+    return [
+      ...status.confState.voters.map((id) => describe(id, true)),
+      ...status.confState.learners.map((id) => describe(id, false)),
+    ];
+  }
+
+  #active(): RunningRaft {
+    const running = this.#parts.raft.current;
+    if (running === undefined || !this.#parts.isActive()) {
+      throw new CoreError(
+        CoreErrorCode.notActive,
+        'Send the request to the active node: only it makes join tokens and admits members',
+      );
+    }
+    return running;
+  }
+}

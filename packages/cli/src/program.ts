@@ -19,6 +19,7 @@ import { registerLoginCommand } from './login_command.ts';
 import { registerMountCommands } from './mount_commands.ts';
 import { registerGenerateRootCommand } from './operator_generate_root.ts';
 import { registerOperatorCommands } from './operator_commands.ts';
+import { registerRaftCommands } from './operator_raft_commands.ts';
 import { registerRekeyCommand } from './operator_rekey.ts';
 import { registerServerCommand } from './server_command.ts';
 import { registerPolicyCommands } from './policy_commands.ts';
@@ -43,6 +44,7 @@ export function createProgram(context: CliContext, onExit: OnExit): Command {
   const operator = registerOperatorCommands(program, context, onExit);
   registerRekeyCommand(operator, context, onExit);
   registerGenerateRootCommand(operator, context, onExit);
+  registerRaftCommands(operator, context, onExit);
   registerKvCommands(program, context, onExit);
   registerPolicyCommands(program, context, onExit);
   registerTokenCommands(program, context, onExit);

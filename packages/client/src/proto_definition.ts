@@ -47,7 +47,10 @@ export function loadCofferPackageDefinition(): PackageDefinition {
  * The .proto files of the cluster channel, relative to {@link protoDirectory}. Internal to the
  * server: they are not part of the client's API ({@link protoFiles}) and have no generated types.
  */
-const clusterProtoFiles: readonly string[] = ['coffer/cluster/v1/raft.proto'];
+const clusterProtoFiles: readonly string[] = [
+  'coffer/cluster/v1/raft.proto',
+  'coffer/cluster/v1/forward.proto',
+];
 
 /** The package definition of the cluster channel's services, loaded like the API's. */
 export function loadClusterPackageDefinition(): PackageDefinition {

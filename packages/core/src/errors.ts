@@ -60,6 +60,11 @@ export const CoreErrorCode = {
   notInitialized: 'COFFER_CORE_NOT_INITIALIZED',
   /** This node is not the active node (or lost leadership mid-request); retry on the active one. */
   notActive: 'COFFER_CORE_NOT_ACTIVE',
+  /**
+   * This node leads but is not ready to serve yet: it has not applied the no-op of its term
+   * (so its state may lag what an earlier leader acknowledged). Retry in a moment.
+   */
+  notReady: 'COFFER_CORE_NOT_READY',
   /** The replicated state refused a write (a check-and-set lost a race); nothing was written. */
   writeRefused: 'COFFER_CORE_WRITE_REFUSED',
   /** The state and the Raft snapshot asked of it are at different indexes: a driver bug. */

@@ -9,7 +9,11 @@
  * caller's node, or whose receiver is not this node, is dropped and counted, so a node can never
  * speak for another. Bytes that are not a Raft message end the stream.
  *
- * Invariant: no message reaches the handler from a stream that was not admitted.
+ * Other services of the cluster channel (Forward) run on the same port through addService(),
+ * and every one of their calls is admitted by the same check before its handler runs.
+ *
+ * Invariant: no message reaches the handler from a stream that was not admitted, and no call
+ * of an added service reaches its handler unless it was admitted.
  * NB: a stream is admitted with the certificate it opened with. Renewal swaps the material new
  * connections handshake with; open streams keep theirs until they reconnect.
  */
@@ -19,8 +23,12 @@ import {
   Metadata,
   Server,
   status,
+  type sendUnaryData,
   type ServerDuplexStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
   type ServiceDefinition,
+  type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 
 import {
@@ -65,7 +73,38 @@ export interface ClusterServerStats {
   readonly messagesDroppedMisrouted: number;
   /** Messages that arrived before a transport registered its handler. */
   readonly messagesDroppedNoHandler: number;
+  /** Calls of added services (addService) that passed the peer check. */
+  readonly callsAccepted: number;
+  /** Calls of added services refused by the peer check, the protocol check or close(). */
+  readonly callsRefused: number;
 }
+
+/**
+ * A unary method of a service added with {@link ClusterServer.addService}: called only once the
+ * caller was admitted, with the node id its certificate names.
+ */
+export interface ClusterUnaryMethod {
+  readonly kind: 'unary';
+  serve(
+    call: ServerUnaryCall<unknown, unknown>,
+    callback: sendUnaryData<unknown>,
+    peerId: number,
+  ): void;
+}
+
+/**
+ * A server-streaming method of a service added with {@link ClusterServer.addService}: called
+ * only once the caller was admitted. close() ends the stream.
+ */
+export interface ClusterServerStreamMethod {
+  readonly kind: 'serverStream';
+  serve(call: ServerWritableStream<unknown, unknown>, peerId: number): void;
+}
+
+/** The methods of a service added to the cluster port, by method name. */
+export type ClusterServiceImplementation = Readonly<
+  Record<string, ClusterUnaryMethod | ClusterServerStreamMethod>
+>;
 
 /**
  * The default bound on one received batch: far above a batch the transport sends (1 MiB of
@@ -75,6 +114,7 @@ export const clusterMessageBytesMaxDefault = 64 * 1024 * 1024;
 const closeGraceMsDefault = 5_000;
 
 type RaftStream = ServerDuplexStream<RaftBatch, RaftStreamReply>;
+type AddedStream = ServerWritableStream<unknown, unknown>;
 
 /** Why a stream is refused: the gRPC status, the stable code, and a message with no secrets. */
 interface Refusal {
@@ -102,11 +142,16 @@ function errorCodeOf(error: unknown): string {
     : ClusterErrorCode.peerRefused;
 }
 
-function refuse(stream: RaftStream, refusal: Refusal): void {
+/** A refusal as grpc-js sends it: the status, and the stable code in the trailers. */
+function refusalStatus(refusal: Refusal): { code: status; details: string; metadata: Metadata } {
   const trailers = new Metadata();
   trailers.set(ClusterMetadataKey.errorCode, refusal.code);
+  return { code: refusal.grpcStatus, details: refusal.details, metadata: trailers };
+}
+
+function refuse(stream: RaftStream | AddedStream, refusal: Refusal): void {
   // NB: grpc-js turns an 'error' on a server stream into the call's status (server-call.js).
-  stream.emit('error', { code: refusal.grpcStatus, details: refusal.details, metadata: trailers });
+  stream.emit('error', refusalStatus(refusal));
 }
 
 function protocolRefusal(metadata: Metadata): Refusal | undefined {
@@ -140,6 +185,7 @@ export class ClusterServer {
   readonly #provider: ClusterCertificateProvider;
   readonly #server: Server;
   readonly #streams = new Set<RaftStream>();
+  readonly #addedStreams = new Set<AddedStream>();
   #handler: ((message: RaftMessage) => void) | undefined;
   #port: number | undefined;
   #closed = false;
@@ -148,6 +194,8 @@ export class ClusterServer {
   #messagesDelivered = 0;
   #messagesDroppedMisrouted = 0;
   #messagesDroppedNoHandler = 0;
+  #callsAccepted = 0;
+  #callsRefused = 0;
 
   constructor(options: ClusterServerOptions) {
     const messageBytesMax = options.messageBytesMax ?? clusterMessageBytesMaxDefault;
@@ -169,6 +217,34 @@ export class ClusterServer {
    */
   setRaftHandler(handler: (message: RaftMessage) => void): void {
     this.#handler = handler;
+  }
+
+  /**
+   * Serves another service of the cluster channel on this port (before start()). Every call is
+   * admitted as a Raft stream is (the certificate names a current member and the node the caller
+   * claims, the caller speaks our protocol) before its method runs with the caller's node id; a
+   * refused call ends with the refusal's status and `coffer-error-code`. Asserts that each
+   * method of `definition` is implemented with its kind (unary or server-streaming).
+   */
+  addService(definition: ServiceDefinition, implementation: ClusterServiceImplementation): void {
+    assert(this.#port === undefined && !this.#closed, 'ClusterServer.addService() after start()');
+    const handlers: UntypedServiceImplementation = {};
+    for (const [name, method] of Object.entries(definition)) {
+      const served = implementation[name];
+      assert(served !== undefined, `ClusterServer.addService(): no implementation of ${name}`);
+      assert(!method.requestStream, `ClusterServer.addService(): ${name} streams requests`);
+      const kind = method.responseStream ? 'serverStream' : 'unary';
+      assert(served.kind === kind, `ClusterServer.addService(): ${name} is ${kind}`);
+      handlers[name] =
+        served.kind === 'unary'
+          ? (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+              this.#serveUnary(served, call, callback);
+            }
+          : (call: AddedStream) => {
+              this.#serveStream(served, call);
+            };
+    }
+    this.#server.addService(definition, handlers);
   }
 
   /** Binds the port. Throws ApiError COFFER_API_LISTEN_FAILED when it cannot be bound. */
@@ -213,6 +289,8 @@ export class ClusterServer {
       messagesDelivered: this.#messagesDelivered,
       messagesDroppedMisrouted: this.#messagesDroppedMisrouted,
       messagesDroppedNoHandler: this.#messagesDroppedNoHandler,
+      callsAccepted: this.#callsAccepted,
+      callsRefused: this.#callsRefused,
     };
   }
 
@@ -232,6 +310,10 @@ export class ClusterServer {
       stream.end();
     }
     this.#streams.clear();
+    for (const stream of this.#addedStreams) {
+      stream.end();
+    }
+    this.#addedStreams.clear();
     const graceMs = this.#options.closeGraceMs ?? closeGraceMsDefault;
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
@@ -271,16 +353,49 @@ export class ClusterServer {
     stream.sendMetadata(new Metadata());
   }
 
-  #admit(stream: RaftStream): Admission {
+  #serveUnary(
+    served: ClusterUnaryMethod,
+    call: ServerUnaryCall<unknown, unknown>,
+    callback: sendUnaryData<unknown>,
+  ): void {
+    const admitted = this.#admit(call);
+    if (!admitted.ok) {
+      this.#callsRefused += 1;
+      callback(refusalStatus(admitted.refusal));
+      return;
+    }
+    this.#callsAccepted += 1;
+    served.serve(call, callback, admitted.peerId);
+  }
+
+  #serveStream(served: ClusterServerStreamMethod, call: AddedStream): void {
+    const admitted = this.#admit(call);
+    if (!admitted.ok) {
+      this.#callsRefused += 1;
+      refuse(call, admitted.refusal);
+      return;
+    }
+    this.#callsAccepted += 1;
+    this.#addedStreams.add(call);
+    const forget = (): void => {
+      this.#addedStreams.delete(call);
+    };
+    call.on('cancelled', forget);
+    call.on('finish', forget);
+    call.on('error', forget);
+    served.serve(call, admitted.peerId);
+  }
+
+  #admit(call: ServerUnaryCall<unknown, unknown> | RaftStream | AddedStream): Admission {
     if (this.#closed) {
       return refusedWith(status.UNAVAILABLE, ClusterErrorCode.peerRefused, closingDetails);
     }
-    const mismatch = protocolRefusal(stream.metadata);
+    const mismatch = protocolRefusal(call.metadata);
     if (mismatch !== undefined) {
       return { ok: false, refusal: mismatch };
     }
-    const certificate = stream.getAuthContext().sslPeerCertificate?.raw;
-    const claimed = claimedNodeId(stream.metadata);
+    const certificate = call.getAuthContext().sslPeerCertificate?.raw;
+    const claimed = claimedNodeId(call.metadata);
     if (certificate === undefined || claimed === undefined) {
       return refusedWith(status.UNAUTHENTICATED, ClusterErrorCode.peerRefused, anonymousDetails);
     }

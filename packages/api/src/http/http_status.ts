@@ -42,6 +42,7 @@ export const coreHttpStatus = {
   [CoreErrorCode.breakGlassNotConfigured]: badRequest,
   [CoreErrorCode.notInitialized]: unavailable,
   [CoreErrorCode.notActive]: unavailable,
+  [CoreErrorCode.notReady]: unavailable,
   [CoreErrorCode.writeRefused]: conflict,
   [CoreErrorCode.snapshotMismatch]: internalError,
   [CoreErrorCode.alreadyInitialized]: badRequest,

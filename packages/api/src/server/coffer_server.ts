@@ -14,9 +14,18 @@
  * Invariant: reload() never drops an open connection and never stops the server: a TLS file
  * that cannot be read leaves the old certificate in place and is reported.
  */
-import { CofferNode, createServerLog, type NodeStatus, type ServerLog } from '@coffer/core';
+import {
+  CofferNode,
+  CoreErrorCode,
+  createServerLog,
+  type NodeStatus,
+  type ServerLog,
+} from '@coffer/core';
 
+import { ClusterPort } from '../cluster/cluster_port.ts';
+import { joinCluster } from '../cluster/join_cluster.ts';
 import { ApiMetrics } from '../metrics/api_metrics.ts';
+import { readSecretFile } from './secret_file.ts';
 import type { TlsMaterial } from '@coffer/core';
 import type { ServerConfig } from './config.ts';
 import { routeGrpcLogging } from './grpc_logging.ts';
@@ -28,7 +37,7 @@ import {
   type ListenerFactories,
   type ServerListener,
 } from './server_listeners.ts';
-import { singleNodeOptions } from './single_node_options.ts';
+import { nodeOptionsOf } from './node_options.ts';
 
 /** How a server is started; every field but `log` has a production default. */
 export interface CofferServerOptions {
@@ -67,6 +76,9 @@ export async function waitForLeadership(
   return true;
 }
 
+/** How long `sys/storage/raft/join` keeps asking before it answers that it could not join. */
+const joinAskWindowMs = 30_000;
+
 /** How often the listeners' health is brought in step with the node's seal and role. */
 const servingCheckIntervalMs = 250;
 
@@ -85,6 +97,8 @@ export class CofferServer {
   readonly #grpc: ServerListener;
   readonly #http: ServerListener;
   readonly #metrics: ApiMetrics;
+  readonly #clusterPort: ClusterPort | undefined;
+  #joining: Promise<void> | undefined;
   #servingWatch: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -94,6 +108,7 @@ export class CofferServer {
       readonly grpc: ServerListener;
       readonly http: ServerListener;
       readonly metrics: ApiMetrics;
+      readonly clusterPort: ClusterPort | undefined;
     },
     config: ServerConfig,
     options: Required<Pick<CofferServerOptions, 'log' | 'loadTls'>>,
@@ -102,6 +117,7 @@ export class CofferServer {
     this.#grpc = parts.grpc;
     this.#http = parts.http;
     this.#metrics = parts.metrics;
+    this.#clusterPort = parts.clusterPort;
     this.#config = config;
     this.#log = options.log;
     this.#loadTls = options.loadTls;
@@ -121,7 +137,38 @@ export class CofferServer {
     // NB: TLS first, so a bad certificate is reported before the data directory is touched.
     const grpcTls = await loadTls('grpc');
     const httpTls = await loadTls('http');
-    const node = await CofferNode.open(singleNodeOptions(config, log));
+    // NB: bound late: the port resolves peers through the node, which needs the port first, and
+    // sys/storage/raft/join reaches the server's joiner, which exists once the server does.
+    const late: {
+      node?: CofferNode;
+      join: (token: string) => Promise<void>;
+    } = { join: () => Promise.reject(new Error('the server is still starting')) };
+    const clusterPort =
+      config.cluster === undefined
+        ? undefined
+        : new ClusterPort({
+            nodeId: config.nodeId,
+            host: config.cluster.host,
+            port: config.cluster.port,
+            member: (id) => late.node?.membership.addressesOf(id),
+            serveForwarded: async (request) => {
+              const node = late.node;
+              return node === undefined
+                ? {
+                    ok: false,
+                    requestId: request.requestId ?? '',
+                    code: CoreErrorCode.notActive,
+                    message: 'Retry: this node is still starting',
+                  }
+                : await node.handle(request, { forwarded: true });
+            },
+            log,
+          });
+    const node = await CofferNode.open({
+      ...nodeOptionsOf(config, log, clusterPort),
+      ...(clusterPort === undefined ? {} : { joinWithToken: (token) => late.join(token) }),
+    });
+    late.node = node;
     const metrics = new ApiMetrics({ source: { snapshot: () => node.metrics() } });
     const started: ServerListener[] = [];
     try {
@@ -130,8 +177,13 @@ export class CofferServer {
       started.push(grpc);
       const http = await startListener(factories, 'http', { ...common, tls: httpTls });
       started.push(http);
-      const server = new CofferServer({ node, grpc, http, metrics }, config, { log, loadTls });
+      const server = new CofferServer({ node, grpc, http, metrics, clusterPort }, config, {
+        log,
+        loadTls,
+      });
       server.#watchServing();
+      late.join = (token) => server.#join(token, { untilMs: Date.now() + joinAskWindowMs });
+      await server.#joinIfAsked();
       if (node.metrics().raft !== undefined) {
         // NB: a fresh single voter elects itself within an election timeout; waiting for it
         // here means `coffer operator init` right after the start line is not refused.
@@ -143,6 +195,7 @@ export class CofferServer {
       await Promise.allSettled(started.map((listener) => listener.close(0)));
       metrics.close();
       await node.close();
+      await clusterPort?.close();
       throw error;
     }
   }
@@ -166,12 +219,60 @@ export class CofferServer {
     this.#servingWatch.unref();
   }
 
+  /**
+   * A node with a join token file and nothing yet (no init, no Raft) joins in the background,
+   * retrying with backoff (retry_join) until admitted, the token is refused, or the server stops.
+   */
+  async #joinIfAsked(): Promise<void> {
+    const cluster = this.#config.cluster;
+    const status = this.node.status();
+    if (cluster?.joinTokenFile === undefined || status.initialized || status.raftRunning) {
+      return;
+    }
+    const token = await readSecretFile(cluster.joinTokenFile, 'cluster.join_token_file');
+    this.#joining = this.#join(token, { untilMs: Number.POSITIVE_INFINITY }).catch(
+      (error: unknown) => {
+        this.#log.error('cluster_join_failed', { code: codeOf(error) });
+      },
+    );
+  }
+
+  /** Joins the cluster of `token`, retrying with backoff until admitted or `untilMs`. */
+  #join(token: string, options: { readonly untilMs: number }): Promise<void> {
+    const cluster = this.#config.cluster;
+    if (cluster === undefined) {
+      return Promise.reject(new Error('no cluster section'));
+    }
+    return joinCluster(this.node, token, {
+      self: {
+        nodeId: this.#config.nodeId,
+        clusterAddress: cluster.advertiseAddress,
+        apiAddress: cluster.apiAdvertiseAddress,
+      },
+      log: this.#log,
+      pacing: {
+        wait: (ms) =>
+          new Promise((resolve) => {
+            setTimeout(resolve, ms).unref();
+          }),
+        initialMs: 500,
+        maxMs: 15_000,
+        stopped: () => this.#closing !== undefined || Date.now() > options.untilMs,
+      },
+    });
+  }
+
   /** The bound addresses, `host:port` (the real port when the config asked for port 0). */
-  addresses(): { readonly grpc: string; readonly http: string } {
+  addresses(): { readonly grpc: string; readonly http: string; readonly cluster?: string } {
     const { grpc, http } = this.#config.listeners;
+    const clusterPort = this.#clusterPort?.boundPort;
+    const cluster = this.#config.cluster;
     return {
       grpc: hostPort(grpc.host, this.#grpc.port),
       http: hostPort(http.host, this.#http.port),
+      ...(cluster === undefined
+        ? {}
+        : { cluster: hostPort(cluster.host, clusterPort ?? cluster.port) }),
     };
   }
 
@@ -224,7 +325,9 @@ export class CofferServer {
       }
     }
     this.#metrics.close();
+    await this.#joining;
     await this.node.close();
+    await this.#clusterPort?.close();
     this.#log.info('server_stopped');
   }
 }
@@ -255,6 +358,9 @@ export function describeServer(server: CofferServer): string {
     'Coffer server started.',
     `  gRPC API:  ${grpc} (TLS)`,
     `  HTTP:      https://${http} (health, seal status, metrics)`,
+    ...(server.addresses().cluster === undefined
+      ? []
+      : [`  Cluster:   ${server.addresses().cluster ?? ''} (mTLS between nodes)`]),
     `  Seal:      ${status.sealType}, ${sealStateLine(status)}`,
     '',
   ].join('\n');

@@ -66,6 +66,35 @@ export interface ServerLimits {
   readonly shutdownGraceMs: number;
 }
 
+/** The cluster port and Raft timing (absent: the node runs alone, with no cluster port). */
+export interface ClusterConfig {
+  /** Where the cluster port listens. */
+  readonly host: string;
+  readonly port: number;
+  /** What other nodes dial for this node's cluster port; default the listen address. */
+  readonly advertiseAddress: string;
+  /** What clients and joiners are told this node's API is; default the gRPC listen address. */
+  readonly apiAdvertiseAddress: string;
+  /** A node certificate's lifetime; renewed at two-thirds. */
+  readonly certificateLifetimeMs: number;
+  /** Raft timing: a tick, heartbeats every tick, an election after [timeout, 2 × timeout). */
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  /** A file holding a join token (secret, mode 0600): the node joins with it at start. */
+  readonly joinTokenFile?: string;
+  /** How long a joined node must stay caught up before autopilot makes it a voter. */
+  readonly serverStabilizationMs: number;
+}
+
+/** Defaults of the `cluster` section (issue 9 item 9). */
+export const clusterDefaults = {
+  address: '127.0.0.1:8201',
+  certificateLifetimeSeconds: 24 * 60 * 60,
+  heartbeatIntervalMs: 100,
+  electionTimeoutMs: 1000,
+  serverStabilizationMs: 10_000,
+} as const;
+
 /** A validated config with defaults filled in and every path absolute. */
 export interface ServerConfig {
   readonly nodeId: number;
@@ -77,6 +106,7 @@ export interface ServerConfig {
   readonly metricsUnauthenticated: boolean;
   readonly grpcReflection: boolean;
   readonly log: { readonly level: LogLevel; readonly file?: string };
+  readonly cluster?: ClusterConfig;
 }
 
 const hostPortPattern = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -183,6 +213,34 @@ const limits = z.strictObject({
   shutdown_grace_ms: positiveInt('milliseconds (integer ≥ 1)').optional(),
 });
 
+const cluster = z
+  .strictObject({
+    address: hostPort.default(clusterDefaults.address),
+    advertise_address: hostPort.optional(),
+    api_advertise_address: hostPort.optional(),
+    certificate_lifetime_seconds: positiveInt('seconds (integer ≥ 60)')
+      .min(60, { error: 'expected seconds (integer ≥ 60)' })
+      .optional(),
+    heartbeat_interval_ms: positiveInt('milliseconds (integer ≥ 10)')
+      .min(10, { error: 'expected milliseconds (integer ≥ 10)' })
+      .optional(),
+    election_timeout_ms: positiveInt('milliseconds (integer ≥ 100)')
+      .min(100, { error: 'expected milliseconds (integer ≥ 100)' })
+      .optional(),
+    join_token_file: nonEmpty('the path of a file holding a join token (mode 0600)').optional(),
+    server_stabilization_time_ms: z
+      .number({ error: 'expected milliseconds (integer ≥ 0)' })
+      .int({ error: 'expected milliseconds (integer ≥ 0)' })
+      .min(0, { error: 'expected milliseconds (integer ≥ 0)' })
+      .optional(),
+  })
+  .refine(
+    (c) =>
+      (c.election_timeout_ms ?? clusterDefaults.electionTimeoutMs) >=
+      3 * (c.heartbeat_interval_ms ?? clusterDefaults.heartbeatIntervalMs),
+    { error: 'expected election_timeout_ms at least 3 × heartbeat_interval_ms' },
+  );
+
 const configSchema = z.strictObject(
   {
     node_id: positiveInt('an integer ≥ 1'),
@@ -200,6 +258,7 @@ const configSchema = z.strictObject(
       .superRefine(duplicateAuditNames)
       .optional(),
     limits: limits.optional(),
+    cluster: cluster.optional(),
     metrics: z.strictObject({ unauthenticated: flag.optional() }).optional(),
     grpc: z.strictObject({ reflection: flag.optional() }).optional(),
     log: z
@@ -291,6 +350,29 @@ function resolveSeal(base: string, raw: RawConfig['seal']): ServerSealConfig {
   };
 }
 
+function resolveCluster(
+  base: string,
+  raw: NonNullable<RawConfig['cluster']>,
+  grpcAddress: string,
+): ClusterConfig {
+  const listen = resolveListener(base, raw.address, { cert: '', key: '' });
+  return {
+    host: listen.host,
+    port: listen.port,
+    advertiseAddress: raw.advertise_address ?? raw.address,
+    apiAdvertiseAddress: raw.api_advertise_address ?? grpcAddress,
+    certificateLifetimeMs:
+      (raw.certificate_lifetime_seconds ?? clusterDefaults.certificateLifetimeSeconds) * 1000,
+    heartbeatIntervalMs: raw.heartbeat_interval_ms ?? clusterDefaults.heartbeatIntervalMs,
+    electionTimeoutMs: raw.election_timeout_ms ?? clusterDefaults.electionTimeoutMs,
+    serverStabilizationMs:
+      raw.server_stabilization_time_ms ?? clusterDefaults.serverStabilizationMs,
+    ...(raw.join_token_file === undefined
+      ? {}
+      : { joinTokenFile: absolute(base, raw.join_token_file) }),
+  };
+}
+
 function resolveConfig(raw: RawConfig, base: string): ServerConfig {
   const grpc = raw.listeners.grpc;
   const http = raw.listeners.http ?? { address: httpAddressDefault };
@@ -325,6 +407,9 @@ function resolveConfig(raw: RawConfig, base: string): ServerConfig {
       level: raw.log?.level ?? LogLevel.info,
       ...(raw.log?.file === undefined ? {} : { file: absolute(base, raw.log.file) }),
     },
+    ...(raw.cluster === undefined
+      ? {}
+      : { cluster: resolveCluster(base, raw.cluster, grpc.address) }),
   };
 }
 

@@ -159,26 +159,32 @@ export async function acceptJoin(leader: JoinLeader, request: JoinRequest): Prom
   return await grantFor(leader, { request, authKey });
 }
 
+/**
+ * Adds `nodeId` as a learner and waits until the change applied. A proposal refused because
+ * another membership change is pending (autopilot promoting someone) is proposed again.
+ */
 async function addLearner(leader: JoinLeader, nodeId: number): Promise<void> {
-  const proposed = leader.node.proposeConfChange({
-    type: ConfChangeType.addLearner,
-    nodeId: asNodeId(nodeId),
-  });
-  if (!proposed.ok) {
-    throw new CoreError(
-      CoreErrorCode.notActive,
-      `Retry the join: the leader could not add the learner (${proposed.message})`,
-    );
-  }
+  const isLearner = (): boolean =>
+    leader.node.raw.status().confState.learners.some((id) => id === nodeId);
+  let refusal = '';
   for (let waited = 0; waited < learnerWaitMs; waited += learnerPollMs) {
-    if (leader.node.raw.status().confState.learners.some((id) => id === nodeId)) {
+    if (isLearner()) {
       return;
+    }
+    const raft = leader.node.raw.raft;
+    // NB: one membership change at a time: propose only when none is pending (ours included).
+    if (raft.pendingConfIndex <= raft.log.applied) {
+      const proposed = leader.node.proposeConfChange({
+        type: ConfChangeType.addLearner,
+        nodeId: asNodeId(nodeId),
+      });
+      refusal = proposed.ok ? '' : proposed.message;
     }
     await leader.wait(learnerPollMs);
   }
   throw new CoreError(
     CoreErrorCode.notActive,
-    'Retry the join: the learner was not added in time (leadership may have moved)',
+    `Retry the join: the learner was not added in time${refusal === '' ? '' : ` (${refusal})`}`,
   );
 }
 

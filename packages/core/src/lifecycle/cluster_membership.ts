@@ -17,7 +17,7 @@ import {
   type JoinGrant,
   type JoinRequest,
 } from '../cluster/cluster_join.ts';
-import { readMember } from '../cluster/cluster_members.ts';
+import { readMember, type MemberAddresses } from '../cluster/cluster_members.ts';
 import { certificateLifetimeMsDefault } from '../cluster/node_cluster_identity.ts';
 import type { AcceptedGrant } from '../cluster/joiner.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
@@ -54,6 +54,8 @@ export const joinTokenTtlMsDefault = 60 * 60 * 1000;
 /** Cluster membership operations of one node. */
 export class ClusterMembership {
   readonly #parts: ClusterMembershipParts;
+  /** The members a join granted: where peers are while this node cannot read its replica. */
+  #granted = new Map<number, MemberAddresses>();
 
   constructor(parts: ClusterMembershipParts) {
     this.#parts = parts;
@@ -116,7 +118,23 @@ export class ClusterMembership {
       },
       snapshotKey: grant.snapshotKey,
     });
+    this.#granted = new Map(grant.members.map((m) => [m.nodeId, m]));
     presence.joined(running, grant.identity);
+  }
+
+  /**
+   * Where member `nodeId` is reached: from the replica once unsealed (records follow the log),
+   * from the join's grant before that.
+   */
+  addressesOf(nodeId: number): MemberAddresses | undefined {
+    const running = this.#parts.raft.current;
+    if (running !== undefined && !this.#parts.barrier.isSealed) {
+      const member = readMember(running.secure, nodeId);
+      if (member !== undefined) {
+        return member;
+      }
+    }
+    return this.#granted.get(nodeId);
   }
 
   /** The members as this node knows them. */

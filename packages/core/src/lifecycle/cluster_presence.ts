@@ -10,6 +10,7 @@ import type { DriverClock, RaftNode } from '@coffer/raft/node';
 
 import { ensureClusterAuthority, readClusterAuthority } from '../cluster/cluster_authority.ts';
 import { readMember, writeMember } from '../cluster/cluster_members.ts';
+import { Autopilot, type AutopilotOptions } from './autopilot.ts';
 import { NodeClusterIdentity, type GrantedIdentity } from '../cluster/node_cluster_identity.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { SecureStore } from '../replicated/secure_store.ts';
@@ -26,6 +27,8 @@ export interface ClusterPresenceOptions {
    * (a joiner's record is written by the join).
    */
   readonly advertise?: { readonly clusterAddress: string; readonly apiAddress: string };
+  /** When learners are promoted to voters (on the active node). */
+  readonly autopilot?: AutopilotOptions;
 }
 
 /** What the presence needs of its node. */
@@ -36,6 +39,8 @@ export interface ClusterPresenceNode {
   readonly logger: SealLogger;
   /** The cluster id of the seal record, once initialized. */
   readonly clusterId: () => string | undefined;
+  /** Whether the node is the active node now. */
+  readonly isActive: () => boolean;
 }
 
 const checkIntervalMs = 1000;
@@ -45,12 +50,17 @@ export class ClusterPresence {
   readonly #options: ClusterPresenceOptions;
   readonly #node: ClusterPresenceNode;
   #identity: NodeClusterIdentity | undefined;
+  readonly #autopilot: Autopilot;
   #check: { cancel(): void } | undefined;
   #busy = false;
 
   constructor(options: ClusterPresenceOptions, node: ClusterPresenceNode) {
     this.#options = options;
     this.#node = node;
+    this.#autopilot = new Autopilot(options.autopilot ?? {}, {
+      clock: node.clock,
+      isActive: node.isActive,
+    });
   }
 
   /** The identity while the node is unsealed and holds a certificate. */
@@ -63,6 +73,7 @@ export class ClusterPresence {
     this.stop();
     const identity = this.#newIdentity(running, undefined);
     this.#identity = identity;
+    this.#autopilot.start(running.node);
     const tick = (): void => {
       this.#check = this.#node.clock.setTimer(checkIntervalMs, tick);
       void this.#bringUp(identity, running);
@@ -114,6 +125,7 @@ export class ClusterPresence {
 
   /** Drops the identity (seal, close). */
   stop(): void {
+    this.#autopilot.stop();
     this.#check?.cancel();
     this.#check = undefined;
     const identity = this.#identity;

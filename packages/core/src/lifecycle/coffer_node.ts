@@ -97,7 +97,21 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
    * a fresh node starts Raft at once as its configured voters (in-process tests).
    */
   readonly awaitInitOrJoin?: boolean;
+  /**
+   * Joins this node to the cluster of a join token (the server's network side of a join);
+   * without it, sys/storage/raft/join is refused.
+   */
+  readonly joinWithToken?: (token: string) => Promise<void>;
+  /**
+   * Sends a standby's request to the active node (the server's cluster channel), keeping its
+   * request id and client address; without it, a standby answers COFFER_CORE_NOT_ACTIVE.
+   */
+  readonly forward?: (request: CoreRequest) => Promise<CoreResponse>;
 }
+
+/** How long a request waits for a new leader to apply its no-op, and how often it looks. */
+const notReadyWaitMs = 1000;
+const notReadyPollMs = 2;
 
 /** How often a node checks whether it is the active node (lease expiry runs only there). */
 const activeCheckIntervalMs = 1000;
@@ -154,6 +168,7 @@ export class CofferNode {
       wallClockMs: options.wallClockMs,
       logger: this.#logger,
       clusterId: () => this.#sealState.maybeRecord()?.clusterId,
+      isActive: () => this.#isActive(),
     });
     this.membership = new ClusterMembership({
       raft: this.#raft,
@@ -275,7 +290,10 @@ export class CofferNode {
    * seal-status and health, and those never reach the audit log), then the request path.
    * Never throws.
    */
-  async handle(request: CoreRequest): Promise<CoreResponse> {
+  async handle(
+    request: CoreRequest,
+    options: { readonly forwarded?: boolean } = {},
+  ): Promise<CoreResponse> {
     const requestId = typeof request.requestId === 'string' ? request.requestId : randomUUID();
     if (typeof request.path !== 'string' || typeof request.operation !== 'string') {
       return {
@@ -315,15 +333,9 @@ export class CofferNode {
     if (!decision.ok) {
       return { ok: false, requestId, code: decision.code, message: decision.message };
     }
-    if (!this.#isActive()) {
-      // NB: a standby's state and clock may lag; forwarding to the active node comes with the
-      // cluster (issue 9). Until then a standby serves nothing but status.
-      return {
-        ok: false,
-        requestId,
-        code: CoreErrorCode.notActive,
-        message: 'Send the request to the active node: this node is a standby',
-      };
+    const elsewhere = await this.#servedElsewhere({ ...request, requestId }, options);
+    if (elsewhere !== undefined) {
+      return elsewhere;
     }
     let services: RequestServices;
     try {
@@ -449,9 +461,78 @@ export class CofferNode {
   }
 
   #isActive(): boolean {
-    return (
-      !this.#barrier.isSealed && this.#raft.current?.node.raw.status().softState.role === 'leader'
-    );
+    return this.#role() === 'active';
+  }
+
+  /**
+   * The answer of a node that is not the active node: NOT_READY while it leads but has not
+   * applied its no-op; on a standby, the active node's answer through `forward`, or NOT_ACTIVE.
+   * Undefined on the active node, which serves the request itself.
+   */
+  async #servedElsewhere(
+    request: CoreRequest & { readonly requestId: string },
+    options: { readonly forwarded?: boolean },
+  ): Promise<CoreResponse | undefined> {
+    const { requestId } = request;
+    const role = await this.#settledRole();
+    if (role === 'not_ready') {
+      return {
+        ok: false,
+        requestId,
+        code: CoreErrorCode.notReady,
+        message: 'Retry in a moment: this node has just become the leader and is catching up',
+      };
+    }
+    if (role === 'standby') {
+      // NB: a standby's state and clock may lag, so it serves nothing itself: it forwards to
+      // the active node (with the request id, for a retry there), unless the request was
+      // forwarded to it already.
+      const forward = this.#options.forward;
+      if (forward !== undefined && options.forwarded !== true) {
+        return await forward(request);
+      }
+      return {
+        ok: false,
+        requestId,
+        code: CoreErrorCode.notActive,
+        message: 'Send the request to the active node: this node is a standby',
+      };
+    }
+    return undefined;
+  }
+
+  /**
+   * The node's role, after waiting a little for a leader that is not ready yet: it applies its
+   * no-op within a few milliseconds, and a request that waits that long is better than a retry.
+   */
+  async #settledRole(): Promise<'active' | 'not_ready' | 'standby'> {
+    const clock = this.#options.clock;
+    const deadline = clock.nowMs() + notReadyWaitMs;
+    let role = this.#role();
+    while (role === 'not_ready' && clock.nowMs() < deadline) {
+      await new Promise<void>((resolve) => {
+        clock.setTimer(notReadyPollMs, resolve);
+      });
+      role = this.#role();
+    }
+    return role;
+  }
+
+  /**
+   * What this node is for requests (docs/design/cluster.md §4): active once it leads AND has
+   * applied an entry of its own term (its no-op), so its state holds everything an earlier
+   * leader acknowledged; 'not_ready' while it leads without that; a standby otherwise.
+   */
+  #role(): 'active' | 'not_ready' | 'standby' {
+    const node = this.#raft.current?.node;
+    if (node === undefined || this.#barrier.isSealed) {
+      return 'standby';
+    }
+    const raft = node.raw.raft;
+    if (node.raw.status().softState.role !== 'leader') {
+      return 'standby';
+    }
+    return raft.log.term(raft.log.applied) === raft.term ? 'active' : 'not_ready';
   }
 
   /** Stops the request path (seal, close): lease expiry stops, audit files close. */
@@ -464,7 +545,19 @@ export class CofferNode {
     await (await services?.catch(() => undefined))?.close();
   }
 
-  /** Answers a joiner (lifecycle endpoint sys/storage/raft/join; active node only). */
+  /** Joins the cluster of `token` (lifecycle endpoint sys/storage/raft/join). */
+  async joinWithToken(token: string): Promise<void> {
+    const join = this.#options.joinWithToken;
+    if (join === undefined) {
+      throw new CoreError(
+        CoreErrorCode.joinRefused,
+        'Configure the cluster port (the cluster section) first: this node cannot join without one',
+      );
+    }
+    await join(token);
+  }
+
+  /** Answers a joiner (lifecycle endpoint sys/storage/raft/bootstrap/join; active node only). */
   acceptJoin(request: JoinRequest): Promise<JoinGrant> {
     return this.membership.acceptJoin(request);
   }

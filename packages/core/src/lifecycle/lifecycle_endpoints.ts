@@ -14,9 +14,12 @@
  *   update sys/rekey/update         {key, nonce}
  *   read|update|delete sys/generate-root/attempt {otp}
  *   update sys/generate-root/update {key, nonce}
- *   update sys/storage/raft/join    {request}: a joiner's JoinRequest as JSON, authenticated by
- *                                    its join token's MAC, answered on the active node with
- *                                    {grant}, the JoinGrant as JSON (docs/design/cluster.md §3)
+ *   update sys/storage/raft/join    {join_token}: on the node that is to join, joins the cluster
+ *                                    of the token (asking its addresses until admitted)
+ *   update sys/storage/raft/bootstrap/join {request}: on the active node, a joiner's
+ *                                    JoinRequest as JSON, authenticated by its token's MAC,
+ *                                    answered with {grant}, the JoinGrant as JSON
+ *                                    (docs/design/cluster.md §3)
  *
  * Invariant: shares, tokens and one-time keys appear only in the answers of init, the last
  * rekey share and the last generate-root share (as the OTP-encoded token); never in a message.
@@ -56,6 +59,7 @@ export interface LifecycleNode {
   generateRootProgress(): GenerateRootProgress | undefined;
   cancelGenerateRoot(): void;
   acceptJoin(request: JoinRequest): Promise<JoinGrant>;
+  joinWithToken(token: string): Promise<void>;
 }
 
 /** The outcome of one unseal share, as CofferNode reports it. */
@@ -89,6 +93,7 @@ export const lifecyclePaths: readonly string[] = [
   'sys/generate-root/attempt',
   'sys/generate-root/update',
   'sys/storage/raft/join',
+  'sys/storage/raft/bootstrap/join',
 ];
 
 function refuse(requestId: string, code: CoreErrorCode, message: string): CoreResponse {
@@ -420,7 +425,23 @@ const joinRequestFields = {
 /** Request JSON beyond this is not a join request. */
 const joinRequestBytesMax = 4096;
 
-const join: Endpoint = async (node, request) => {
+/** Join tokens are short; anything longer is not one. */
+const joinTokenLengthMax = 4096;
+
+const joinWithToken: Endpoint = async (node, request) => {
+  if (request.operation !== Operation.update && request.operation !== Operation.create) {
+    return unsupported(request);
+  }
+  const problem = checkFields(request.data, { join_token: 'string' });
+  const token = request.data['join_token'];
+  if (problem !== undefined || typeof token !== 'string' || token.length > joinTokenLengthMax) {
+    return invalid(request.requestId, problem ?? 'Send the join token as "join_token"');
+  }
+  await node.joinWithToken(token);
+  return { ok: true, requestId: request.requestId, data: { joined: true } };
+};
+
+const admitJoiner: Endpoint = async (node, request) => {
   if (request.operation !== Operation.update && request.operation !== Operation.create) {
     return unsupported(request);
   }
@@ -454,7 +475,8 @@ const endpoints: Readonly<Record<string, Endpoint>> = {
   'sys/rekey/update': rekeyUpdate,
   'sys/generate-root/attempt': generateRootAttempt,
   'sys/generate-root/update': generateRootUpdate,
-  'sys/storage/raft/join': join,
+  'sys/storage/raft/join': joinWithToken,
+  'sys/storage/raft/bootstrap/join': admitJoiner,
 };
 
 /**

@@ -5,6 +5,7 @@
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { Route } from '../router/backend.ts';
+import { parseDurationSeconds } from '../router/fields.ts';
 import type { PeerInfo } from './cluster_membership.ts';
 
 /** What the routes need from the node. */
@@ -27,17 +28,12 @@ export function raftRoutes(port: RaftRoutesPort): readonly Route[] {
       sudo: true,
       operations: {
         update: async (request) => {
-          const ttl = request.data['ttl'];
-          if (
-            ttl !== undefined &&
-            (typeof ttl !== 'number' ||
-              !Number.isSafeInteger(ttl) ||
-              ttl < joinTokenTtlSecondsMin ||
-              ttl > joinTokenTtlSecondsMax)
-          ) {
+          const raw = request.data['ttl'];
+          const ttl = raw === undefined ? undefined : parseDurationSeconds(raw);
+          if (ttl !== undefined && (ttl < joinTokenTtlSecondsMin || ttl > joinTokenTtlSecondsMax)) {
             throw new CoreError(
               CoreErrorCode.invalidRequest,
-              `Give ttl as whole seconds from ${joinTokenTtlSecondsMin} to ${joinTokenTtlSecondsMax}`,
+              `Give ttl from ${joinTokenTtlSecondsMin} seconds to ${joinTokenTtlSecondsMax / 3600} hours`,
             );
           }
           const token = await port.joinToken(ttl === undefined ? undefined : ttl * 1000);

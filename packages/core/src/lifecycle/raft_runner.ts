@@ -37,6 +37,8 @@ export interface RaftRunnerOptions {
   readonly tickIntervalMs?: number;
   readonly snapshotKeepEntries?: number;
   readonly requestTimeoutMs?: number;
+  /** Told when this node's view of the leader or its role changes (RaftNodeOptions). */
+  readonly onLeaderChange?: RaftNodeOptions['onLeaderChange'];
 }
 
 /** What a join hands Raft: the granted membership and the snapshot key. */
@@ -114,6 +116,7 @@ export class RaftRunner {
         ? {}
         : { snapshotKeepEntries: o.snapshotKeepEntries }),
       ...(o.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: o.requestTimeoutMs }),
+      ...(o.onLeaderChange === undefined ? {} : { onLeaderChange: o.onLeaderChange }),
     });
     const secure = new SecureStore({ node, store, barrier, nowMs: o.wallClockMs });
     await this.#leadAlone(node);

@@ -305,4 +305,39 @@ describe('pending changes', () => {
     expect(r.role).toBe(Role.follower);
     expect(r.messages).toEqual([]);
   });
+
+  it('Raft restarts with the membership changes it applied after its snapshot (regression)', () => {
+    // Found by the three-process cluster test: a restarted node took its snapshot's (or first)
+    // membership, a lone voter, and elected itself leader of a one-node cluster.
+    const storage = new MemoryStorage({ voters: [asNodeId(1)], learners: [] });
+    storage.append([
+      { index: asIndex(1), term: asTerm(1), type: EntryType.normal, data: new Uint8Array(0) },
+      {
+        index: asIndex(2),
+        term: asTerm(1),
+        type: EntryType.confChange,
+        data: encodeConfChange(change(ConfChangeType.addLearner, 2)),
+      },
+      {
+        index: asIndex(3),
+        term: asTerm(1),
+        type: EntryType.confChange,
+        data: encodeConfChange(change(ConfChangeType.addVoter, 2)),
+      },
+      {
+        index: asIndex(4),
+        term: asTerm(1),
+        type: EntryType.confChange,
+        data: encodeConfChange(change(ConfChangeType.addLearner, 3)),
+      },
+    ]);
+    storage.setHardState({ term: asTerm(1), vote: asNodeId(1), commit: asIndex(4) });
+    // Applied through 3: index 4 is committed but not applied, so it is applied when delivered.
+    const r = new Raft(
+      makeConfig({ id: asNodeId(1), storage, randomInt: () => 0, appliedIndex: asIndex(3) }),
+    );
+    expect(r.confState()).toEqual({ voters: [1, 2], learners: [] });
+    r.hup('election');
+    expect(r.role).not.toBe(Role.leader);
+  });
 });

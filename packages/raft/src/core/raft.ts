@@ -36,12 +36,16 @@ import {
   noNode,
   Role,
   type ConfChange,
+  type ConfState,
   type Entry,
   type Message,
   type NodeId,
   type Term,
 } from './types.ts';
 import { RaftReplication } from './raft_replication.ts';
+
+/** How many bytes of entries the restart replay of membership changes reads at a time. */
+const replayPageBytes = 4 * 1024 * 1024;
 
 /** Kinds of campaign: PreVote first, a real election, or one started by TimeoutNow. */
 export type CampaignKind = 'preElection' | 'election' | 'transfer';
@@ -72,7 +76,7 @@ export class Raft extends RaftReplication {
     }
     this.log.committed = commit;
     this.log.applied = asIndex(Math.max(config.appliedIndex, this.log.firstIndex() - 1));
-    this.setConfState(confState);
+    this.setConfState(this.#appliedMembership(confState, config));
     this.becomeFollower(hardState.term, noNode);
     this.vote = hardState.vote;
     if (config.readOnlyOption === ReadOnlyOption.leaseBased && hardState.term > 0) {
@@ -81,6 +85,29 @@ export class Raft extends RaftReplication {
   }
 
   // ── Membership ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The membership at the applied index: the stored one (the snapshot's, or the first) with
+   * every membership change in the log up to the applied index replayed. Those entries are not
+   * delivered again, so without this a restarted node would forget them (and a node that grew
+   * from one voter would campaign alone). Later ones apply when delivered, as on any node.
+   */
+  #appliedMembership(stored: ConfState, config: RaftConfig): ConfState {
+    let conf = stored;
+    const applied = this.log.applied;
+    for (let lo = config.storage.firstIndex(); lo <= applied;) {
+      const entries = config.storage.entries(lo, asIndex(applied + 1), replayPageBytes);
+      for (const entry of entries) {
+        if (entry.type === EntryType.confChange) {
+          conf = applyToConfState(conf, this.decodeConfChangeEntry(entry));
+        }
+      }
+      const last = entries.at(-1);
+      assert(last !== undefined, 'the log holds every entry up to the applied index');
+      lo = asIndex(last.index + 1);
+    }
+    return conf;
+  }
 
   /** Applies a committed membership change (called as the entry is applied). */
   applyConfChange(change: ConfChange): void {

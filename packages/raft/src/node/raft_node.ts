@@ -32,6 +32,7 @@ import {
   type RaftConfigInput,
   type RaftLogger,
   type RaftResult,
+  type SoftState,
   type Ready,
   type Term,
 } from '../index.ts';
@@ -65,6 +66,15 @@ export interface RaftNodeOptions {
   /** Entries kept behind a snapshot so that slow followers can catch up without one. */
   readonly snapshotKeepEntries?: number;
   readonly logger?: RaftLogger;
+  /**
+   * Told when this node's view of the leader or its role changes (noNode: none known), after
+   * the Ready that changed it was handled: pushed, so standbys need not poll for a new leader.
+   */
+  readonly onLeaderChange?: (change: {
+    readonly leaderId: number;
+    readonly term: number;
+    readonly role: SoftState['role'];
+  }) => void;
 }
 
 interface Waiter {
@@ -392,6 +402,13 @@ export class RaftNode {
     }
     this.raw.advance(ready);
     this.#answerReads();
+    if (ready.softState !== undefined) {
+      this.#options.onLeaderChange?.({
+        leaderId: ready.softState.leader,
+        term: this.raw.raft.term,
+        role: ready.softState.role,
+      });
+    }
     if (ready.snapshotWanted && this.#snapshotSaving === undefined) {
       const saving = this.#saveSnapshot();
       this.#snapshotSaving = saving;

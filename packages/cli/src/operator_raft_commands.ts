@@ -1,0 +1,113 @@
+/**
+ * `coffer operator raft join-token|join|list-peers` (docs/design/cluster.md §3, §7):
+ *
+ *   join-token [--ttl 1h]   on the active node (token with sudo): prints a one-time join token
+ *   join                    on the node that is to join (no token needed): reads the join token
+ *                           from a no-echo prompt or stdin, never an argument
+ *   list-peers              the members, their addresses, who leads and who votes (sudo)
+ */
+import type { Command } from 'commander';
+
+import type { CliContext } from './cli_context.ts';
+import { OutputFormat } from './cli_io.ts';
+import {
+  action,
+  argsOf,
+  optionsOf,
+  withAnonymousClient,
+  withClient,
+  type FormatOptions,
+  type OnExit,
+} from './command_support.ts';
+import { formatColumns, formatOption, stableJson } from './output.ts';
+import { readSecret, refuseSecretArgument } from './secret_input.ts';
+
+interface JoinTokenOptions extends FormatOptions {
+  readonly ttl?: string;
+}
+
+function registerJoinToken(raft: Command, context: CliContext, onExit: OnExit): void {
+  raft
+    .command('join-token')
+    .description('Make a one-time token a new node joins with (token with sudo); it is secret')
+    .option('--ttl <duration>', 'how long the token is valid, e.g. 30m (default 1h, at most 24h)')
+    .addOption(formatOption())
+    .action(
+      action(context, onExit, async (command) => {
+        const options = optionsOf<JoinTokenOptions>(command);
+        const response = await withClient(context, command, (client) =>
+          client.logical.write(
+            'sys/storage/raft/join-token',
+            options.ttl === undefined ? {} : { ttl: options.ttl },
+          ),
+        );
+        const joinToken = response.data['join_token'];
+        const token = typeof joinToken === 'string' ? joinToken : '';
+        context.stdout(
+          options.format === OutputFormat.json ? stableJson({ join_token: token }) : `${token}\n`,
+        );
+        return undefined;
+      }),
+    );
+}
+
+function registerJoin(raft: Command, context: CliContext, onExit: OnExit): void {
+  raft
+    .command('join')
+    .description(
+      'Join the node at --address to the cluster of a join token, read from a no-echo prompt or stdin',
+    )
+    .argument('[token]', 'refused: a token on the command line shows in ps and shell history')
+    .action(
+      action(context, onExit, async (command) => {
+        const [argument] = argsOf(command) as [string | undefined];
+        refuseSecretArgument(argument, 'Join token');
+        const token = await readSecret(context.input, 'Join token');
+        await withAnonymousClient(context, command, (client) =>
+          client.logical.write('sys/storage/raft/join', { join_token: token }),
+        );
+        context.stdout(
+          'Success! The node joined as a non-voter; unseal it, and it is promoted once caught up.\n',
+        );
+        return undefined;
+      }),
+    );
+}
+
+function registerListPeers(raft: Command, context: CliContext, onExit: OnExit): void {
+  raft
+    .command('list-peers')
+    .description('List the members: node id, address, state and voter (token with sudo)')
+    .addOption(formatOption())
+    .action(
+      action(context, onExit, async (command) => {
+        const options = optionsOf<FormatOptions>(command);
+        const response = await withClient(context, command, (client) =>
+          client.logical.read('sys/storage/raft/configuration'),
+        );
+        if (options.format === OutputFormat.json) {
+          context.stdout(stableJson(response.data));
+          return undefined;
+        }
+        const servers = (response.data['servers'] ?? []) as readonly Record<string, unknown>[];
+        const rows = servers.map((server) => [
+          String(server['node_id']),
+          String(server['address']),
+          server['leader'] === true ? 'leader' : 'follower',
+          String(server['voter']),
+        ]);
+        context.stdout(formatColumns(['Node', 'Address', 'State', 'Voter'], rows));
+        return undefined;
+      }),
+    );
+}
+
+/** Adds `coffer operator raft` with join-token, join and list-peers. */
+export function registerRaftCommands(operator: Command, context: CliContext, onExit: OnExit): void {
+  const raft = operator
+    .command('raft')
+    .description('Cluster membership: join tokens, joining, the peer list');
+  registerJoinToken(raft, context, onExit);
+  registerJoin(raft, context, onExit);
+  registerListPeers(raft, context, onExit);
+}

@@ -1,0 +1,283 @@
+/**
+ * Goal: three `coffer server` processes form one cluster over mTLS on loopback: the first is
+ * initialized, the others join with one-time tokens (retry_join from a token file), take in
+ * the state sealed and unseal with the cluster's share; autopilot makes them voters; a standby
+ * serves every request by forwarding it to the active node; after SIGKILL of the leader the
+ * survivors elect a new one and keep serving; the killed node restarts, unseals and catches up.
+ * The cluster port refuses a client without a certificate at the handshake.
+ * Method: real processes, real LevelDB, real TLS sockets on 127.0.0.1; the CLI and the client
+ * library as an operator and a service use them; every wait polls a condition with a deadline.
+ */
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+
+import { createSelfSignedTls } from '@coffer/api';
+import { CofferClient } from '@coffer/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  cleanEnv,
+  processDeadlineMs,
+  runCoffer,
+  startCofferServer,
+  type Ran,
+  type ServerProcess,
+} from './coffer_processes.ts';
+
+interface Node {
+  readonly id: number;
+  readonly dir: string;
+  readonly grpc: string;
+  readonly cluster: string;
+  process: ServerProcess | undefined;
+}
+
+const secretValue = 'canary-cluster-e2e-7d41';
+let root = '';
+let caFile = '';
+let share = '';
+let rootFile = '';
+const nodes = new Map<number, Node>();
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+function node(id: number): Node {
+  const found = nodes.get(id);
+  if (found === undefined) {
+    throw new Error(`no node ${id}`);
+  }
+  return found;
+}
+
+function coffer(id: number, args: readonly string[], stdin = ''): Promise<Ran> {
+  const env = cleanEnv(root, { COFFER_ADDR: node(id).grpc, COFFER_CACERT: caFile });
+  return runCoffer(args, { env, stdin });
+}
+
+async function ok(id: number, args: readonly string[], stdin = ''): Promise<string> {
+  const ran = await coffer(id, args, stdin);
+  if (ran.code !== 0) {
+    throw new Error(`coffer ${args.join(' ')} on node ${id} exited ${ran.code}: ${ran.stderr}`);
+  }
+  return ran.stdout;
+}
+
+/** Polls `condition` every 100 ms until it holds, failing after `deadlineMs`. */
+async function waitFor(
+  what: string,
+  condition: () => Promise<boolean>,
+  deadlineMs = 30_000,
+): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    if (
+      await condition().catch((error: unknown) => {
+        last = error;
+        return false;
+      })
+    ) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const why = last instanceof Error ? `: ${last.message}` : '';
+  throw new Error(`timed out waiting for ${what}${why}`);
+}
+
+async function writeConfig(n: Node, joinTokenFile?: string): Promise<string> {
+  const file = join(n.dir, 'coffer.yaml');
+  const http = await freePort();
+  await writeFile(
+    file,
+    [
+      `node_id: ${n.id}`,
+      'storage:',
+      `  path: ${join(n.dir, 'data')}`,
+      'listeners:',
+      '  grpc:',
+      `    address: ${n.grpc}`,
+      `    tls_cert_file: ${caFile}`,
+      `    tls_key_file: ${join(root, 'key.pem')}`,
+      '  http:',
+      `    address: 127.0.0.1:${http}`,
+      'cluster:',
+      `  address: ${n.cluster}`,
+      '  server_stabilization_time_ms: 500',
+      ...(joinTokenFile === undefined ? [] : [`  join_token_file: ${joinTokenFile}`]),
+      'log:',
+      `  file: ${join(n.dir, 'server.log')}`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+async function start(n: Node, joinTokenFile?: string): Promise<void> {
+  const config = await writeConfig(n, joinTokenFile);
+  n.process = await startCofferServer(config, cleanEnv(root));
+}
+
+async function status(id: number): Promise<Record<string, unknown>> {
+  return JSON.parse((await coffer(id, ['status', '--format', 'json'])).stdout) as Record<
+    string,
+    unknown
+  >;
+}
+
+async function peers(id: number): Promise<{ node_id: string; voter: boolean; leader: boolean }[]> {
+  const listed = JSON.parse(
+    await ok(id, ['operator', 'raft', 'list-peers', '--format', 'json', '--token-file', rootFile]),
+  ) as { servers: { node_id: string; voter: boolean; leader: boolean }[] };
+  return listed.servers;
+}
+
+function client(id: number, caCert: Buffer, token: string): CofferClient {
+  return new CofferClient({ address: node(id).grpc, caCert }).withToken(token);
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'coffer-cluster-e2e-'));
+  const tls = await createSelfSignedTls({ hosts: ['localhost', '127.0.0.1'] });
+  caFile = join(root, 'ca.pem');
+  await writeFile(caFile, tls.certPem);
+  await writeFile(join(root, 'key.pem'), tls.keyPem, { mode: 0o600 });
+  for (const id of [1, 2, 3]) {
+    const dir = await mkdtemp(join(root, `node-${id}-`));
+    nodes.set(id, {
+      id,
+      dir,
+      grpc: `127.0.0.1:${await freePort()}`,
+      cluster: `127.0.0.1:${await freePort()}`,
+      process: undefined,
+    });
+  }
+  await start(node(1));
+}, processDeadlineMs);
+
+afterAll(async () => {
+  for (const n of nodes.values()) {
+    await n.process?.stop();
+  }
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('a three-node cluster of real processes', () => {
+  it('forms by init and two joins, forwards from standbys, and survives SIGKILL of the leader', async () => {
+    const init = JSON.parse(
+      await ok(1, [
+        'operator',
+        'init',
+        '--key-shares',
+        '1',
+        '--key-threshold',
+        '1',
+        '--format',
+        'json',
+      ]),
+    ) as { keys: string[]; root_token: string };
+    share = init.keys[0] ?? '';
+    rootFile = join(root, 'root.token');
+    await writeFile(rootFile, init.root_token, { mode: 0o600 });
+    await ok(1, ['operator', 'unseal'], `${share}\n`);
+    const asRoot = ['--token-file', rootFile];
+    await waitFor('node 1 active', async () => (await status(1))['sealed'] === false);
+    await ok(1, ['secrets', 'enable', '--path', 'secret', 'kv', ...asRoot]);
+    await ok(1, ['kv', 'put', 'secret/app/db', `password=${secretValue}`, ...asRoot]);
+
+    for (const id of [2, 3]) {
+      const token = (await ok(1, ['operator', 'raft', 'join-token', ...asRoot])).trim();
+      expect(token).toMatch(/^cjt1\./);
+      const tokenFile = join(node(id).dir, 'join.token');
+      await writeFile(tokenFile, token, { mode: 0o600 });
+      await start(node(id), tokenFile);
+    }
+    for (const id of [2, 3]) {
+      await waitFor(
+        `node ${id} to take in the state`,
+        async () => (await status(id))['initialized'] === true,
+      );
+      await ok(id, ['operator', 'unseal'], `${share}\n`);
+    }
+    await waitFor('three voters', async () => (await peers(1)).filter((p) => p.voter).length === 3);
+
+    const caCert = await readFile(caFile);
+    for (const id of [2, 3]) {
+      const read = await client(id, caCert, init.root_token).kv.get({
+        mount: 'secret',
+        path: 'app/db',
+      });
+      expect(read.data['data']).toEqual({ password: secretValue });
+    }
+    await client(3, caCert, init.root_token).kv.put({
+      mount: 'secret',
+      path: 'app/from-standby',
+      data: { written: 'through node 3' },
+    });
+
+    // The leader dies without warning; the survivors elect another and keep serving.
+    const leaderId = Number((await peers(1)).find((p) => p.leader)?.node_id);
+    const leader = node(leaderId);
+    leader.process?.child.kill('SIGKILL');
+    await leader.process?.stop();
+    leader.process = undefined;
+    const survivor = [1, 2, 3].find((id) => id !== leaderId) ?? 0;
+    const killedAt = Date.now();
+    await waitFor('a write after the leader died', async () => {
+      await client(survivor, caCert, init.root_token).kv.put({
+        mount: 'secret',
+        path: 'app/after-kill',
+        data: { written: 'after the kill' },
+      });
+      return true;
+    });
+    console.log(`writes resumed ${Date.now() - killedAt} ms after SIGKILL of node ${leaderId}`);
+
+    // The killed node restarts sealed, unseals, catches up and serves again.
+    await start(leader);
+    await ok(leaderId, ['operator', 'unseal'], `${share}\n`);
+    await waitFor(`node ${leaderId} to serve the write made while it was down`, async () => {
+      const read = await client(leaderId, caCert, init.root_token).kv.get({
+        mount: 'secret',
+        path: 'app/after-kill',
+      });
+      return (
+        (read.data['data'] as Record<string, unknown> | undefined)?.['written'] ===
+        'after the kill'
+      );
+    });
+  }, 180_000);
+
+  it('the cluster port refuses a client without a certificate at the handshake', async () => {
+    const [host, port] = node(2).cluster.split(':');
+    const socket = connect({ host, port: Number(port), rejectUnauthorized: false });
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once('error', (error: Error) => {
+        resolve(`error: ${error.message}`);
+      });
+      socket.once('close', () => {
+        resolve('closed');
+      });
+      socket.once('data', () => {
+        resolve('data');
+      });
+      socket.once('secureConnect', () => {
+        socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      });
+    });
+    socket.destroy();
+    expect(outcome).not.toBe('data');
+  });
+});

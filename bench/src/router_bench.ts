@@ -11,9 +11,12 @@
  * `--seconds` per operation, so load from other processes falls on both alike.
  *
  * Options: --seconds <n> per operation and audit setting (default 4), --slice-seconds <n>
- * (default 1), --concurrency <n> (default 64).
+ * (default 1), --concurrency <n> (default 64), --only read|write, --audit on|off (one setting
+ * only), --profile <dir> (a V8 CPU profile of each operation's measured slices, without set-up
+ * and warm-up, written to <dir>/router-<operation>.cpuprofile).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,6 +42,8 @@ const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined;
 const auditIndex = process.argv.indexOf('--audit');
 const auditSettings = auditIndex >= 0 ? [process.argv[auditIndex + 1] === 'on'] : [false, true];
+const profileIndex = process.argv.indexOf('--profile');
+const profileDir = profileIndex >= 0 ? process.argv[profileIndex + 1] : undefined;
 const pathCount = 256;
 const targets = { read: 20_000, write: 5_000 };
 
@@ -134,13 +139,41 @@ async function setUp(
   return { node, rootToken, token };
 }
 
+/** Profiles run() with the V8 CPU profiler into profileDir/name.cpuprofile (if asked). */
+async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
+  if (profileDir === undefined) {
+    return run();
+  }
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 }); // µs
+  await session.post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(join(profileDir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 /** Alternates audit off and on in slices for one operation; sums each side. */
 async function measure(
+  node: CofferNode,
+  operation: { readonly name: string; readonly request: (i: number) => CoreRequest },
+  setAudit: (on: boolean) => Promise<void>,
+): Promise<{ off: Totals; on: Totals }> {
+  const { name, request } = operation;
+  await closedLoop(node, request, 1); // warm-up
+  return profiled(`router-${name}`, () => measureSlices(node, request, setAudit));
+}
+
+async function measureSlices(
   node: CofferNode,
   request: (i: number) => CoreRequest,
   setAudit: (on: boolean) => Promise<void>,
 ): Promise<{ off: Totals; on: Totals }> {
-  await closedLoop(node, request, 1); // warm-up
   const off: Totals = { count: 0, seconds: 0, latenciesMs: [], cpuMicros: 0 };
   const on: Totals = { count: 0, seconds: 0, latenciesMs: [], cpuMicros: 0 };
   for (let elapsed = 0; elapsed < phaseSeconds; elapsed += sliceSeconds) {
@@ -215,7 +248,7 @@ async function main(): Promise<void> {
     const results: Record<string, { off: Totals; on: Totals }> = {};
     for (const [name, request] of Object.entries(operations)) {
       if (only === undefined || only === name) {
-        results[name] = await measure(node, request, setAudit);
+        results[name] = await measure(node, { name, request }, setAudit);
       }
     }
     report(results);

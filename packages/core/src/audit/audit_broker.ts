@@ -28,7 +28,7 @@ import {
   type AuditResponseInput,
 } from './audit_entry.ts';
 import { auditErrorCode, type OpenAuditFile } from './audit_file_handle.ts';
-import { auditChainGenesis, auditHash } from './audit_hash.ts';
+import { AuditHashMemo, auditChainGenesis, auditHash } from './audit_hash.ts';
 import { FileAuditDevice } from './file_audit_device.ts';
 
 /** Where the broker reports device failures: non-secret fields only. */
@@ -121,7 +121,7 @@ export class AuditBroker {
     }
     this.#devices.set(name, {
       record,
-      hashing: { salt, hmacAccessor: options.hmacAccessor },
+      hashing: { salt, hmacAccessor: options.hmacAccessor, memo: new AuditHashMemo(salt) },
       device,
     });
   }
@@ -184,14 +184,23 @@ export class AuditBroker {
     if (this.#devices.size === 0) {
       return;
     }
-    const writes = [...this.#devices.entries()].map(([name, { hashing, device }]) =>
-      device.log(format(hashing)).catch((error: unknown) => {
-        this.#recordFailure(name, device.path, error);
-        throw error;
-      }),
-    );
+    const writes: Promise<void>[] = [];
+    for (const [name, { hashing, device }] of this.#devices) {
+      writes.push(
+        device.log(format(hashing)).catch((error: unknown) => {
+          this.#recordFailure(name, device.path, error);
+          throw error;
+        }),
+      );
+    }
+    const [only] = writes;
     try {
-      await Promise.any(writes);
+      // NB: one device (the usual case) needs no race; its failure is wrapped as Promise.any's.
+      await (writes.length === 1 && only !== undefined
+        ? only.catch((error: unknown) => {
+            throw new AggregateError([error], 'All promises were rejected');
+          })
+        : Promise.any(writes));
     } catch (error) {
       throw new CoreError(
         CoreErrorCode.auditUnavailable,

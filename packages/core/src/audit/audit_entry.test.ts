@@ -2,12 +2,14 @@
  * Goal: entries hash tokens, accessors (unless hmac_accessor is false), metadata values and data
  * strings, keep the rest in clear, omit absent blocks, and accept the router's record shapes
  * (policies, timeMs, lease, AuthInfo's leaseDurationSeconds, an error object).
+ * With a device's memo (the caller's token hash found by its token key, the accessor's by
+ * itself, the request data hashed once for both lines of a request), entries are the same.
  * Method: hand-built inputs formatted with a fresh salt, compared field by field.
  */
 import { describe, expect, it } from 'vitest';
 
 import { formatRequestEntry, formatResponseEntry } from './audit_entry.ts';
-import { auditHash, newAuditSalt } from './audit_hash.ts';
+import { AuditHashMemo, auditHash, newAuditSalt } from './audit_hash.ts';
 
 describe('formatRequestEntry', () => {
   const input = {
@@ -92,6 +94,33 @@ describe('formatRequestEntry', () => {
         },
       },
       error: 'COFFER_CORE_INTERNAL: Retry later',
+    });
+  });
+
+  it('a device memo gives the same lines, and hashes request data once per request', () => {
+    const salt = newAuditSalt();
+    const plain = { salt, hmacAccessor: true };
+    const memo = { ...plain, memo: new AuditHashMemo(salt) };
+    const data = { data: { password: 'p1' } };
+    const request = { ...input, clientTokenKey: 'key-of-token-secret', data };
+    const response = { ...request, response: { data: { ok: 'yes' } }, error: undefined };
+    for (let round = 0; round < 2; round++) {
+      const requestLine = formatRequestEntry(memo, request, 7);
+      expect(requestLine).toEqual(formatRequestEntry(plain, request, 7));
+      expect(formatResponseEntry(memo, response, 8)).toEqual(
+        formatResponseEntry(plain, response, 8),
+      );
+      expect(requestLine.request).toMatchObject({
+        client_token: auditHash(salt, 'token-secret'),
+        client_token_accessor: auditHash(salt, 'accessor-public'),
+        data: { data: { password: auditHash(salt, 'p1') } },
+      });
+      expect(JSON.stringify(requestLine)).not.toContain('key-of-token-secret');
+    }
+    // The response line took the request's hashed data back: the same object is hashed anew.
+    data.data.password = 'p2';
+    expect(formatRequestEntry(memo, request, 9).request.data).toEqual({
+      data: { password: auditHash(salt, 'p2') },
     });
   });
 });

@@ -9,7 +9,7 @@
  * operation, path, mount type and accessor, remote address, policies, display name, TTLs, lease
  * ids, warnings and the error (errors never carry a secret, by the CoreError rule).
  */
-import { auditHash, hashStrings } from './audit_hash.ts';
+import { auditHash, hashStrings, type AuditHashMemo } from './audit_hash.ts';
 
 /** A token's description in an audit input (the caller's, or the one a login issued). */
 export interface AuditAuthInput {
@@ -30,6 +30,11 @@ export interface AuditRequestInput {
   readonly path: string;
   readonly data?: Readonly<Record<string, unknown>> | undefined;
   readonly clientToken?: string | undefined;
+  /**
+   * The token store's key of clientToken, once the store validated it: lets a device find the
+   * token's hash in its memo instead of computing it again. Never written to a line.
+   */
+  readonly clientTokenKey?: string | undefined;
   readonly clientTokenAccessor?: string | undefined;
   readonly remoteAddress?: string | undefined;
   readonly mountType?: string | undefined;
@@ -127,6 +132,8 @@ export interface AuditHashing {
   readonly salt: Uint8Array;
   /** Vault's `hmac_accessor`: true (the default) hashes token accessors. */
   readonly hmacAccessor: boolean;
+  /** The caller's token and accessor hashes under this salt, remembered across requests. */
+  readonly memo?: AuditHashMemo | undefined;
 }
 
 function maybeHash(salt: Uint8Array, value: string | undefined): string | undefined {
@@ -155,18 +162,60 @@ function formatAuth(hashing: AuditHashing, auth: AuditAuthInput): AuditAuthEntry
   };
 }
 
-function formatRequest(hashing: AuditHashing, input: AuditRequestInput): AuditRequestEntry {
+/** The hash of the caller's token: from the device's memo when the token was validated. */
+function hashClientToken(hashing: AuditHashing, input: AuditRequestInput): string | undefined {
+  const { clientToken, clientTokenKey } = input;
+  if (clientToken === undefined) {
+    return undefined;
+  }
+  return hashing.memo === undefined || clientTokenKey === undefined
+    ? auditHash(hashing.salt, clientToken)
+    : hashing.memo.clientToken(clientTokenKey, clientToken);
+}
+
+/** The caller's accessor as the device records it (hashed unless `hmac_accessor=false`). */
+function hashCallerAccessor(
+  hashing: AuditHashing,
+  accessor: string | undefined,
+): string | undefined {
+  if (accessor === undefined || !hashing.hmacAccessor) {
+    return accessor;
+  }
+  return hashing.memo === undefined
+    ? auditHash(hashing.salt, accessor)
+    : hashing.memo.accessor(accessor);
+}
+
+/** The hashed request data; `response`: for the response line (the request's last). */
+function hashRequestData(
+  hashing: AuditHashing,
+  data: Readonly<Record<string, unknown>> | undefined,
+  response: boolean,
+): unknown {
+  if (data === undefined) {
+    return undefined;
+  }
+  return hashing.memo === undefined
+    ? hashStrings(hashing.salt, data)
+    : hashing.memo.requestData(data, response);
+}
+
+function formatRequest(
+  hashing: AuditHashing,
+  input: AuditRequestInput,
+  response: boolean,
+): AuditRequestEntry {
   return {
     id: input.requestId,
     operation: input.operation,
     path: input.path,
     mount_type: input.mountType,
     mount_accessor: input.mountAccessor,
-    client_token: maybeHash(hashing.salt, input.clientToken),
-    client_token_accessor: hashAccessor(hashing, input.clientTokenAccessor),
+    client_token: hashClientToken(hashing, input),
+    client_token_accessor: hashCallerAccessor(hashing, input.clientTokenAccessor),
     remote_address: input.remoteAddress,
     wrap_ttl: input.wrapTtlSeconds,
-    data: input.data === undefined ? undefined : hashStrings(hashing.salt, input.data),
+    data: hashRequestData(hashing, input.data, response),
     policy_results:
       input.policyAllowed === undefined ? undefined : { allowed: input.policyAllowed },
   };
@@ -202,6 +251,17 @@ function callerAuth(hashing: AuditHashing, input: AuditRequestInput): AuditAuthE
   return input.policies === undefined ? undefined : { policies: [...input.policies] };
 }
 
+/** The last instant formatted, and its text: lines written in the same millisecond share it. */
+let lastTime = { ms: Number.NaN, text: '' };
+
+/** An instant as RFC 3339 with milliseconds, UTC. */
+function isoTime(ms: number): string {
+  if (ms !== lastTime.ms) {
+    lastTime = { ms, text: new Date(ms).toISOString() };
+  }
+  return lastTime.text;
+}
+
 /** The entry a device writes for a request, at input.timeMs (else nowMs). */
 export function formatRequestEntry(
   hashing: AuditHashing,
@@ -210,9 +270,9 @@ export function formatRequestEntry(
 ): AuditEntry {
   return {
     type: 'request',
-    time: new Date(input.timeMs ?? nowMs).toISOString(),
+    time: isoTime(input.timeMs ?? nowMs),
     auth: callerAuth(hashing, input),
-    request: formatRequest(hashing, input),
+    request: formatRequest(hashing, input, false),
   };
 }
 
@@ -225,9 +285,9 @@ export function formatResponseEntry(
   const error = input.error;
   return {
     type: 'response',
-    time: new Date(nowMs).toISOString(),
+    time: isoTime(nowMs),
     auth: callerAuth(hashing, input),
-    request: formatRequest(hashing, input),
+    request: formatRequest(hashing, input, true),
     response:
       input.response === undefined ? undefined : formatResponseBody(hashing, input.response),
     error: typeof error === 'object' ? `${error.code}: ${error.message}` : error,

@@ -4,6 +4,8 @@
  * HMAC of its fixed input.
  * Method: RFC 4231 test case 2 as a known answer; hand-built inputs.
  */
+import { createHmac } from 'node:crypto';
+
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -50,5 +52,13 @@ describe('auditHash', () => {
     expect(line).toContain(auditHash(salt, 'HIDDEN-CANARY'));
     expect(line).not.toContain('HIDDEN-CANARY');
     expect(Object.getPrototypeOf(hashed)).toBe(Object.prototype);
+  });
+
+  it('auditHash of the empty string is the HMAC of no bytes (remembered per salt)', () => {
+    const salt = newAuditSalt();
+    const expected = `hmac-sha256:${createHmac('sha256', salt).update('').digest('hex')}`;
+    expect(auditHash(salt, '')).toBe(expected);
+    expect(auditHash(salt, '')).toBe(expected);
+    expect(auditHash(newAuditSalt(), '')).not.toBe(expected);
   });
 });

@@ -55,6 +55,11 @@ function refuse(reason: string): AclDecision {
   return { allowed: false, reason };
 }
 
+/** A refusal naming the rule that decided it (quoted only when refusing, not per request). */
+function refuseByRule(permissions: Permissions, why: string): AclDecision {
+  return refuse(`the rule ${quote(permissions.pattern.pattern)}${why}`);
+}
+
 function wrappingReason(permissions: Permissions, ttl: number | undefined): string | undefined {
   const { minWrappingTtlSeconds: min, maxWrappingTtlSeconds: max } = permissions;
   const pattern = quote(permissions.pattern.pattern);
@@ -184,16 +189,15 @@ export class Acl {
     if (permissions === undefined) {
       return refuse(`no policy rule matches the path ${quote(request.path)}`);
     }
-    const pattern = quote(permissions.pattern.pattern);
     const capabilities = permissions.capabilities;
     if (capabilities.has(Capability.deny)) {
-      return refuse(`the rule ${pattern} denies the path`);
+      return refuseByRule(permissions, ' denies the path');
     }
     if (!capabilities.has(operation)) {
-      return refuse(`the rule ${pattern} does not grant "${operation}"`);
+      return refuseByRule(permissions, ` does not grant "${operation}"`);
     }
     if (request.sudo === true && !capabilities.has(Capability.sudo)) {
-      return refuse(`the rule ${pattern} does not grant "sudo", which this path needs`);
+      return refuseByRule(permissions, ' does not grant "sudo", which this path needs');
     }
     const wrapping = wrappingReason(permissions, request.wrapTtlSeconds);
     if (wrapping !== undefined) {
@@ -202,7 +206,7 @@ export class Acl {
     if (parameterOperations.has(operation)) {
       const reason = checkParameters(permissions, request.data ?? {});
       if (reason !== undefined) {
-        return refuse(`the rule ${pattern}: ${reason}`);
+        return refuseByRule(permissions, `: ${reason}`);
       }
     }
     return capabilities.has(Capability.sudo) ? allowedWithSudo : allowedWithoutSudo;

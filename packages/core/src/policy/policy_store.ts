@@ -81,6 +81,8 @@ export class PolicyStore {
   readonly #aclCacheSizeMax: number;
   readonly #policies = new Map<string, CachedPolicy>();
   readonly #acls = new Map<string, Acl>();
+  /** Normalized, sorted policy names by the JSON text of the list a token presents. */
+  readonly #names = new Map<string, readonly string[]>();
 
   constructor(options: PolicyStoreOptions) {
     this.#storage = options.storage;
@@ -134,18 +136,10 @@ export class PolicyStore {
    * Vault does); `root` among them gives the root ACL.
    */
   async acl(names: readonly string[]): Promise<Acl> {
-    const normalized = new Set<string>();
-    for (const raw of names) {
-      try {
-        normalized.add(normalizePolicyName(raw));
-      } catch {
-        // A name that cannot be stored names no policy: skip it like an unknown one.
-      }
-    }
-    if (normalized.has(rootPolicyName)) {
+    const sorted = this.#normalizedNames(names);
+    if (sorted.includes(rootPolicyName)) {
       return rootAcl;
     }
-    const sorted = [...normalized].sort();
     const loaded = await Promise.all(
       sorted.map(async (name) => [name, await this.#load(name)] as const),
     );
@@ -166,6 +160,36 @@ export class PolicyStore {
       }
     }
     return acl;
+  }
+
+  /**
+   * The distinct normalized names of a token's policies, sorted; names that cannot be stored
+   * are skipped (they name no policy). Remembered by the list's JSON text, an exact key: a
+   * token presents the same list on every request.
+   */
+  #normalizedNames(names: readonly string[]): readonly string[] {
+    const key = JSON.stringify(names);
+    const known = this.#names.get(key);
+    if (known !== undefined) {
+      return known;
+    }
+    const normalized = new Set<string>();
+    for (const raw of names) {
+      try {
+        normalized.add(normalizePolicyName(raw));
+      } catch {
+        // A name that cannot be stored names no policy: skip it like an unknown one.
+      }
+    }
+    const sorted = Object.freeze([...normalized].sort());
+    this.#names.set(key, sorted);
+    if (this.#names.size > this.#aclCacheSizeMax) {
+      const oldest = this.#names.keys().next().value;
+      if (oldest !== undefined) {
+        this.#names.delete(oldest);
+      }
+    }
+    return sorted;
   }
 
   /** Every assignable policy name, sorted: stored ones, `default` and `root`. */

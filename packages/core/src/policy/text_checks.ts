@@ -9,6 +9,18 @@ export function isControlCode(code: number): boolean {
   return code <= 0x1f || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
 }
 
+const printableAscii = /^[\x20-\x7e]*$/u;
+const slash = 0x2f;
+const dot = 0x2e;
+
+/**
+ * True when every character of text is printable ASCII (U+0020 to U+007E): then it holds no
+ * control character and no surrogate, and it is its own NFC form.
+ */
+function isPrintableAscii(text: string): boolean {
+  return printableAscii.test(text);
+}
+
 /** True when text holds a control character. */
 export function hasControlCharacter(text: string): boolean {
   for (let i = 0; i < text.length; i += 1) {
@@ -44,16 +56,43 @@ export function hasLoneSurrogate(text: string): boolean {
  * than let `secret/a/../b` match `secret/a/*`.
  */
 export function isCanonicalPath(path: string): boolean {
-  if (hasControlCharacter(path) || hasLoneSurrogate(path) || path.includes('%')) {
+  // NB: printable ASCII (almost every path) holds no control character or surrogate and is its
+  // own NFC form, so the costlier checks run only for other text.
+  if (
+    !isPrintableAscii(path) &&
+    (hasControlCharacter(path) || hasLoneSurrogate(path) || path.normalize('NFC') !== path)
+  ) {
     return false;
   }
-  if (path.normalize('NFC') !== path) {
+  if (path.includes('%')) {
     return false;
   }
-  const withoutLeading = path.replace(/^\/+/u, '');
-  const body = withoutLeading.endsWith('/') ? withoutLeading.slice(0, -1) : withoutLeading;
-  if (body === '') {
-    return true;
+  let start = 0;
+  while (path.charCodeAt(start) === slash) {
+    start += 1;
   }
-  return body.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+  const end =
+    path.length > start && path.charCodeAt(path.length - 1) === slash
+      ? path.length - 1
+      : path.length;
+  return start === end || segmentsArePlain(path, start, end);
+}
+
+/** True when no segment of path[start, end) is empty, `.` or `..` (without splitting it). */
+function segmentsArePlain(path: string, start: number, end: number): boolean {
+  for (let from = start; ;) {
+    const found = path.indexOf('/', from);
+    const to = found === -1 || found >= end ? end : found;
+    const length = to - from;
+    if (
+      length === 0 ||
+      (length <= 2 && path.charCodeAt(from) === dot && path.charCodeAt(to - 1) === dot)
+    ) {
+      return false;
+    }
+    if (to === end) {
+      return true;
+    }
+    from = to + 1;
+  }
 }

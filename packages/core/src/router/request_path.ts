@@ -36,14 +36,10 @@ const controlCharacter = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
 // Lone surrogates cannot be UTF-8.
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
 
-/** Validates a request path; throws COFFER_CORE_INVALID_PATH naming what is wrong. */
-export function validateRequestPath(raw: string): RequestPath {
-  if (typeof raw !== 'string') {
-    throw refuse(String(raw), 'is not a string');
-  }
-  if (raw.length > requestPathLengthMax) {
-    throw refuse(raw, `is longer than ${requestPathLengthMax} characters`);
-  }
+const printableAscii = /^[\x20-\x7e]*$/u;
+
+/** The checks of a path that is not all printable ASCII: UTF-8, NFC, no control character. */
+function checkText(raw: string): void {
   if (loneSurrogate.test(raw) || raw.includes('\ufffd')) {
     // NB: decoders turn invalid UTF-8 into U+FFFD, so a path holding it was not valid UTF-8.
     throw refuse(raw, 'is not valid UTF-8');
@@ -53,6 +49,21 @@ export function validateRequestPath(raw: string): RequestPath {
   }
   if (controlCharacter.test(raw)) {
     throw refuse(raw, 'contains a control character');
+  }
+}
+
+/** Validates a request path; throws COFFER_CORE_INVALID_PATH naming what is wrong. */
+export function validateRequestPath(raw: string): RequestPath {
+  if (typeof raw !== 'string') {
+    throw refuse(String(raw), 'is not a string');
+  }
+  if (raw.length > requestPathLengthMax) {
+    throw refuse(raw, `is longer than ${requestPathLengthMax} characters`);
+  }
+  // NB: printable ASCII (almost every path) holds no surrogate, U+FFFD or control character
+  // and is its own NFC form: the costlier checks run only for other text.
+  if (!printableAscii.test(raw)) {
+    checkText(raw);
   }
   if (raw.includes('%')) {
     throw refuse(raw, 'contains "%": URL-decode the path once, and do not encode segments twice');

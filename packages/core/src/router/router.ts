@@ -70,7 +70,6 @@ export interface RouterOptions<Token extends ValidToken> {
 }
 
 const operations = new Set<string>(Object.values(Operation));
-const encoder = new TextEncoder();
 
 /** A request's wrapping TTL when it asks for `sys/wrapping/wrap` without one: 5 minutes. */
 const wrapTtlDefaultSeconds = 300;
@@ -92,9 +91,16 @@ interface RequestContext<Token> {
   wrapsUnauthenticated?: boolean;
 }
 
+/** An audit record as the pipeline fills it in. */
+type RecordInProgress = { -readonly [K in keyof AuditRecord]: AuditRecord[K] };
+
 /** What the pipeline knows about a request so far (for its audit lines). */
 interface Progress<Token> {
-  record: AuditRecord;
+  /**
+   * Filled in place as the pipeline learns more (no copy per step); NB: never changed once the
+   * request line is written, so both lines of a request record the same facts.
+   */
+  readonly record: RecordInProgress;
   token: Token | undefined;
   requestLogged: boolean;
   /** The mount the path resolved to (for metrics labels), once known. */
@@ -120,6 +126,7 @@ export class Router<Token extends ValidToken> {
         path: request.path,
         data: isPlainObject(request.data) ? request.data : undefined,
         clientToken: request.token,
+        clientTokenKey: undefined,
         clientTokenAccessor: undefined,
         remoteAddress: request.clientAddress,
         mountType: undefined,
@@ -164,12 +171,10 @@ export class Router<Token extends ValidToken> {
     const match = found === undefined ? undefined : matchRoute(found.mount.routes, found.relative);
     const route = match?.compiled.route;
     if (found !== undefined) {
-      progress.record = {
-        ...progress.record,
-        path,
-        mountType: found.mount.entry.type,
-        mountAccessor: found.mount.entry.accessor,
-      };
+      const { record } = progress;
+      record.path = path;
+      record.mountType = found.mount.entry.type;
+      record.mountAccessor = found.mount.entry.accessor;
     }
     // NB: the token before any answer that depends on the path, so a caller without one
     // learns nothing of what is mounted; logins are the only routes without one.
@@ -204,7 +209,9 @@ export class Router<Token extends ValidToken> {
       requestId: context.requestId,
       nowMs: context.nowMs,
     };
-    const effective = await this.#effectiveOperation(route, unparsed);
+    const effective = isWrite(operation)
+      ? await this.#effectiveOperation(route, unparsed)
+      : operation;
     const sudo =
       caller === undefined
         ? false
@@ -227,12 +234,11 @@ export class Router<Token extends ValidToken> {
   /** Audits the allowed request, spends a use, runs it, and settles the token's uses. */
   async #run(context: RequestContext<Token>, target: Target): Promise<CoreSuccess> {
     const { progress } = context;
-    progress.record = {
-      ...progress.record,
-      policyAllowed: target.request.caller === undefined ? undefined : true,
-    };
+    progress.record.policyAllowed = target.request.caller === undefined ? undefined : true;
     await this.#logRequest(progress);
-    await this.#spendUse(context);
+    if (progress.token !== undefined && progress.token.numUses > 0) {
+      await this.#spendUse(context);
+    }
     try {
       return await this.#execute(context, target);
     } finally {
@@ -260,11 +266,10 @@ export class Router<Token extends ValidToken> {
     }
     progress.token = token;
     const caller = this.#o.tokens.callerOf(token);
-    progress.record = {
-      ...progress.record,
-      clientTokenAccessor: caller.accessor,
-      policies: token.policies,
-    };
+    const { record } = progress;
+    record.clientTokenKey = token.key;
+    record.clientTokenAccessor = caller.accessor;
+    record.policies = token.policies;
     return caller;
   }
 
@@ -354,7 +359,7 @@ export class Router<Token extends ValidToken> {
    * never overwrite); without one, every write is an `update` (Vault's rule).
    */
   async #effectiveOperation(route: Route, request: BackendRequest): Promise<Operation> {
-    if (request.operation !== Operation.update && request.operation !== Operation.create) {
+    if (!isWrite(request.operation)) {
       return request.operation;
     }
     if (route.exists === undefined) {
@@ -372,15 +377,15 @@ export class Router<Token extends ValidToken> {
     const acl = await this.#o.policies.acl(token.policies);
     const decision = acl.check(check);
     if (!decision.allowed) {
-      progress.record = { ...progress.record, policyAllowed: false };
+      progress.record.policyAllowed = false;
       throw permissionDenied();
     }
     return decision.sudo;
   }
 
-  async #logRequest(progress: Progress<Token>): Promise<void> {
+  #logRequest(progress: Progress<Token>): Promise<void> {
     progress.requestLogged = true;
-    await this.#o.audit.logRequest(progress.record);
+    return this.#o.audit.logRequest(progress.record);
   }
 
   /** Audits a failed request (request and response lines) and answers it. */
@@ -442,7 +447,9 @@ export class Router<Token extends ValidToken> {
     const limit = this.#o.requestBytesMax ?? requestBytesMaxDefault;
     let size: number;
     try {
-      size = encoder.encode(JSON.stringify(data)).length;
+      // NB: the UTF-8 length without encoding (JSON.stringify never emits a lone surrogate).
+      const json = JSON.stringify(data) as string | undefined;
+      size = json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
     } catch {
       throw new CoreError(CoreErrorCode.invalidRequest, 'Send the request data as plain JSON');
     }
@@ -471,6 +478,11 @@ function validateWrapTtl(ttl: unknown): number | undefined {
     );
   }
   return ttl;
+}
+
+/** A create or an update: the operations whose kind the route's existence check decides. */
+function isWrite(operation: Operation): boolean {
+  return operation === Operation.update || operation === Operation.create;
 }
 
 function validateOperation(operation: unknown): Operation {

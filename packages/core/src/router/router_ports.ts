@@ -71,6 +71,11 @@ export interface AuditRecord {
   readonly path: string;
   readonly data: RequestData | undefined;
   readonly clientToken: string | undefined;
+  /**
+   * The storage key of clientToken once the token store validated it (a keyed hash, never the
+   * id): the broker finds the token's audit hash by it instead of computing it per line.
+   */
+  readonly clientTokenKey?: string | undefined;
   readonly clientTokenAccessor: string | undefined;
   readonly remoteAddress: string | undefined;
   readonly mountType: string | undefined;

@@ -1,7 +1,8 @@
 /**
  * The KV version 2 secrets engine (Vault's kv-v2): versioned secrets with check-and-set,
  * soft delete, undelete, destroy, per-key metadata and folder listing. One route per API path;
- * the engine keeps no state in memory, so every node serves a mount from storage alone.
+ * the engine keeps no state in memory, so every node serves a mount from storage alone (reads
+ * keep decoded metadata only as a cache checked against the stored version: kv_storage.ts).
  */
 import { CoreError, CoreErrorCode } from '../../errors.ts';
 import type { Backend, MountInfo } from '../../router/backend.ts';

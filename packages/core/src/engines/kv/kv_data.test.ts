@@ -76,6 +76,43 @@ describe('kv data', () => {
     expect(reads).toEqual(['versionOf metadata/x']);
   });
 
+  it('data read decodes the metadata once per stored version, and sees every write at once', async () => {
+    const decoded: string[] = [];
+    const h = new KvHarness((memory): StorageView => ({
+      get: (key) => memory.get(key),
+      getVersioned: (key) => {
+        decoded.push(key);
+        return memory.getVersioned(key);
+      },
+      versionOf: (key) => memory.versionOf(key),
+      list: (prefix, options) => memory.list(prefix, options),
+      write: (batch) => memory.write(batch),
+      sub: (prefix) => memory.sub(prefix),
+    }));
+    await h.put('x', { a: 1 });
+    await h.request('update', 'metadata/x', { custom_metadata: { owner: 'team' } });
+    decoded.length = 0;
+    expect(await h.get('x')).toEqual({ a: 1 });
+    expect(await h.get('x')).toEqual({ a: 1 });
+    expect(decoded).toEqual(['metadata/x']);
+    // A response never shares the cached metadata: changing it changes no later read.
+    const read = await h.data('read', 'data/x');
+    const metadata = read['metadata'] as { custom_metadata: Record<string, string> };
+    metadata.custom_metadata['owner'] = 'changed';
+    expect(await h.data('read', 'data/x')).toMatchObject({
+      metadata: { custom_metadata: { owner: 'team' }, version: 1 },
+    });
+    await h.put('x', { a: 2 });
+    expect(await h.get('x')).toEqual({ a: 2 });
+    await h.request('delete', 'metadata/x');
+    await expect(h.get('x')).rejects.toMatchObject({ code: CoreErrorCode.notFound });
+    await h.put('x', { a: 3 });
+    expect(await h.data('read', 'data/x')).toMatchObject({
+      data: { a: 3 },
+      metadata: { version: 1 },
+    });
+  });
+
   it('data read refuses a missing secret or version with NOT_FOUND', async () => {
     const h = new KvHarness();
     await expect(h.request('read', 'data/none')).rejects.toMatchObject({

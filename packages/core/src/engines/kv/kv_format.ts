@@ -24,6 +24,14 @@ export function goDuration(seconds: number): string {
   return minutes > 0 ? `${minutes}m${rest}s` : `${rest}s`;
 }
 
+/**
+ * A copy of the custom metadata: a response never shares an object with the metadata, which
+ * reads may take from a cache (kv_storage.ts loadMetadataCached).
+ */
+function customMetadataBlock(metadata: KvMetadata): Record<string, string> | null {
+  return metadata.customMetadata === null ? null : { ...metadata.customMetadata };
+}
+
 /** The metadata block of one version (Vault's write response and read `metadata`). */
 export function versionBlock(
   metadata: KvMetadata,
@@ -32,7 +40,7 @@ export function versionBlock(
 ): Record<string, unknown> {
   return {
     created_time: rfc3339(record.createdMs),
-    custom_metadata: metadata.customMetadata,
+    custom_metadata: customMetadataBlock(metadata),
     deletion_time: record.deletionMs === null ? '' : rfc3339(record.deletionMs),
     destroyed: record.destroyed,
     version,
@@ -53,7 +61,7 @@ export function metadataBlock(metadata: KvMetadata): Record<string, unknown> {
     cas_required: metadata.casRequired,
     created_time: rfc3339(metadata.createdMs),
     current_version: metadata.currentVersion,
-    custom_metadata: metadata.customMetadata,
+    custom_metadata: customMetadataBlock(metadata),
     delete_version_after: goDuration(metadata.deleteVersionAfterSeconds),
     max_versions: metadata.maxVersions,
     oldest_version: metadata.oldestVersion,

@@ -11,7 +11,7 @@ import {
   type KvVersionData,
   type KvVersionMetadata,
 } from './kv_model.ts';
-import { findVersionData, inconsistent, loadMetadata } from './kv_storage.ts';
+import { findVersionData, inconsistent, loadMetadataCached } from './kv_storage.ts';
 
 /** What a read found. */
 export type VersionRead =
@@ -43,7 +43,7 @@ export async function readVersion(
 ): Promise<VersionRead> {
   let lastStorageVersion: number | undefined;
   for (let attempt = 0; attempt < readAttemptsMax; attempt++) {
-    const loaded = await loadMetadata(storage, path);
+    const loaded = await loadMetadataCached(storage, path);
     const metadata = loaded.value;
     if (metadata === undefined) {
       return { kind: 'missing' };

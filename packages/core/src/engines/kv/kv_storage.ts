@@ -48,10 +48,26 @@ export function metadataKey(path: string): string {
   return `metadata/${path}`;
 }
 
+/** Prefixes remembered (a pure function of the path; every read and write needs one). */
+const versionDataPrefixes = new Map<string, string>();
+const versionDataPrefixesMax = 4096;
+
 /** The storage prefix of every version's data of a secret (ends with `/`). */
 export function versionDataPrefix(path: string): string {
+  const known = versionDataPrefixes.get(path);
+  if (known !== undefined) {
+    return known;
+  }
   // NB: the one-shot hash (of path's UTF-8 bytes) is about twice as fast as createHash here.
-  return `versions/${hash('sha256', path, 'hex')}/`;
+  const prefix = `versions/${hash('sha256', path, 'hex')}/`;
+  versionDataPrefixes.set(path, prefix);
+  if (versionDataPrefixes.size > versionDataPrefixesMax) {
+    const oldest = versionDataPrefixes.keys().next().value;
+    if (oldest !== undefined) {
+      versionDataPrefixes.delete(oldest);
+    }
+  }
+  return prefix;
 }
 
 /** The storage key of one version's data. */
@@ -76,6 +92,78 @@ export async function loadConfigRecord(storage: StorageView): Promise<LoadedReco
 /** The mount's config, or the defaults when none was written. */
 export async function loadConfig(storage: StorageView): Promise<KvConfig> {
   return (await loadConfigRecord(storage)).value ?? kvDefaults;
+}
+
+/** Decoded metadata kept per mount; the oldest goes first. */
+const metadataCacheEntriesMax = 2048;
+
+/**
+ * Decoded metadata by key, per mount view (weak: an unmounted view takes its cache with it).
+ *
+ * Invariant: an entry is used only when the key's stored version (a local read, no decryption)
+ * is the one it was decoded at; a version is the Raft index of the write, so every applied
+ * change (on any node) misses the cache. Metadata only: never a secret's version data.
+ */
+const metadataCaches = new WeakMap<StorageView, Map<string, CachedMetadata>>();
+
+interface CachedMetadata {
+  readonly value: KvMetadata;
+  readonly storageVersion: number;
+}
+
+function metadataCacheOf(storage: StorageView): Map<string, CachedMetadata> {
+  let cache = metadataCaches.get(storage);
+  if (cache === undefined) {
+    cache = new Map();
+    metadataCaches.set(storage, cache);
+  }
+  return cache;
+}
+
+/** Freezes a decoded record (and everything in it), so no reader can change a cached one. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) {
+      deepFreeze(item);
+    }
+  }
+  return value;
+}
+
+/**
+ * A secret's metadata as {@link loadMetadata} reads it, decrypted and decoded only when its
+ * stored version changed since the last read (reads of a secret far outnumber its writes).
+ */
+export async function loadMetadataCached(
+  storage: StorageView,
+  path: string,
+): Promise<LoadedRecord<KvMetadata>> {
+  const key = metadataKey(path);
+  const cache = metadataCacheOf(storage);
+  const version = await storage.versionOf(key);
+  const cached = cache.get(key);
+  if (cached !== undefined && cached.storageVersion === version) {
+    return cached;
+  }
+  const loaded = await loadMetadata(storage, path);
+  if (loaded.value === undefined || loaded.storageVersion === undefined) {
+    cache.delete(key);
+    return loaded;
+  }
+  const entry: CachedMetadata = {
+    value: deepFreeze(loaded.value),
+    storageVersion: loaded.storageVersion,
+  };
+  cache.delete(key);
+  cache.set(key, entry);
+  if (cache.size > metadataCacheEntriesMax) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) {
+      cache.delete(oldest);
+    }
+  }
+  return entry;
 }
 
 /** A secret's metadata as read; undefined value when the secret does not exist. */

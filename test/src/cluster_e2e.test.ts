@@ -254,8 +254,7 @@ describe('a three-node cluster of real processes', () => {
         path: 'app/after-kill',
       });
       return (
-        (read.data['data'] as Record<string, unknown> | undefined)?.['written'] ===
-        'after the kill'
+        (read.data['data'] as Record<string, unknown> | undefined)?.['written'] === 'after the kill'
       );
     });
   }, 180_000);

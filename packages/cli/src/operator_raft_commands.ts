@@ -5,6 +5,8 @@
  *   join                    on the node that is to join (no token needed): reads the join token
  *                           from a no-echo prompt or stdin, never an argument
  *   list-peers              the members, their addresses, who leads and who votes (sudo)
+ *   remove-peer|promote|demote <node-id>   change one member (sudo); a demoted node stays a
+ *                           non-voter until promoted again
  */
 import type { Command } from 'commander';
 
@@ -102,7 +104,47 @@ function registerListPeers(raft: Command, context: CliContext, onExit: OnExit): 
     );
 }
 
-/** Adds `coffer operator raft` with join-token, join and list-peers. */
+function registerMemberChange(
+  raft: Command,
+  run: { readonly context: CliContext; readonly onExit: OnExit },
+  spec: { readonly name: string; readonly description: string; readonly done: string },
+): void {
+  const { context, onExit } = run;
+  raft
+    .command(spec.name)
+    .description(spec.description)
+    .argument('<node-id>', 'the node id (coffer operator raft list-peers)')
+    .action(
+      action(context, onExit, async (command) => {
+        const [nodeId] = argsOf(command) as [string];
+        await withClient(context, command, (client) =>
+          client.logical.write(`sys/storage/raft/${spec.name}`, { server_id: nodeId }),
+        );
+        context.stdout(`Success! ${spec.done.replace('%s', nodeId)}\n`);
+        return undefined;
+      }),
+    );
+}
+
+const memberChanges = [
+  {
+    name: 'remove-peer',
+    description: 'Remove a node from the cluster (token with sudo)',
+    done: 'Removed node %s.',
+  },
+  {
+    name: 'promote',
+    description: 'Make a non-voter a voter (token with sudo)',
+    done: 'Node %s is a voter.',
+  },
+  {
+    name: 'demote',
+    description: 'Make a voter a non-voter; autopilot leaves it so (token with sudo)',
+    done: 'Node %s is a non-voter.',
+  },
+] as const;
+
+/** Adds `coffer operator raft` with join-token, join, list-peers and member changes. */
 export function registerRaftCommands(operator: Command, context: CliContext, onExit: OnExit): void {
   const raft = operator
     .command('raft')
@@ -110,4 +152,7 @@ export function registerRaftCommands(operator: Command, context: CliContext, onE
   registerJoinToken(raft, context, onExit);
   registerJoin(raft, context, onExit);
   registerListPeers(raft, context, onExit);
+  for (const spec of memberChanges) {
+    registerMemberChange(raft, { context, onExit }, spec);
+  }
 }

@@ -76,6 +76,9 @@ export async function waitForLeadership(
   return true;
 }
 
+/** How long a leader that is stopping waits for its successor to take over. */
+const handOverWaitMs = 3000;
+
 /** How long `sys/storage/raft/join` keeps asking before it answers that it could not join. */
 const joinAskWindowMs = 30_000;
 
@@ -326,6 +329,9 @@ export class CofferServer {
     }
     this.#metrics.close();
     await this.#joining;
+    if (await this.node.handOverLeadership(handOverWaitMs)) {
+      this.#log.info('leadership_handed_over');
+    }
     await this.node.close();
     await this.#clusterPort?.close();
     this.#log.info('server_stopped');

@@ -8,7 +8,7 @@
  *   token record (hash of secret, expiry) ─▶ request MAC checks ─▶ ONE write: token deleted
  *   (if still that version), member record put ─▶ learner added ─▶ certificate ─▶ grant + MAC
  */
-import type { RaftNode } from '@coffer/raft/node';
+import type { DriverClock, RaftNode } from '@coffer/raft/node';
 import { ConfChangeType, asNodeId } from '@coffer/raft';
 
 import type { Barrier } from '../barrier/barrier.ts';
@@ -18,6 +18,7 @@ import type { SecureStore } from '../replicated/secure_store.ts';
 import { certifyNodeKey } from './certificates.ts';
 import { issuingAuthority, readClusterAuthority } from './cluster_authority.ts';
 import { encodeMember, memberPath, readMember, type MemberAddresses } from './cluster_members.ts';
+import { proposeMembership } from './membership_change.ts';
 import {
   caPinOf,
   encodeJoinToken,
@@ -65,14 +66,11 @@ export interface JoinLeader {
   readonly secure: SecureStore;
   readonly barrier: Barrier;
   readonly wallClockMs: () => number;
-  /** Resolves after ms of the node's clock. */
-  readonly wait: (ms: number) => Promise<void>;
+  readonly clock: DriverClock;
   readonly certificateLifetimeMs: number;
 }
 
 const tokenPrefix = 'core/cluster/join-tokens/';
-const learnerWaitMs = 10_000;
-const learnerPollMs = 20;
 const nodeIdMax = 1_000_000;
 const addressPattern = /^[A-Za-z0-9.:[\]-]{1,253}:[0-9]{1,5}$/;
 
@@ -159,32 +157,12 @@ export async function acceptJoin(leader: JoinLeader, request: JoinRequest): Prom
   return await grantFor(leader, { request, authKey });
 }
 
-/**
- * Adds `nodeId` as a learner and waits until the change applied. A proposal refused because
- * another membership change is pending (autopilot promoting someone) is proposed again.
- */
+/** Adds `nodeId` as a learner and waits until the change applied. */
 async function addLearner(leader: JoinLeader, nodeId: number): Promise<void> {
-  const isLearner = (): boolean =>
-    leader.node.raw.status().confState.learners.some((id) => id === nodeId);
-  let refusal = '';
-  for (let waited = 0; waited < learnerWaitMs; waited += learnerPollMs) {
-    if (isLearner()) {
-      return;
-    }
-    const raft = leader.node.raw.raft;
-    // NB: one membership change at a time: propose only when none is pending (ours included).
-    if (raft.pendingConfIndex <= raft.log.applied) {
-      const proposed = leader.node.proposeConfChange({
-        type: ConfChangeType.addLearner,
-        nodeId: asNodeId(nodeId),
-      });
-      refusal = proposed.ok ? '' : proposed.message;
-    }
-    await leader.wait(learnerPollMs);
-  }
-  throw new CoreError(
-    CoreErrorCode.notActive,
-    `Retry the join: the learner was not added in time${refusal === '' ? '' : ` (${refusal})`}`,
+  await proposeMembership(
+    leader.node,
+    { type: ConfChangeType.addLearner, nodeId: asNodeId(nodeId) },
+    { clock: leader.clock, applied: (conf) => conf.learners.some((id) => id === nodeId) },
   );
 }
 

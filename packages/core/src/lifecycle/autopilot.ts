@@ -2,7 +2,7 @@
  * Autopilot on the active node (docs/design/cluster.md §7): a learner that has stayed caught
  * up with the leader's log for the stabilization time is promoted to voter, one change at a
  * time (Raft allows one pending membership change). A joiner therefore never weakens quorum
- * while it is still copying the state.
+ * while it is still copying the state. A learner an operator demoted stays one.
  */
 import { asNodeId, ConfChangeType } from '@coffer/raft';
 import type { DriverClock, RaftNode } from '@coffer/raft/node';
@@ -24,13 +24,22 @@ export class Autopilot {
   readonly #options: AutopilotOptions;
   readonly #clock: DriverClock;
   readonly #isActive: () => boolean;
+  readonly #mayPromote: (nodeId: number) => boolean;
   readonly #caughtUpSince = new Map<number, number>();
   #timer: { cancel(): void } | undefined;
 
-  constructor(options: AutopilotOptions, parts: { clock: DriverClock; isActive: () => boolean }) {
+  constructor(
+    options: AutopilotOptions,
+    parts: {
+      readonly clock: DriverClock;
+      readonly isActive: () => boolean;
+      readonly mayPromote: (nodeId: number) => boolean;
+    },
+  ) {
     this.#options = options;
     this.#clock = parts.clock;
     this.#isActive = parts.isActive;
+    this.#mayPromote = parts.mayPromote;
   }
 
   /** Starts checking `node` once a second. */
@@ -67,7 +76,8 @@ export class Autopilot {
     }
     for (const learner of learners) {
       const progress = raft.progress.get(learner);
-      const caughtUp = progress !== undefined && progress.match + lagMax >= lastIndex;
+      const caughtUp =
+        progress !== undefined && progress.match + lagMax >= lastIndex && this.#mayPromote(learner);
       if (!caughtUp) {
         this.#caughtUpSince.delete(learner);
         continue;

@@ -160,6 +160,34 @@ describe('joining a running cluster', () => {
     );
   });
 
+  it('an operator promotes, demotes and removes a member; the last voter stays', async () => {
+    const change = (path: string, id: number): Promise<CoreResponse> =>
+      drive(
+        harness,
+        leader.handle({
+          operation: Operation.update,
+          path: `sys/storage/raft/${path}`,
+          token: rootToken,
+          data: { server_id: String(id) },
+        }),
+      );
+    ok(await change('promote', 2));
+    expect(leader.raftNode?.raw.status().confState.voters).toEqual([1, 2]);
+    ok(await change('demote', 2));
+    expect(leader.raftNode?.raw.status().confState).toMatchObject({ voters: [1], learners: [2] });
+    expect(leader.membership.mayPromote(2)).toBe(false);
+    expect(await change('remove-peer', 1)).toMatchObject({
+      ok: false,
+      code: CoreErrorCode.invalidRequest,
+    });
+    expect(await change('remove-peer', 9)).toMatchObject({
+      ok: false,
+      code: CoreErrorCode.notFound,
+    });
+    ok(await change('remove-peer', 2));
+    expect(leader.membership.peers().map((p) => p.nodeId)).toEqual([1]);
+  });
+
   it('a token works once', async () => {
     const token = await newToken();
     const first = prepareJoin(token, { ...self2, nodeId: 4 });

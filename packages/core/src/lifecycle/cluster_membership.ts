@@ -6,7 +6,7 @@
  * NB: a joiner runs Raft while sealed so that it takes in the state (seal records and keyring
  * included) from the leader; then it unseals like any member, with shares or its HSM.
  */
-import { asNodeId } from '@coffer/raft';
+import { asNodeId, ConfChangeType } from '@coffer/raft';
 import type { DriverClock } from '@coffer/raft/node';
 import type { LevelStateStore } from '@coffer/storage';
 
@@ -17,13 +17,20 @@ import {
   type JoinGrant,
   type JoinRequest,
 } from '../cluster/cluster_join.ts';
-import { readMember, type MemberAddresses } from '../cluster/cluster_members.ts';
+import { memberPath, readMember, type MemberAddresses } from '../cluster/cluster_members.ts';
+import { proposeMembership } from '../cluster/membership_change.ts';
 import { certificateLifetimeMsDefault } from '../cluster/node_cluster_identity.ts';
 import type { AcceptedGrant } from '../cluster/joiner.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import { keyringPath } from '../replicated/system_paths.ts';
 import type { ClusterPresence, ClusterPresenceOptions } from './cluster_presence.ts';
 import type { RaftRunner, RunningRaft } from './raft_runner.ts';
+import type { MemberChange } from './raft_routes.ts';
+
+/** Where an operator's demotion of a node is remembered (autopilot leaves it a learner). */
+function noPromotePath(nodeId: number): string {
+  return `core/cluster/no-promote/${nodeId}`;
+}
 
 /** One member as list-peers shows it. */
 export interface PeerInfo {
@@ -80,17 +87,13 @@ export class ClusterMembership {
   /** Answers a joiner (active node only): adds it as a learner and grants it. */
   async acceptJoin(request: JoinRequest): Promise<JoinGrant> {
     const running = this.#active();
-    const clock = this.#parts.clock;
     return await acceptJoin(
       {
         node: running.node,
         secure: running.secure,
         barrier: this.#parts.barrier,
         wallClockMs: this.#parts.wallClockMs,
-        wait: (ms) =>
-          new Promise((resolve) => {
-            clock.setTimer(ms, resolve);
-          }),
+        clock: this.#parts.clock,
         certificateLifetimeMs:
           this.#parts.settings.certificateLifetimeMs ?? certificateLifetimeMsDefault,
       },
@@ -135,6 +138,67 @@ export class ClusterMembership {
       }
     }
     return this.#granted.get(nodeId);
+  }
+
+  /**
+   * Removes, promotes or demotes member `nodeId` (active node only) and resolves once the
+   * change applied. A demoted node stays a learner: autopilot does not promote it again until
+   * an operator does. Refused when it would leave no voter.
+   */
+  async changeMember(change: MemberChange, nodeId: number): Promise<void> {
+    const running = this.#active();
+    const conf = running.node.raw.status().confState;
+    const isVoter = conf.voters.some((id) => id === nodeId);
+    const isLearner = conf.learners.some((id) => id === nodeId);
+    if (!isVoter && !isLearner) {
+      throw new CoreError(
+        CoreErrorCode.notFound,
+        `Check the node id: ${nodeId} is not a member (coffer operator raft list-peers)`,
+      );
+    }
+    if (change !== 'promote' && isVoter && conf.voters.length === 1) {
+      throw new CoreError(
+        CoreErrorCode.invalidRequest,
+        `Keep node ${nodeId}: it is the only voter, and a cluster without one cannot commit`,
+      );
+    }
+    const type =
+      change === 'remove'
+        ? ConfChangeType.removeNode
+        : change === 'promote'
+          ? ConfChangeType.addVoter
+          : ConfChangeType.addLearner;
+    if (change !== 'remove') {
+      await this.#setNoPromote(running, nodeId, change === 'demote');
+    }
+    await proposeMembership(
+      running.node,
+      { type, nodeId: asNodeId(nodeId) },
+      {
+        clock: this.#parts.clock,
+        applied: (after) =>
+          change === 'remove'
+            ? ![...after.voters, ...after.learners].some((id) => id === nodeId)
+            : (change === 'promote' ? after.voters : after.learners).some((id) => id === nodeId),
+      },
+    );
+    if (change === 'remove') {
+      await running.secure.delete(memberPath(nodeId));
+    }
+  }
+
+  /** Whether autopilot may promote learner `nodeId` (not demoted by an operator). */
+  mayPromote(nodeId: number): boolean {
+    const running = this.#parts.raft.current;
+    return running === undefined || running.secure.getLocal(noPromotePath(nodeId)) === undefined;
+  }
+
+  async #setNoPromote(running: RunningRaft, nodeId: number, demoted: boolean): Promise<void> {
+    if (demoted) {
+      await running.secure.put(noPromotePath(nodeId), new TextEncoder().encode('demoted'));
+    } else if (running.secure.getLocal(noPromotePath(nodeId)) !== undefined) {
+      await running.secure.delete(noPromotePath(nodeId));
+    }
   }
 
   /** The members as this node knows them. */

@@ -41,6 +41,8 @@ export interface ClusterPresenceNode {
   readonly clusterId: () => string | undefined;
   /** Whether the node is the active node now. */
   readonly isActive: () => boolean;
+  /** Whether autopilot may promote a learner (an operator did not demote it). */
+  readonly mayPromote: (nodeId: number) => boolean;
 }
 
 const checkIntervalMs = 1000;
@@ -60,6 +62,7 @@ export class ClusterPresence {
     this.#autopilot = new Autopilot(options.autopilot ?? {}, {
       clock: node.clock,
       isActive: node.isActive,
+      mayPromote: node.mayPromote,
     });
   }
 

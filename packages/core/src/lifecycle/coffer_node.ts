@@ -109,6 +109,19 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
   readonly forward?: (request: CoreRequest) => Promise<CoreResponse>;
 }
 
+/** The voter other than this leader whose log matches it furthest (the best successor). */
+function mostCaughtUpVoter(node: RaftNode): number | undefined {
+  const status = node.raw.status();
+  let best: { readonly id: number; readonly match: number } | undefined;
+  for (const voter of status.confState.voters) {
+    const match = node.raw.raft.progress.get(voter)?.match ?? 0;
+    if (voter !== status.id && (best === undefined || match > best.match)) {
+      best = { id: voter, match };
+    }
+  }
+  return best?.id;
+}
+
 /** How long a request waits for a new leader to apply its no-op, and how often it looks. */
 const notReadyWaitMs = 1000;
 const notReadyPollMs = 2;
@@ -169,6 +182,7 @@ export class CofferNode {
       logger: this.#logger,
       clusterId: () => this.#sealState.maybeRecord()?.clusterId,
       isActive: () => this.#isActive(),
+      mayPromote: (nodeId) => this.membership.mayPromote(nodeId),
     });
     this.membership = new ClusterMembership({
       raft: this.#raft,
@@ -389,8 +403,7 @@ export class CofferNode {
   /** Hands leadership to another voter; a warning when this node is the only one. */
   #stepDown(): Promise<string | undefined> {
     const node = this.#raft.current?.node;
-    const status = node?.raw.status();
-    const next = status?.confState.voters.find((voter) => voter !== status.id);
+    const next = node === undefined ? undefined : mostCaughtUpVoter(node);
     if (node === undefined || next === undefined) {
       return Promise.resolve('This node is the only voter, so it stays the active node');
     }
@@ -403,6 +416,30 @@ export class CofferNode {
       );
     }
     return Promise.resolve(undefined);
+  }
+
+  /**
+   * Before the process exits (SIGTERM): a leader hands leadership to its most caught-up voter
+   * and waits, within `waitMs`, until it no longer leads, so clients see a handover instead of
+   * an election timeout. Resolves whether or not it managed.
+   */
+  async handOverLeadership(waitMs: number): Promise<boolean> {
+    const node = this.#raft.current?.node;
+    const next = node === undefined ? undefined : mostCaughtUpVoter(node);
+    if (node?.raw.status().softState.role !== 'leader' || next === undefined) {
+      return false;
+    }
+    if (!node.transferLeadership(next).ok) {
+      return false;
+    }
+    const clock = this.#options.clock;
+    const deadline = clock.nowMs() + waitMs;
+    while (node.raw.status().softState.role === 'leader' && clock.nowMs() < deadline) {
+      await new Promise<void>((resolve) => {
+        clock.setTimer(notReadyPollMs, resolve);
+      });
+    }
+    return node.raw.status().softState.role !== 'leader';
   }
 
   /** Reopens the audit files (SIGHUP after log rotation); the hash chains continue. */
@@ -429,6 +466,7 @@ export class CofferNode {
         keyStatus: () => this.keyStatus(),
         joinToken: (ttlMs) => this.membership.createJoinToken(ttlMs === undefined ? {} : { ttlMs }),
         peers: () => this.membership.peers(),
+        changeMember: (change, nodeId) => this.membership.changeMember(change, nodeId),
       },
     }).then(
       (services) => {

@@ -1,11 +1,13 @@
 /**
  * The Raft routes of `sys/storage/raft/` (Vault's paths), sudo like Vault's: `join-token` makes
  * a one-time join token (secret: it is in the response only, and the audit log HMACs it), and
- * `configuration` lists the members with their addresses and roles (list-peers).
+ * `configuration` lists the members with their addresses and roles (list-peers), and
+ * `remove-peer`, `promote` and `demote` ({server_id}) change one member and answer once the
+ * change applied.
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { Route } from '../router/backend.ts';
-import { parseDurationSeconds } from '../router/fields.ts';
+import { FieldType } from '../router/fields.ts';
 import type { PeerInfo } from './cluster_membership.ts';
 
 /** What the routes need from the node. */
@@ -14,6 +16,37 @@ export interface RaftRoutesPort {
   readonly joinToken: (ttlMs: number | undefined) => Promise<string>;
   /** The members as this node knows them. */
   readonly peers: () => readonly PeerInfo[];
+  /** Changes one member (active node); resolves once the change applied. */
+  readonly changeMember: (change: MemberChange, nodeId: number) => Promise<void>;
+}
+
+/** The membership changes an operator makes by hand. */
+export type MemberChange = 'remove' | 'promote' | 'demote';
+
+/** The node id of a membership route: `server_id` as Vault names it. */
+function serverIdOf(fields: Readonly<Record<string, unknown>>): number {
+  const id = fields['server_id'];
+  if (typeof id !== 'number' || id < 1) {
+    throw new CoreError(
+      CoreErrorCode.invalidRequest,
+      'Give server_id as the node id of a member (coffer operator raft list-peers shows them)',
+    );
+  }
+  return id;
+}
+
+function memberRoute(port: RaftRoutesPort, change: MemberChange, name: string): Route {
+  return {
+    pattern: `storage/raft/${name}`,
+    sudo: true,
+    fields: { server_id: { type: FieldType.int, required: true, description: 'the node id' } },
+    operations: {
+      update: async (request) => {
+        await port.changeMember(change, serverIdOf(request.fields));
+        return {};
+      },
+    },
+  };
 }
 
 /** Join tokens may live from a minute to a day. */
@@ -26,10 +59,10 @@ export function raftRoutes(port: RaftRoutesPort): readonly Route[] {
     {
       pattern: 'storage/raft/join-token',
       sudo: true,
+      fields: { ttl: { type: FieldType.duration, description: 'how long the token is valid' } },
       operations: {
         update: async (request) => {
-          const raw = request.data['ttl'];
-          const ttl = raw === undefined ? undefined : parseDurationSeconds(raw);
+          const ttl = request.fields['ttl'] as number | undefined;
           if (ttl !== undefined && (ttl < joinTokenTtlSecondsMin || ttl > joinTokenTtlSecondsMax)) {
             throw new CoreError(
               CoreErrorCode.invalidRequest,
@@ -59,5 +92,8 @@ export function raftRoutes(port: RaftRoutesPort): readonly Route[] {
           }),
       },
     },
+    memberRoute(port, 'remove', 'remove-peer'),
+    memberRoute(port, 'promote', 'promote'),
+    memberRoute(port, 'demote', 'demote'),
   ];
 }

@@ -227,16 +227,27 @@ describe('a three-node cluster of real processes', () => {
       data: { written: 'through node 3' },
     });
 
-    // The leader dies without warning; the survivors elect another and keep serving.
+    const leaderInfo = JSON.parse(
+      await ok(2, ['read', 'sys/leader', '--format', 'json', ...asRoot]),
+    ) as {
+      data: { leader_address: string; is_self: boolean };
+    };
+    expect(leaderInfo.data).toMatchObject({ leader_address: node(1).grpc, is_self: false });
+
+    // The leader dies without warning; the survivors elect another and keep serving a client
+    // that knows every node's address.
     const leaderId = Number((await peers(1)).find((p) => p.leader)?.node_id);
     const leader = node(leaderId);
     leader.process?.child.kill('SIGKILL');
     await leader.process?.stop();
     leader.process = undefined;
-    const survivor = [1, 2, 3].find((id) => id !== leaderId) ?? 0;
+    const everyNode = new CofferClient({
+      addresses: [1, 2, 3].map((id) => node(id).grpc),
+      caCert,
+    }).withToken(init.root_token);
     const killedAt = Date.now();
     await waitFor('a write after the leader died', async () => {
-      await client(survivor, caCert, init.root_token).kv.put({
+      await everyNode.kv.put({
         mount: 'secret',
         path: 'app/after-kill',
         data: { written: 'after the kill' },

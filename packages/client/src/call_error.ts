@@ -15,8 +15,12 @@ export const retryAfterTrailer = 'coffer-retry-after-ms';
 export interface CallContext {
   /** `Service/Method`, e.g. `Kv/Put`. */
   readonly method: string;
-  /** The server address as given, e.g. `127.0.0.1:8200`. */
+  /** The address of the last try, as given, e.g. `127.0.0.1:8200`. */
   readonly address: string;
+  /** Every address of the client, as given (one for a single server). */
+  readonly addresses: readonly string[];
+  /** How many tries the call made, across addresses. */
+  readonly tries: number;
   /** The call's deadline, relative, in ms. */
   readonly deadlineMs: number;
 }
@@ -41,15 +45,27 @@ function serverRefusal(failure: TransportFailure, code: string): CofferClientErr
   });
 }
 
+function unavailableMessage(failure: TransportFailure, context: CallContext): string {
+  const call = `Call ${context.method} to "${context.address}"`;
+  if (context.addresses.length === 1) {
+    return (
+      `Check that the server at "${context.address}" runs, that COFFER_ADDR names it and that ` +
+      `COFFER_CACERT holds the CA of its certificate: ${call} failed (${failure.details})`
+    );
+  }
+  const addresses = context.addresses.map((address) => `"${address}"`).join(', ');
+  return (
+    `Check that a server at ${addresses} runs, that COFFER_ADDR names them and that ` +
+    `COFFER_CACERT holds the CA of their certificates: ${call} failed, the last of ` +
+    `${context.tries} tries before the deadline of ${context.deadlineMs} ms (${failure.details})`
+  );
+}
+
 function transportMessage(failure: TransportFailure, context: CallContext): [string, string] {
   const call = `Call ${context.method} to "${context.address}"`;
   switch (failure.grpcCode) {
     case GrpcStatus.unavailable:
-      return [
-        ClientErrorCode.unavailable,
-        `Check that the server at "${context.address}" runs, that COFFER_ADDR names it and that ` +
-          `COFFER_CACERT holds the CA of its certificate: ${call} failed (${failure.details})`,
-      ];
+      return [ClientErrorCode.unavailable, unavailableMessage(failure, context)];
     case GrpcStatus.deadlineExceeded:
       return [
         ClientErrorCode.deadlineExceeded,

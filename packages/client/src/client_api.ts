@@ -56,13 +56,36 @@ export interface CallOptions {
   readonly wrapTtlSeconds?: number;
   /** Overrides the client's deadline for this call. */
   readonly deadlineMs?: number;
+  /**
+   * The id of this logical request (`coffer-request-id`): 1 to 128 of `[A-Za-z0-9._-]`. Absent:
+   * the client draws one (crypto.randomUUID). Either way a call sends the same id on every
+   * node it tries, so the cluster applies a retried write once (docs/design/cluster.md §5).
+   */
   readonly requestId?: string;
 }
 
-/** How to reach a server. */
+/**
+ * How to reach a server or a cluster: give `address` (one node) or `addresses` (every node of a
+ * cluster), not both.
+ *
+ * With two or more addresses a call that finds its node down (gRPC UNAVAILABLE without a Coffer
+ * code: refused, reset, TLS failure) or answered COFFER_CORE_NOT_ACTIVE or COFFER_CORE_NOT_READY
+ * is sent again, with the same request id, to the next address in the list (round robin), after
+ * a jittered backoff of 25-50 ms doubling up to 0.5-1 s, until the call's deadline; then it
+ * rejects with the last failure. Every other refusal (permission, bad input, rate limit, sealed,
+ * a deadline) rejects at once. Every try runs under the call's one deadline. The client starts
+ * each call at the address that last answered. With one address a call is tried once.
+ * NB: lifecycle calls that concern one node (init, unseal, seal status) go to whichever node
+ * the client uses; give such calls a client with that node's `address` alone.
+ */
 export interface CofferClientOptions {
-  /** `host:port` of the gRPC listener, e.g. `127.0.0.1:8200` (an https:// prefix is accepted). */
-  readonly address: string;
+  /**
+   * `host:port` of one node's gRPC listener, e.g. `127.0.0.1:8200` (an https:// prefix is
+   * accepted); the same as `addresses: [address]`.
+   */
+  readonly address?: string;
+  /** Every node's `host:port` (or https://host:port), at least one, each once. */
+  readonly addresses?: readonly string[];
   /** PEM of the CA that signed the server's certificate. */
   readonly caCert: string | Uint8Array;
   /** The token sent in `coffer-token` metadata with every call (absent: none). */

@@ -382,7 +382,7 @@ describe('CofferClient', () => {
     expect(response.data).toEqual({ method: c.method });
   });
 
-  it('CofferClient sends its token, and a per-call token, wrap TTL and request id, in metadata', async () => {
+  it('CofferClient sends its token and a fresh request id, and a per-call token, wrap TTL and request id, in metadata', async () => {
     await client.sys.sealStatus();
     await client.kv.get(
       { path: 'app/db' },
@@ -391,7 +391,7 @@ describe('CofferClient', () => {
     const [first, second] = server.calls;
     expect(first?.metadata['coffer-token']).toBe('tok-1');
     expect(first?.metadata['coffer-wrap-ttl']).toBeUndefined();
-    expect(first?.metadata['coffer-request-id']).toBeUndefined();
+    expect(first?.metadata['coffer-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(second?.metadata['coffer-token']).toBe('tok-2');
     expect(second?.metadata['coffer-wrap-ttl']).toBe('60');
     expect(second?.metadata['coffer-request-id']).toBe('r-1');

@@ -6,6 +6,13 @@
  * const client = new CofferClient({ address: '127.0.0.1:8200', caCert, token });
  * await client.kv.put({ path: 'app/db', data: { password } });
  * client.close();
+ *
+ * // A cluster: every node's address; a call moves on when its node is down (failover.ts).
+ * const cluster = new CofferClient({
+ *   addresses: ['10.0.0.1:8200', '10.0.0.2:8200', '10.0.0.3:8200'],
+ *   caCert,
+ *   token,
+ * });
  * ```
  */
 import { inspect } from 'node:util';
@@ -55,8 +62,10 @@ function rejectingApi<T extends PromiseApi>(api: T): T {
 }
 
 /**
- * A client of one Coffer server. Construction checks the address and the CA certificate
- * (throwing a CofferClientError) and opens the TLS channel lazily, on the first call.
+ * A client of one Coffer server or of every node of a cluster. Construction checks the addresses
+ * and the CA certificate (throwing a CofferClientError) and opens each address's TLS channel
+ * lazily, on the first call that goes there. Each call carries one request id on every node it
+ * tries; see {@link CofferClientOptions} for which failures move it to the next node.
  *
  * Invariant: the token lives only in #private state; `JSON.stringify` and `util.inspect` of a
  * client never show it (STYLE.md 4.5).
@@ -82,8 +91,8 @@ export class CofferClient {
   readonly #options: CofferClientOptions;
 
   /**
-   * A client for `options.address`. NB: `connection` is for {@link withToken} only; callers
-   * pass one argument.
+   * A client for `options.address` or `options.addresses`. NB: `connection` is for
+   * {@link withToken} and this package's tests only; callers pass one argument.
    */
   constructor(options: CofferClientOptions, connection?: ClientConnection) {
     this.#connection = connection ?? new ClientConnection(options);
@@ -102,9 +111,14 @@ export class CofferClient {
     this.logical = rejectingApi(createLogicalApi(caller));
   }
 
-  /** The server address this client calls, as given. */
+  /** The address the next call starts at (the one that answered last), as given. */
   get address(): string {
-    return this.#connection.address;
+    return this.#connection.preferredAddress;
+  }
+
+  /** Every address this client calls, as given, in order. */
+  get addresses(): readonly string[] {
+    return this.#connection.addresses;
   }
 
   /**
@@ -115,13 +129,16 @@ export class CofferClient {
     return new CofferClient({ ...this.#options, token }, this.#connection);
   }
 
-  /** Closes the channel; later calls reject with COFFER_CLIENT_CLOSED. Idempotent. */
+  /** Closes every channel; later calls reject with COFFER_CLIENT_CLOSED. Idempotent. */
   close(): void {
     this.#connection.close();
   }
 
-  /** NB: a custom inspect, so a debugging print shows the address and nothing secret. */
+  /** NB: a custom inspect, so a debugging print shows the addresses and nothing secret. */
   [inspect.custom](): string {
-    return `CofferClient { address: ${JSON.stringify(this.address)} }`;
+    const addresses = this.addresses;
+    return addresses.length === 1
+      ? `CofferClient { address: ${JSON.stringify(this.address)} }`
+      : `CofferClient { addresses: ${JSON.stringify(addresses)} }`;
   }
 }

@@ -190,8 +190,12 @@ describe('CofferClient errors', () => {
       (await failure(client.sys.seal({ wrapTtlSeconds: 1.5 }))).code,
       (await failure(client.sys.seal({ deadlineMs: 0 }))).code,
       (await failure(client.sys.seal({ requestId: 'has space' }))).code,
+      // The server would replace these with ids of its own, a new one on each try.
+      (await failure(client.sys.seal({ requestId: 'r'.repeat(129) }))).code,
+      (await failure(client.sys.seal({ requestId: 'id/with:colon' }))).code,
     ];
-    expect(codes).toEqual(Array(3).fill(ClientErrorCode.invalidRequest));
+    expect(codes).toEqual(Array(5).fill(ClientErrorCode.invalidRequest));
+    expect(server.calls.filter((call) => call.method === 'System/Seal')).toEqual([]);
   });
 
   it('data JSON cannot encode rejects with COFFER_CLIENT_INVALID_REQUEST', async () => {

@@ -1,16 +1,20 @@
 /**
  * Makes one typed unary call with Coffer's metadata conventions (common.proto): the token in
- * `coffer-token`, a wrapping TTL in `coffer-wrap-ttl`, a request id in `coffer-request-id`, a
- * deadline on every call, and the response decoded into a {@link CofferResponse}.
+ * `coffer-token`, a wrapping TTL in `coffer-wrap-ttl`, a request id in `coffer-request-id` (the
+ * caller's or a fresh UUID, the same on every try), a deadline on every call, and the response
+ * decoded into a {@link CofferResponse}. With several addresses a call that its node could not
+ * serve moves to the next node (failover.ts) until its deadline.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 
 import type { CallOptions, CofferResponse } from './client_api.ts';
-import { callError } from './call_error.ts';
+import { callError, errorCodeTrailer, type CallContext } from './call_error.ts';
 import type { ClientConnection } from './client_connection.ts';
 import { ClientErrorCode, CofferClientError } from './errors.ts';
+import { failoverBackoffMs, isFailoverRetryable } from './failover.ts';
 import type { Response__Output } from './generated/coffer/v1/Response.ts';
-import type { UnaryMethod } from './grpc_transport.ts';
+import type { CallOutcome, UnaryCall, UnaryMethod } from './grpc_transport.ts';
 import { decodeResponse } from './response_decoding.ts';
 import type { MethodName, RequestOf, ServiceName } from './service_definitions.ts';
 
@@ -45,6 +49,11 @@ export interface CallerDefaults {
 
 /** A header value gRPC accepts: printable ASCII without spaces. */
 const headerValuePattern = /^[\x21-\x7e]{1,4096}$/;
+/**
+ * A request id the server keeps (@coffer/api call_context.ts); it replaces any other with a
+ * fresh one, which would give each try of a call its own id.
+ */
+const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
 function invalidRequest(message: string): CofferClientError {
   return new CofferClientError(ClientErrorCode.invalidRequest, message);
@@ -77,12 +86,10 @@ function callMetadata(token: string | undefined, options: CallOptions): Record<s
     }
     metadata[MetadataKey.wrapTtl] = String(wrapTtlSeconds);
   }
-  if (options.requestId !== undefined) {
-    if (!headerValuePattern.test(options.requestId)) {
-      throw invalidRequest('Give a request id of printable ASCII without spaces, 1 to 4096 long');
-    }
-    metadata[MetadataKey.requestId] = options.requestId;
+  if (options.requestId !== undefined && !requestIdPattern.test(options.requestId)) {
+    throw invalidRequest('Give a request id of 1 to 128 letters, digits, ".", "_" or "-"');
   }
+  metadata[MetadataKey.requestId] = options.requestId ?? randomUUID();
   return metadata;
 }
 
@@ -102,7 +109,9 @@ export class UnaryCaller {
 
   /**
    * Calls the method at `path` with `request`; resolves with the decoded response and rejects
-   * with a {@link CofferClientError}.
+   * with a {@link CofferClientError}. Starts at the address that answered last; with several
+   * addresses, a try that its node could not serve (failover.ts) is repeated on the next address
+   * with the same metadata, request id included, while the backoff ends before the deadline.
    */
   async call<P extends MethodPath>(
     path: P,
@@ -110,27 +119,64 @@ export class UnaryCaller {
     options: CallOptions = {},
   ): Promise<CofferResponse> {
     const deadlineMs = checkDeadlineMs(options.deadlineMs ?? this.#deadlineMs);
-    const metadata = callMetadata(options.token ?? this.#token, options);
-    if (this.#connection.closed) {
-      throw new CofferClientError(
-        ClientErrorCode.closed,
-        `Create a new client: this one was closed before the call ${path}`,
-      );
-    }
-    const outcome = await this.#connection.transport.call({
+    const connection = this.#connection;
+    const unary: UnaryCall<RequestOfPath<P>, Response__Output> = {
       method: this.#method(path),
       request,
-      metadata,
-      deadlineMs: Date.now() + deadlineMs,
-    });
-    if (!outcome.ok) {
-      throw callError(outcome.failure, {
-        method: path,
-        address: this.#connection.address,
-        deadlineMs,
-      });
+      metadata: callMetadata(options.token ?? this.#token, options),
+      deadlineMs: connection.timing.now() + deadlineMs,
+    };
+    const addressCount = connection.addresses.length;
+    let index = connection.preferredIndex;
+    for (let tries = 1; ; tries += 1) {
+      const outcome = await this.#try(path, unary, index);
+      if (outcome.ok) {
+        connection.answeredAt(index);
+        return decodeResponse(outcome.response);
+      }
+      const failure = outcome.failure;
+      const retryable = addressCount > 1 && isFailoverRetryable(failure);
+      const waitMs = failoverBackoffMs(tries - 1, connection.timing.random);
+      if (!retryable || connection.timing.now() + waitMs >= unary.deadlineMs) {
+        if (!retryable && failure.trailers[errorCodeTrailer] !== undefined) {
+          // A refusal is an answer: the node is up, so the next call starts there.
+          connection.answeredAt(index);
+        }
+        throw callError(failure, this.#context(path, { index, tries, deadlineMs }));
+      }
+      await connection.timing.sleep(waitMs);
+      index = (index + 1) % addressCount;
     }
-    return decodeResponse(outcome.response);
+  }
+
+  /** One try on the address at `index`; throws COFFER_CLIENT_CLOSED after close. */
+  #try<P extends MethodPath>(
+    path: P,
+    unary: UnaryCall<RequestOfPath<P>, Response__Output>,
+    index: number,
+  ): Promise<CallOutcome<Response__Output>> {
+    if (this.#connection.closed) {
+      return Promise.reject(
+        new CofferClientError(
+          ClientErrorCode.closed,
+          `Create a new client: this one was closed before the call ${path}`,
+        ),
+      );
+    }
+    return this.#connection.transportAt(index).call(unary);
+  }
+
+  #context(
+    method: string,
+    attempt: { readonly index: number; readonly tries: number; readonly deadlineMs: number },
+  ): CallContext {
+    return {
+      method,
+      address: this.#connection.addressAt(attempt.index),
+      addresses: this.#connection.addresses,
+      tries: attempt.tries,
+      deadlineMs: attempt.deadlineMs,
+    };
   }
 
   #method<P extends MethodPath>(path: P): UnaryMethod<RequestOfPath<P>, Response__Output> {

@@ -94,6 +94,8 @@ describe('ApiMetrics', () => {
       active: false,
       raft: undefined,
       auditFailures: 0,
+      leaderChanges: 0,
+      forwardedRequests: 0,
     };
     const metrics = new ApiMetrics({ source: { snapshot: () => snapshot } });
     const sealed = await metrics.render();
@@ -105,6 +107,8 @@ describe('ApiMetrics', () => {
       active: true,
       raft: { term: 4, commitIndex: 17, appliedIndex: 16, leaderId: 1 },
       auditFailures: 3,
+      leaderChanges: 2,
+      forwardedRequests: 5,
     };
     const unsealed = await metrics.render();
     metrics.close();
@@ -113,6 +117,8 @@ describe('ApiMetrics', () => {
     expect(sampleValue(unsealed, 'coffer_raft_term')).toBe(4);
     expect(sampleValue(unsealed, 'coffer_raft_commit_index')).toBe(17);
     expect(sampleValue(unsealed, 'coffer_raft_applied_index')).toBe(16);
+    expect(sampleValue(unsealed, 'coffer_raft_leader_changes_total')).toBe(2);
+    expect(sampleValue(unsealed, 'coffer_forwarded_requests_total')).toBe(5);
     expect(sampleValue(unsealed, 'coffer_raft_leader_id')).toBe(1);
     expect(sampleValue(unsealed, 'coffer_audit_failures_total')).toBe(3);
     expect(unsealed).toContain('# TYPE coffer_audit_failures_total counter');

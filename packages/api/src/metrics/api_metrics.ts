@@ -36,6 +36,10 @@ export interface MetricsSnapshot {
   readonly raft: MetricsRaftSnapshot | undefined;
   /** Lines the audit devices failed to record (a running total). */
   readonly auditFailures: number;
+  /** Leader changes the node saw (a running total). */
+  readonly leaderChanges: number;
+  /** Requests the node forwarded to the active node as a standby (a running total). */
+  readonly forwardedRequests: number;
 }
 
 /**
@@ -84,6 +88,8 @@ interface NodeGauges {
   readonly raftAppliedIndex: Gauge;
   readonly raftLeaderId: Gauge;
   readonly auditFailures: Counter;
+  readonly leaderChanges: Counter;
+  readonly forwardedRequests: Counter;
 }
 
 /** Metrics of one server over its own registry. Call `close()` when the server stops. */
@@ -206,6 +212,16 @@ function nodeGauges(registry: Registry): NodeGauges {
       help: 'Lines the audit devices failed to record',
       registers,
     }),
+    leaderChanges: new Counter({
+      name: 'coffer_raft_leader_changes_total',
+      help: 'Leader changes the node saw',
+      registers,
+    }),
+    forwardedRequests: new Counter({
+      name: 'coffer_forwarded_requests_total',
+      help: 'Requests the node forwarded to the active node as a standby',
+      registers,
+    }),
   };
 }
 
@@ -224,8 +240,14 @@ function setNodeGauges(gauges: NodeGauges, snapshot: MetricsSnapshot): void {
     // NB: a sealed node runs no Raft; its Raft gauges read 0 rather than stale values.
     gauge.set(value !== undefined && Number.isFinite(value) ? value : 0);
   }
-  // NB: the source keeps the running total; the counter mirrors it on each scrape.
-  gauges.auditFailures.reset();
-  const failures = snapshot.auditFailures;
-  gauges.auditFailures.inc(Number.isFinite(failures) && failures > 0 ? failures : 0);
+  // NB: the source keeps the running totals; the counters mirror them on each scrape.
+  const totals = [
+    [gauges.auditFailures, snapshot.auditFailures],
+    [gauges.leaderChanges, snapshot.leaderChanges],
+    [gauges.forwardedRequests, snapshot.forwardedRequests],
+  ] as const;
+  for (const [counter, total] of totals) {
+    counter.reset();
+    counter.inc(Number.isFinite(total) && total > 0 ? total : 0);
+  }
 }

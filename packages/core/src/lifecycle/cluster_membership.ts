@@ -25,12 +25,14 @@ import { CoreError, CoreErrorCode } from '../errors.ts';
 import { keyringPath } from '../replicated/system_paths.ts';
 import type { ClusterPresence, ClusterPresenceOptions } from './cluster_presence.ts';
 import type { RaftRunner, RunningRaft } from './raft_runner.ts';
-import type { MemberChange } from './raft_routes.ts';
 
 /** Where an operator's demotion of a node is remembered (autopilot leaves it a learner). */
 function noPromotePath(nodeId: number): string {
   return `core/cluster/no-promote/${nodeId}`;
 }
+
+/** The membership changes an operator makes by hand. */
+export type MemberChange = 'remove' | 'promote' | 'demote';
 
 /** One member as list-peers shows it. */
 export interface PeerInfo {

@@ -163,6 +163,9 @@ export class CofferNode {
   #services: Promise<RequestServices> | undefined;
   #activeCheck: { cancel(): void } | undefined;
   #sealRequested = false;
+  #leaderSeen = 0;
+  #leaderChanges = 0;
+  #forwardedRequests = 0;
   /** The request path once it has opened (for metrics); undefined while it opens or is stopped. */
   #servicesNow: RequestServices | undefined;
 
@@ -174,7 +177,19 @@ export class CofferNode {
       options.seal.type === SealType.pkcs11
         ? new Pkcs11Seal(options.seal.config, { logger: this.#logger })
         : undefined;
-    this.#raft = new RaftRunner(options, { store, barrier: this.#barrier });
+    this.#raft = new RaftRunner(
+      {
+        ...options,
+        onLeaderChange: (change) => {
+          if (change.leaderId !== this.#leaderSeen) {
+            this.#leaderSeen = change.leaderId;
+            this.#leaderChanges += 1;
+          }
+          options.onLeaderChange?.(change);
+        },
+      },
+      { store, barrier: this.#barrier },
+    );
     this.#presence = new ClusterPresence(options.cluster ?? {}, {
       nodeId: options.id,
       clock: options.clock,
@@ -318,11 +333,9 @@ export class CofferNode {
       };
     }
     const path = gatePath(request.path);
-    if (
-      request.operation === Operation.read &&
-      (path === 'sys/seal-status' || path === 'sys/health')
-    ) {
-      return { ok: true, requestId, data: statusData(this.status(), this.#isActive()) };
+    const status = request.operation === Operation.read ? this.#statusAnswer(path) : undefined;
+    if (status !== undefined) {
+      return { ok: true, requestId, data: status };
     }
     const data: unknown = request.data ?? {};
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
@@ -397,6 +410,36 @@ export class CofferNode {
               leaderId: status.softState.leader,
             },
       auditFailures,
+      leaderChanges: this.#leaderChanges,
+      forwardedRequests: this.#forwardedRequests,
+    };
+  }
+
+  /** The unauthenticated status reads: seal-status and health, and sys/leader. */
+  #statusAnswer(path: string): Record<string, unknown> | undefined {
+    if (path === 'sys/seal-status' || path === 'sys/health') {
+      return statusData(this.status(), this.#isActive());
+    }
+    return path === 'sys/leader' ? this.#leaderData() : undefined;
+  }
+
+  /**
+   * Vault's sys/leader: who leads and where, and this node's Raft progress. Unauthenticated,
+   * like seal-status: it holds addresses and counters, never a secret.
+   */
+  #leaderData(): Record<string, unknown> {
+    const status = this.#raft.current?.node.raw.status();
+    const leaderId = status?.softState.leader ?? 0;
+    const leader = leaderId === 0 ? undefined : this.membership.addressesOf(leaderId);
+    return {
+      ha_enabled: this.#options.cluster?.advertise !== undefined,
+      is_self: this.#isActive(),
+      leader_id: leaderId,
+      leader_address: leader?.apiAddress ?? '',
+      leader_cluster_address: leader?.clusterAddress ?? '',
+      raft_term: status?.hardState.term ?? 0,
+      raft_committed_index: status?.hardState.commit ?? 0,
+      raft_applied_index: status?.applied ?? 0,
     };
   }
 
@@ -527,6 +570,7 @@ export class CofferNode {
       // forwarded to it already.
       const forward = this.#options.forward;
       if (forward !== undefined && options.forwarded !== true) {
+        this.#forwardedRequests += 1;
         return await forward(request);
       }
       return {

@@ -22,4 +22,8 @@ export interface NodeMetrics {
   readonly raft: RaftMetrics | undefined;
   /** Lines the audit devices failed to record since this node unsealed. */
   readonly auditFailures: number;
+  /** Leader changes this node saw since it opened (a running total). */
+  readonly leaderChanges: number;
+  /** Requests this node, as a standby, forwarded to the active node (a running total). */
+  readonly forwardedRequests: number;
 }

@@ -8,7 +8,7 @@
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { Route } from '../router/backend.ts';
 import { FieldType } from '../router/fields.ts';
-import type { PeerInfo } from './cluster_membership.ts';
+import type { MemberChange, PeerInfo } from './cluster_membership.ts';
 
 /** What the routes need from the node. */
 export interface RaftRoutesPort {
@@ -19,9 +19,6 @@ export interface RaftRoutesPort {
   /** Changes one member (active node); resolves once the change applied. */
   readonly changeMember: (change: MemberChange, nodeId: number) => Promise<void>;
 }
-
-/** The membership changes an operator makes by hand. */
-export type MemberChange = 'remove' | 'promote' | 'demote';
 
 /** The node id of a membership route: `server_id` as Vault names it. */
 function serverIdOf(fields: Readonly<Record<string, unknown>>): number {

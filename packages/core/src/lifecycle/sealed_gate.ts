@@ -15,6 +15,7 @@ export const sealedGatePaths: readonly string[] = [
   'sys/init',
   'sys/unseal',
   'sys/health',
+  'sys/leader',
 ];
 
 /** What the gate looks at: the operation (read, write, ...) and the request path. */

@@ -25,6 +25,15 @@ export { CofferServer, describeServer, hostPort, serverLogOf } from './server/co
 export type { CofferServerOptions, ReloadOutcome } from './server/coffer_server.ts';
 export { devAddressesDefault, DevServer } from './server/dev_server.ts';
 export type { DevServerFiles, DevServerOptions } from './server/dev_server.ts';
+export { describeNodeExit, DevCluster, devClusterNodesMax } from './server/dev_cluster.ts';
+export type { DevClusterNodeExit, DevClusterOptions } from './server/dev_cluster.ts';
+export type {
+  DevClusterLayout,
+  DevClusterManifest,
+  DevClusterNodeLayout,
+} from './server/dev_cluster_layout.ts';
+export { childExecArgv } from './server/dev_cluster_process.ts';
+export type { CofferCommand, NodeExit } from './server/dev_cluster_process.ts';
 export type { ListenerName } from './server/listener_tls.ts';
 export { defaultListenerFactories } from './server/server_listeners.ts';
 export type {

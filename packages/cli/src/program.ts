@@ -12,6 +12,7 @@ import { Command } from 'commander';
 import { registerAuditCommands } from './audit_commands.ts';
 import type { CliContext } from './cli_context.ts';
 import type { OnExit } from './command_support.ts';
+import { registerDevClusterCommand } from './dev_cluster_command.ts';
 import { registerGenericCommands } from './generic_commands.ts';
 import { registerKvCommands } from './kv_commands.ts';
 import { registerLeaseCommands } from './lease_commands.ts';
@@ -40,6 +41,7 @@ export function createProgram(context: CliContext, onExit: OnExit): Command {
       'read the token from this file (else env COFFER_TOKEN, else $HOME/.coffer-token)',
     );
   registerServerCommand(program, context, onExit);
+  registerDevClusterCommand(program, context, onExit);
   registerStatusCommand(program, context, onExit);
   const operator = registerOperatorCommands(program, context, onExit);
   registerRekeyCommand(operator, context, onExit);

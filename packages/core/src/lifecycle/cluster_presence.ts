@@ -183,6 +183,9 @@ export class ClusterPresence {
         this.#check?.cancel();
         this.#check = undefined;
         this.#node.logger.info('cluster_identity_ready', { nodeId: identity.nodeId });
+        identity.onChange(() => {
+          this.#node.logger.info('cluster_certificate_renewed', { nodeId: identity.nodeId });
+        });
         this.#options.onIdentity?.(identity);
       }
     } catch (error) {

@@ -124,17 +124,37 @@ export async function issueCertificate(
   authority: TlsMaterial,
   options: CertificateOptions,
 ): Promise<TlsMaterial> {
-  const validity = validityOf(options);
   const keys = await generateKeys();
+  const certPem = await signLeaf(authority, keys.publicKey, {
+    commonName: options.hosts[0] ?? 'Coffer',
+    validity: validityOf(options),
+    altNames: subjectAltNames(options.hosts),
+  });
+  return { certPem, keyPem: privateKeyPem(keys.privateKey) };
+}
+
+/**
+ * Signs a leaf for `publicKey` under `authority`: CA:false, digitalSignature, serverAuth +
+ * clientAuth (a node uses one certificate on both ends of mutual TLS), the given names.
+ */
+async function signLeaf(
+  authority: TlsMaterial,
+  publicKey: webcrypto.CryptoKey,
+  leaf: {
+    readonly commonName: string;
+    readonly validity: { readonly notBefore: Date; readonly notAfter: Date };
+    readonly altNames: x509.SubjectAlternativeNameExtension;
+  },
+): Promise<string> {
   const caCert = new x509.X509Certificate(authority.certPem);
   const caKey = await importPrivateKey(authority.keyPem);
   const cert = await x509.X509CertificateGenerator.create(
     {
       serialNumber: randomSerialNumber(),
-      subject: subjectName(options.hosts[0] ?? 'Coffer'),
+      subject: subjectName(leaf.commonName),
       issuer: caCert.subject,
-      ...validity,
-      publicKey: keys.publicKey,
+      ...leaf.validity,
+      publicKey,
       signingKey: caKey,
       signingAlgorithm,
       extensions: [
@@ -144,14 +164,14 @@ export async function issueCertificate(
           [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
           false,
         ),
-        subjectAltNames(options.hosts),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        leaf.altNames,
+        await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
         await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto),
       ],
     },
     crypto,
   );
-  return { certPem: certificatePem(cert), keyPem: privateKeyPem(keys.privateKey) };
+  return certificatePem(cert);
 }
 
 /** Options for {@link issueNodeCertificate}. */
@@ -204,34 +224,16 @@ async function signNodeCertificate(
 ): Promise<string> {
   assert.ok(Number.isSafeInteger(options.validMs) && options.validMs > 0, 'validMs must be > 0');
   const nowMs = (options.now ?? new Date()).getTime();
-  const caCert = new x509.X509Certificate(authority.certPem);
-  const caKey = await importPrivateKey(authority.keyPem);
   const uri = nodeIdentityUri(options.clusterId, options.nodeId);
-  const cert = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: randomSerialNumber(),
-      subject: subjectName(`coffer-node-${options.nodeId}`),
-      issuer: caCert.subject,
+  return await signLeaf(authority, publicKey, {
+    commonName: `coffer-node-${options.nodeId}`,
+    validity: {
       notBefore: new Date(nowMs - clockSkewAllowanceMs),
       notAfter: new Date(nowMs + options.validMs),
-      publicKey,
-      signingKey: caKey,
-      signingAlgorithm,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension(
-          [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
-          false,
-        ),
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: uri }], true),
-        await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
-        await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto),
-      ],
     },
-    crypto,
-  );
-  return certificatePem(cert);
+    // NB: critical, as the subject names nothing a client would check.
+    altNames: new x509.SubjectAlternativeNameExtension([{ type: 'url', value: uri }], true),
+  });
 }
 
 function validityOf(options: { validDays?: number; now?: Date }): {

@@ -7,6 +7,8 @@
  *   list-peers              the members, their addresses, who leads and who votes (sudo)
  *   remove-peer|promote|demote <node-id>   change one member (sudo); a demoted node stays a
  *                           non-voter until promoted again
+ *   rotate-ca               a new cluster CA issues from now on (sudo); the old one stays
+ *                           trusted for one certificate lifetime
  */
 import type { Command } from 'commander';
 
@@ -144,6 +146,24 @@ const memberChanges = [
   },
 ] as const;
 
+function registerRotateCa(raft: Command, context: CliContext, onExit: OnExit): void {
+  raft
+    .command('rotate-ca')
+    .description('Rotate the cluster CA of the cluster port (token with sudo)')
+    .action(
+      action(context, onExit, async (command) => {
+        const response = await withClient(context, command, (client) =>
+          client.logical.write('sys/storage/raft/rotate-ca', {}),
+        );
+        const trusted = response.data['trusted_cas'];
+        context.stdout(
+          `Success! A new cluster CA issues now; ${String(trusted)} CAs are trusted until the old one retires after one certificate lifetime.\n`,
+        );
+        return undefined;
+      }),
+    );
+}
+
 /** Adds `coffer operator raft` with join-token, join, list-peers and member changes. */
 export function registerRaftCommands(operator: Command, context: CliContext, onExit: OnExit): void {
   const raft = operator
@@ -155,4 +175,5 @@ export function registerRaftCommands(operator: Command, context: CliContext, onE
   for (const spec of memberChanges) {
     registerMemberChange(raft, { context, onExit }, spec);
   }
+  registerRotateCa(raft, context, onExit);
 }

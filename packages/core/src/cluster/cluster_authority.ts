@@ -14,11 +14,16 @@ import { createCertificateAuthority, type TlsMaterial } from './certificates.ts'
 /** Where the record lives in the replicated state. */
 export const clusterAuthorityPath = 'core/cluster/authority';
 
+/** One CA of the cluster, with when it was added (wall-clock ms; 0 for the first). */
+export interface ClusterCa extends TlsMaterial {
+  readonly addedAtMs?: number;
+}
+
 /** The CAs of one cluster. */
 export interface ClusterAuthority {
   readonly clusterId: string;
   /** Newest last; the last one issues. Each with its key (secret). */
-  readonly authorities: readonly TlsMaterial[];
+  readonly authorities: readonly ClusterCa[];
 }
 
 const recordVersion = 1;
@@ -76,6 +81,76 @@ export async function ensureClusterAuthority(
   return readClusterAuthority(secure) ?? made;
 }
 
+/**
+ * Starts a CA rotation (active node): a new CA joins the trust bundle and issues from now on;
+ * every node renews under it as soon as the record reaches it, and the old CA stays trusted
+ * until {@link retireAuthorities} drops it, one certificate lifetime later.
+ */
+export async function rotateClusterAuthority(
+  secure: SecureStore,
+  options: { readonly nowMs: number },
+): Promise<ClusterAuthority> {
+  await secure.readPoint();
+  const version = secure.versionLocal(clusterAuthorityPath);
+  const current = readClusterAuthority(secure);
+  if (current === undefined || version === undefined) {
+    throw invalidRecord();
+  }
+  const next: ClusterCa = {
+    ...(await createCertificateAuthority({
+      commonName: `Coffer cluster CA ${current.clusterId}`,
+      validDays: authorityValidDays,
+      now: new Date(options.nowMs),
+    })),
+    addedAtMs: options.nowMs,
+  };
+  const rotated = { ...current, authorities: [...current.authorities, next] };
+  await writeIfUnchanged(secure, version, rotated);
+  return rotated;
+}
+
+/**
+ * Drops every CA but the newest once the newest has issued for `certificateLifetimeMs`: by
+ * then every node renewed under it (a node renews at two-thirds of a lifetime, and at once when
+ * the record changes). Answers whether it dropped any.
+ */
+export async function retireAuthorities(
+  secure: SecureStore,
+  options: { readonly nowMs: number; readonly certificateLifetimeMs: number },
+): Promise<boolean> {
+  const version = secure.versionLocal(clusterAuthorityPath);
+  const current = readClusterAuthority(secure);
+  const newest = current?.authorities.at(-1);
+  if (
+    current === undefined ||
+    version === undefined ||
+    newest === undefined ||
+    current.authorities.length < 2 ||
+    options.nowMs < (newest.addedAtMs ?? 0) + options.certificateLifetimeMs
+  ) {
+    return false;
+  }
+  await writeIfUnchanged(secure, version, { ...current, authorities: [newest] });
+  return true;
+}
+
+async function writeIfUnchanged(
+  secure: SecureStore,
+  version: number,
+  authority: ClusterAuthority,
+): Promise<void> {
+  const written = await secure.write({
+    conditions: [{ kind: 'version', key: clusterAuthorityPath, version }],
+    operations: [{ kind: 'put', key: clusterAuthorityPath, value: encodeAuthority(authority) }],
+  });
+  if (!written.ok) {
+    throw new CoreError(
+      CoreErrorCode.writeRefused,
+      'Retry: the cluster CA record changed meanwhile (another rotation)',
+    );
+  }
+}
+
 function encodeAuthority(authority: ClusterAuthority): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ version: recordVersion, ...authority }));
 }
@@ -100,9 +175,13 @@ function decodeAuthority(bytes: Uint8Array): ClusterAuthority {
   return { clusterId: record.clusterId, authorities: record.authorities };
 }
 
-function isMaterial(value: unknown): value is TlsMaterial {
-  const material = value as Partial<Record<keyof TlsMaterial, unknown>> | null;
-  return typeof material?.certPem === 'string' && typeof material.keyPem === 'string';
+function isMaterial(value: unknown): value is ClusterCa {
+  const material = value as Partial<Record<keyof ClusterCa, unknown>> | null;
+  return (
+    typeof material?.certPem === 'string' &&
+    typeof material.keyPem === 'string' &&
+    (material.addedAtMs === undefined || typeof material.addedAtMs === 'number')
+  );
 }
 
 function invalidRecord(cause?: unknown): CoreError {

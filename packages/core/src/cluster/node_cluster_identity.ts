@@ -69,6 +69,8 @@ export class NodeClusterIdentity {
   readonly #listeners = new Set<(material: ClusterTlsMaterial) => void>();
   #material: ClusterTlsMaterial | undefined;
   #issuedUnder: string | undefined;
+  /** The CA record's version the current certificate and trust bundle come from. */
+  #authorityVersion: number | undefined;
   #verifier: { readonly version: number; readonly verifier: ClusterPeerVerifier } | undefined;
   #renewal: { cancel(): void } | undefined;
   #renewing: Promise<void> | undefined;
@@ -141,7 +143,22 @@ export class NodeClusterIdentity {
     return this.#renewing;
   }
 
+  /**
+   * Renews now when the CA record changed since the last issue (a rotation or a retirement),
+   * so this node's trust bundle and certificate follow it within one call. A granted identity
+   * waits for unseal instead.
+   */
+  async followAuthority(): Promise<void> {
+    if (this.#options.granted !== undefined || this.#material === undefined) {
+      return;
+    }
+    if (this.#options.secure.versionLocal(clusterAuthorityPath) !== this.#authorityVersion) {
+      await this.renew();
+    }
+  }
+
   async #renewNow(): Promise<void> {
+    const version = this.#options.secure.versionLocal(clusterAuthorityPath);
     const authority = this.#authority();
     const issuer = issuingAuthority(authority);
     const lifetimeMs = this.#options.certificateLifetimeMs ?? certificateLifetimeMsDefault;
@@ -160,6 +177,7 @@ export class NodeClusterIdentity {
       trustPem: authority.authorities.map((a) => a.certPem).join(''),
     };
     this.#issuedUnder = issuer.certPem;
+    this.#authorityVersion = version;
     this.#schedule(Math.floor((lifetimeMs * 2) / 3));
     for (const listener of this.#listeners) {
       listener(this.#material);

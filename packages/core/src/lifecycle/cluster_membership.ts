@@ -11,6 +11,7 @@ import type { DriverClock } from '@coffer/raft/node';
 import type { LevelStateStore } from '@coffer/storage';
 
 import type { Barrier } from '../barrier/barrier.ts';
+import { rotateClusterAuthority } from '../cluster/cluster_authority.ts';
 import {
   acceptJoin,
   createJoinToken,
@@ -187,6 +188,19 @@ export class ClusterMembership {
     if (change === 'remove') {
       await running.secure.delete(memberPath(nodeId));
     }
+  }
+
+  /**
+   * Starts a rotation of the cluster CA (active node): the new CA issues at once and every
+   * node renews under it within a second; the old one stays trusted for one certificate
+   * lifetime. Answers how many CAs the cluster trusts now.
+   */
+  async rotateAuthority(): Promise<number> {
+    const running = this.#active();
+    const rotated = await rotateClusterAuthority(running.secure, {
+      nowMs: this.#parts.wallClockMs(),
+    });
+    return rotated.authorities.length;
   }
 
   /** Whether autopilot may promote learner `nodeId` (not demoted by an operator). */

@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueNodeCertificate } from '../cluster/certificates.ts';
 import { readClusterAuthority } from '../cluster/cluster_authority.ts';
 import type { ClusterTlsMaterial } from '../cluster/node_cluster_identity.ts';
+import { Operation } from '../router/request.ts';
 import type { CofferNode } from './coffer_node.ts';
 import {
   closeOpenedNodes,
@@ -46,6 +47,7 @@ describe('a node on the cluster port', () => {
   let node: CofferNode;
   let clusterId = '';
   let shares: readonly string[] = [];
+  let rootToken = '';
   const renewals: ClusterTlsMaterial[] = [];
 
   beforeAll(async () => {
@@ -58,6 +60,7 @@ describe('a node on the cluster port', () => {
     const result = await drive(harness, node.init({ shares: 1, threshold: 1 }));
     clusterId = result.clusterId;
     shares = result.unsealShares;
+    rootToken = result.rootToken ?? '';
     await driveUntil(harness, () => node.clusterIdentity !== undefined);
   });
 
@@ -120,6 +123,39 @@ describe('a node on the cluster port', () => {
     unsubscribe?.();
     expect(renewals[0]?.certPem).not.toBe(before);
     expect(identity?.material().certPem).toBe(renewals[0]?.certPem);
+  });
+
+  it('rotates the CA: both trusted, renewed under the new one at once, the old one retired after a lifetime', async () => {
+    const identity = node.clusterIdentity;
+    const oldCa = readClusterAuthority(node.secureStore)?.authorities[0];
+    const rotated = await drive(
+      harness,
+      node.handle({
+        operation: Operation.update,
+        path: 'sys/storage/raft/rotate-ca',
+        token: rootToken,
+      }),
+    );
+    expect(rotated).toMatchObject({ ok: true, data: { trusted_cas: 2 } });
+    const certificates = (pem: string | undefined): number =>
+      (pem ?? '').split('BEGIN CERTIFICATE').length - 1;
+    await driveUntil(harness, () => certificates(identity?.material().trustPem) === 2);
+    const newCa = readClusterAuthority(node.secureStore)?.authorities[1];
+    const own = new X509Certificate(identity?.material().certPem ?? '');
+    expect(own.checkIssued(new X509Certificate(newCa?.certPem ?? ''))).toBe(true);
+    const underOld = await issueNodeCertificate(
+      { certPem: oldCa?.certPem ?? '', keyPem: oldCa?.keyPem ?? '' },
+      { clusterId, nodeId: 1, validMs: 10 * lifetimeMs, now: new Date(Date.UTC(2026, 10, 25)) },
+    );
+    const oldDer = new X509Certificate(underOld.certPem).raw;
+    expect(identity?.verifyPeer(oldDer)).toBe(1);
+
+    harness.clock.advance(lifetimeMs);
+    await driveUntil(harness, () => certificates(identity?.material().trustPem) === 1);
+    expect(readClusterAuthority(node.secureStore)?.authorities).toHaveLength(1);
+    expect(() => identity?.verifyPeer(oldDer)).toThrow(
+      expect.objectContaining({ code: 'COFFER_CORE_CLUSTER_PEER_REFUSED' }),
+    );
   });
 
   it('loses its certificate at seal and gets a fresh one after unseal', async () => {

@@ -4,14 +4,22 @@
  * cluster initialized before the cluster port existed), and drops it at seal.
  *
  * It looks once a second, as the active-node check does; a certificate therefore appears at
- * most a second after the CA reaches the replica.
+ * most a second after the CA reaches the replica, and follows a CA rotation as fast.
  */
 import type { DriverClock, RaftNode } from '@coffer/raft/node';
 
-import { ensureClusterAuthority, readClusterAuthority } from '../cluster/cluster_authority.ts';
+import {
+  ensureClusterAuthority,
+  readClusterAuthority,
+  retireAuthorities,
+} from '../cluster/cluster_authority.ts';
 import { readMember, writeMember } from '../cluster/cluster_members.ts';
 import { Autopilot, type AutopilotOptions } from './autopilot.ts';
-import { NodeClusterIdentity, type GrantedIdentity } from '../cluster/node_cluster_identity.ts';
+import {
+  certificateLifetimeMsDefault,
+  NodeClusterIdentity,
+  type GrantedIdentity,
+} from '../cluster/node_cluster_identity.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { SecureStore } from '../replicated/secure_store.ts';
 import type { SealLogger } from '../seal/seal_provider.ts';
@@ -79,9 +87,41 @@ export class ClusterPresence {
     this.#autopilot.start(running.node);
     const tick = (): void => {
       this.#check = this.#node.clock.setTimer(checkIntervalMs, tick);
-      void this.#bringUp(identity, running);
+      void (identity.ready ? this.#maintain(identity, running) : this.#bringUp(identity, running));
     };
     tick();
+  }
+
+  /**
+   * Once a second while unsealed: renew at once when the CA record changed (a rotation: peers
+   * must trust the new CA before anyone presents a certificate from it), and on the active
+   * node retire old CAs one certificate lifetime after a rotation.
+   */
+  async #maintain(
+    identity: NodeClusterIdentity,
+    running: { readonly node: RaftNode; readonly secure: SecureStore },
+  ): Promise<void> {
+    if (this.#busy) {
+      return;
+    }
+    this.#busy = true;
+    try {
+      await identity.followAuthority();
+      if (this.#node.isActive()) {
+        const retired = await retireAuthorities(running.secure, {
+          nowMs: this.#node.wallClockMs(),
+          certificateLifetimeMs:
+            this.#options.certificateLifetimeMs ?? certificateLifetimeMsDefault,
+        });
+        if (retired) {
+          this.#node.logger.info('cluster_ca_retired', { nodeId: identity.nodeId });
+        }
+      }
+    } catch (error) {
+      this.#node.logger.warn('cluster_identity_maintenance_failed', { code: codeOf(error) });
+    } finally {
+      this.#busy = false;
+    }
   }
 
   #newIdentity(
@@ -180,8 +220,6 @@ export class ClusterPresence {
       }
       await identity.start();
       if (this.#identity === identity) {
-        this.#check?.cancel();
-        this.#check = undefined;
         this.#node.logger.info('cluster_identity_ready', { nodeId: identity.nodeId });
         identity.onChange(() => {
           this.#node.logger.info('cluster_certificate_renewed', { nodeId: identity.nodeId });

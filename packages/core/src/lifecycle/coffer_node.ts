@@ -510,6 +510,7 @@ export class CofferNode {
         joinToken: (ttlMs) => this.membership.createJoinToken(ttlMs === undefined ? {} : { ttlMs }),
         peers: () => this.membership.peers(),
         changeMember: (change, nodeId) => this.membership.changeMember(change, nodeId),
+        rotateCa: () => this.membership.rotateAuthority(),
       },
     }).then(
       (services) => {

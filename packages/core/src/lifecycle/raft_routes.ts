@@ -3,7 +3,8 @@
  * a one-time join token (secret: it is in the response only, and the audit log HMACs it), and
  * `configuration` lists the members with their addresses and roles (list-peers), and
  * `remove-peer`, `promote` and `demote` ({server_id}) change one member and answer once the
- * change applied.
+ * change applied; `rotate-ca` starts a rotation of the cluster CA (the old one stays trusted for
+ * one certificate lifetime).
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { Route } from '../router/backend.ts';
@@ -16,6 +17,8 @@ export interface RaftRoutesPort {
   readonly joinToken: (ttlMs: number | undefined) => Promise<string>;
   /** The members as this node knows them. */
   readonly peers: () => readonly PeerInfo[];
+  /** Starts a cluster CA rotation; answers how many CAs are trusted now. */
+  readonly rotateCa: () => Promise<number>;
   /** Changes one member (active node); resolves once the change applied. */
   readonly changeMember: (change: MemberChange, nodeId: number) => Promise<void>;
 }
@@ -87,6 +90,13 @@ export function raftRoutes(port: RaftRoutesPort): readonly Route[] {
               })),
             },
           }),
+      },
+    },
+    {
+      pattern: 'storage/raft/rotate-ca',
+      sudo: true,
+      operations: {
+        update: async () => ({ data: { trusted_cas: await port.rotateCa() } }),
       },
     },
     memberRoute(port, 'remove', 'remove-peer'),

@@ -99,6 +99,9 @@ try {
       }
     }
   };
+  const termOf = async (): Promise<number> =>
+    Number((await client.logical.read('sys/leader')).data['raft_term']);
+  const firstTerm = await termOf();
   const running = Array.from({ length: writers }, (_, w) => writer(w));
 
   const resumes: { kill: number; leader: number; resumeMs: number }[] = [];
@@ -138,6 +141,8 @@ try {
   }
   stop = true;
   await Promise.all(running);
+  // NB: each election is a new term: more terms than kills means elections nobody caused.
+  const elections = (await termOf()) - firstTerm;
 
   let duplicates = 0;
   for (const key of acked) {
@@ -157,6 +162,7 @@ try {
     `acknowledged writes: ${acked.length}, failed requests: ${failed} ${JSON.stringify(Object.fromEntries(failures))}`,
   );
   console.log(`writes applied twice (a key at version > 1): ${duplicates}`);
+  console.log(`leader elections seen (terms advanced): ${elections} for ${kills} kills`);
   console.log(
     `token creations acknowledged: ${tokensAcked} (tokens cannot be listed to count extras)`,
   );

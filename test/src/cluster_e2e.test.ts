@@ -270,6 +270,37 @@ describe('a three-node cluster of real processes', () => {
     });
   }, 180_000);
 
+  it('a removed node learns it was removed and refuses to serve; the others go on', async () => {
+    const rootToken = (await readFile(rootFile, 'utf8')).trim();
+    const caCert = await readFile(caFile);
+    const leaderId = Number((await peers(1)).find((p) => p.leader)?.node_id);
+    const removed = [1, 2, 3].find((id) => id !== leaderId) ?? 0;
+    await ok(leaderId, [
+      'operator',
+      'raft',
+      'remove-peer',
+      String(removed),
+      '--token-file',
+      rootFile,
+    ]);
+    expect((await peers(leaderId)).map((p) => Number(p.node_id))).not.toContain(removed);
+    await waitFor(`node ${removed} to say it was removed`, async () => {
+      const refused = await client(removed, caCert, rootToken)
+        .kv.get({ mount: 'secret', path: 'app/db' })
+        .then(
+          () => undefined,
+          (error: unknown) => (error as { code?: string }).code,
+        );
+      return refused === 'COFFER_CORE_REMOVED';
+    });
+    const survivor = [1, 2, 3].find((id) => id !== removed && id !== leaderId) ?? 0;
+    const read = await client(survivor, caCert, rootToken).kv.get({
+      mount: 'secret',
+      path: 'app/db',
+    });
+    expect(read.data['data']).toEqual({ password: secretValue });
+  }, 60_000);
+
   it('the cluster port refuses a client without a certificate at the handshake', async () => {
     const [host, port] = node(2).cluster.split(':');
     const socket = connect({ host, port: Number(port), rejectUnauthorized: false });

@@ -20,6 +20,7 @@ describe('failover', () => {
     [status.UNAVAILABLE, undefined],
     [status.UNAVAILABLE, 'COFFER_CORE_NOT_ACTIVE'],
     [status.UNAVAILABLE, 'COFFER_CORE_NOT_READY'],
+    [status.FAILED_PRECONDITION, 'COFFER_CORE_REMOVED'],
     [status.INTERNAL, 'COFFER_CORE_NOT_ACTIVE'],
   ])('isFailoverRetryable retries status %i with code %s', (grpcCode, serverCode) => {
     expect(isFailoverRetryable(failureOf(grpcCode, serverCode))).toBe(true);

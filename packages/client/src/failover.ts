@@ -29,6 +29,8 @@ export const failoverBackoffMsMax = 1_000;
 const retriedServerCodes: ReadonlySet<string> = new Set([
   'COFFER_CORE_NOT_ACTIVE',
   'COFFER_CORE_NOT_READY',
+  // NB: a node removed from the cluster serves nothing; the other nodes do.
+  'COFFER_CORE_REMOVED',
 ]);
 
 /** The clock, timer and random source of failover; tests pass fakes. */
@@ -51,7 +53,8 @@ export const systemFailoverTiming: FailoverTiming = {
 /**
  * True when `failure` says the node could not serve the call but another node may: gRPC
  * UNAVAILABLE without a Coffer code (the transport's: refused, reset, no TLS), or a server
- * answer COFFER_CORE_NOT_ACTIVE or COFFER_CORE_NOT_READY whatever its status. Every other
+ * answer COFFER_CORE_NOT_ACTIVE, COFFER_CORE_NOT_READY or COFFER_CORE_REMOVED whatever its
+ * status. Every other
  * failure (a refusal such as PERMISSION_DENIED or a rate limit, a deadline, a cancel) is final.
  */
 export function isFailoverRetryable(failure: TransportFailure): boolean {

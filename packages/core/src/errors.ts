@@ -65,6 +65,11 @@ export const CoreErrorCode = {
    * (so its state may lag what an earlier leader acknowledged). Retry in a moment.
    */
   notReady: 'COFFER_CORE_NOT_READY',
+  /**
+   * This node is not in the cluster's configuration: it was removed (it applied its removal,
+   * or a majority of voters refused it as no member). It serves nothing until it joins again.
+   */
+  removed: 'COFFER_CORE_REMOVED',
   /** The replicated state refused a write (a check-and-set lost a race); nothing was written. */
   writeRefused: 'COFFER_CORE_WRITE_REFUSED',
   /** The state and the Raft snapshot asked of it are at different indexes: a driver bug. */

@@ -38,6 +38,8 @@ export interface ClusterPortOptions {
    * forwarded on: a node that is not active answers NOT_ACTIVE, and the standby retries).
    */
   readonly serveForwarded: (request: CoreRequest) => Promise<CoreResponse>;
+  /** A peer refused this node as no member of the cluster (it may have been removed). */
+  readonly onRefusedAsNonMember?: (peerId: number) => void;
   readonly log: ServerLog;
   readonly server?: Partial<Pick<ClusterServerOptions, 'closeGraceMs' | 'messageBytesMax'>>;
 }
@@ -147,7 +149,16 @@ export class ClusterPort {
     server.addService(forwardServiceDefinition, service.implementation());
     await server.start();
     const resolve = (id: number): string | undefined => o.member(id)?.clusterAddress;
-    const transport = new GrpcRaftTransport({ clusterTls: this.tls, server, resolve });
+    const transport = new GrpcRaftTransport({
+      clusterTls: this.tls,
+      server,
+      resolve,
+      onRefused: (peerId, code) => {
+        if (code === CoreErrorCode.removed) {
+          o.onRefusedAsNonMember?.(peerId);
+        }
+      },
+    });
     const forwardClient = new ForwardClient({ clusterTls: this.tls, resolve });
     const forwarder = new Forwarder({
       selfId: o.nodeId,

@@ -169,7 +169,7 @@ describe('ClusterServer', () => {
     expect(peers.expired.transport.peerStatus(2)?.lastRefusalCode).toBeUndefined();
     // The call's check refuses a certificate naming another node, or a non-member.
     expect(peers.otherNode.transport.peerStatus(2)?.lastRefusalCode).toBe(peerRefusedCode);
-    expect(peers.nonMember.transport.peerStatus(2)?.lastRefusalCode).toBe(peerRefusedCode);
+    expect(peers.nonMember.transport.peerStatus(2)?.lastRefusalCode).toBe('COFFER_CORE_REMOVED');
     expect(two.server.stats()).toMatchObject({ streamsAccepted: 1, streamsRefused: 2 });
 
     const noCertificate = openRawStream({

@@ -180,7 +180,7 @@ describe('ForwardClient.forward', () => {
       reason: 'refused',
       retryable: false,
       grpcCode: status.PERMISSION_DENIED,
-      peerErrorCode: 'COFFER_CORE_CLUSTER_PEER_REFUSED',
+      peerErrorCode: 'COFFER_CORE_REMOVED',
     });
 
     const one = await clientOf(1, addresses);

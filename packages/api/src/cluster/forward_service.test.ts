@@ -287,7 +287,7 @@ describe('ForwardService.Handle', () => {
         ),
         claimed: nonMember,
         grpcStatus: status.PERMISSION_DENIED,
-        code: peerRefusedCode,
+        code: 'COFFER_CORE_REMOVED',
       },
       {
         name: "another node's certificate",

@@ -62,6 +62,8 @@ export interface GrpcRaftTransportOptions {
    * partition, a power cut) is noticed; default 10 s, and 5 s to answer.
    */
   readonly keepalive?: { readonly timeMs: number; readonly timeoutMs: number };
+  /** Told when a peer refuses this node's stream, with the peer's id and the code. */
+  readonly onRefused?: (peerId: number, code: string) => void;
 }
 
 /** Counters of a {@link GrpcRaftTransport}, since it was made. */
@@ -238,6 +240,9 @@ export class GrpcRaftTransport implements Transport {
       timer: this.#options.timer ?? realTimer,
       randomInt: this.#options.randomInt ?? defaultRandomInt,
       counters: this.#counters,
+      onRefused: (code) => {
+        this.#options.onRefused?.(peerId, code);
+      },
     });
     this.#peers.set(peerId, peer);
     return peer;

@@ -89,6 +89,8 @@ export interface RaftPeerStreamOptions {
   readonly timer: ClusterTimer;
   readonly randomInt: (maxExclusive: number) => number;
   readonly counters: PeerStreamCounters;
+  /** Told each time the peer ends a stream with a refusal code. */
+  readonly onRefused?: (code: string) => void;
 }
 
 type Stream = ClientDuplexStream<RaftBatch, RaftStreamReply>;
@@ -270,6 +272,7 @@ export class RaftPeerStream {
     const code = status.metadata.get(ClusterMetadataKey.errorCode)[0];
     if (typeof code === 'string') {
       this.#lastRefusalCode = code;
+      this.#options.onRefused?.(code);
     }
     this.#dropStream();
     if (!this.#closed) {

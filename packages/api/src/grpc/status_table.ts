@@ -48,6 +48,7 @@ export const statusOf: Readonly<Record<CoreErrorCode | ApiErrorCode, status>> = 
   // TODO(#9): FAILED_PRECONDITION with a leader hint once standbys forward or redirect.
   COFFER_CORE_NOT_ACTIVE: status.UNAVAILABLE,
   COFFER_CORE_NOT_READY: status.UNAVAILABLE,
+  COFFER_CORE_REMOVED: status.FAILED_PRECONDITION,
   COFFER_CORE_WRITE_REFUSED: status.ABORTED,
   COFFER_CORE_SNAPSHOT_MISMATCH: status.INTERNAL,
   COFFER_CORE_ALREADY_INITIALIZED: status.FAILED_PRECONDITION,

@@ -43,6 +43,7 @@ export const coreHttpStatus = {
   [CoreErrorCode.notInitialized]: unavailable,
   [CoreErrorCode.notActive]: unavailable,
   [CoreErrorCode.notReady]: unavailable,
+  [CoreErrorCode.removed]: unavailable,
   [CoreErrorCode.writeRefused]: conflict,
   [CoreErrorCode.snapshotMismatch]: internalError,
   [CoreErrorCode.alreadyInitialized]: badRequest,

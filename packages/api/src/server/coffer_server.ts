@@ -154,6 +154,9 @@ export class CofferServer {
             host: config.cluster.host,
             port: config.cluster.port,
             member: (id) => late.node?.membership.addressesOf(id),
+            onRefusedAsNonMember: (peerId) => {
+              late.node?.refusedAsNonMember(peerId);
+            },
             serveForwarded: async (request) => {
               const node = late.node;
               return node === undefined

@@ -161,10 +161,18 @@ describe('cluster peer verification', () => {
   });
 
   it('throws a coded error that names the reason and no certificate content', async () => {
-    const nine = await node(9);
-    expect(() => verifier.verify(der(nine))).toThrow(
+    const other = await node(2, { cluster: 'coffer-another' });
+    expect(() => verifier.verify(der(other))).toThrow(
       expect.objectContaining({
         code: 'COFFER_CORE_CLUSTER_PEER_REFUSED',
+        message: expect.stringContaining('other_cluster') as string,
+      }),
+    );
+    // A non-member is told so with its own code: it may have been removed.
+    const nine = der(await node(9));
+    expect(() => verifier.verify(nine)).toThrow(
+      expect.objectContaining({
+        code: 'COFFER_CORE_REMOVED',
         message: expect.stringContaining('not_member') as string,
       }),
     );

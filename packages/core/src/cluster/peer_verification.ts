@@ -115,6 +115,14 @@ export class ClusterPeerVerifier {
 
 /** The error for a refused peer; the message says why, never what the certificate holds. */
 export function peerRefusedError(refusal: PeerRefusal): CoreError {
+  if (refusal === PeerRefusal.notMember) {
+    // NB: its own code, so the refused node learns it is no member (removed, or its join has
+    // not reached this peer yet) rather than that its certificate is bad.
+    return new CoreError(
+      CoreErrorCode.removed,
+      "Join the node again with a new join token: it is not in this cluster's configuration (not_member)",
+    );
+  }
   return new CoreError(
     CoreErrorCode.clusterPeerRefused,
     `Give the peer a certificate from this cluster (join it again if it was removed): ${refusalActions[refusal]} (${refusal})`,

@@ -109,7 +109,7 @@ describe('a node on the cluster port', () => {
       { clusterId, nodeId: 9, validMs: lifetimeMs, now: new Date(Date.UTC(2026, 10, 25)) },
     );
     expect(() => identity?.verifyPeer(new X509Certificate(stranger.certPem).raw)).toThrow(
-      expect.objectContaining({ code: 'COFFER_CORE_CLUSTER_PEER_REFUSED' }),
+      expect.objectContaining({ code: 'COFFER_CORE_REMOVED' }),
     );
   });
 

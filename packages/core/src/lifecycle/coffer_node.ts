@@ -163,6 +163,8 @@ export class CofferNode {
   #services: Promise<RequestServices> | undefined;
   #activeCheck: { cancel(): void } | undefined;
   #sealRequested = false;
+  /** Voters that refused this node on the cluster port as no member (COFFER_CORE_REMOVED). */
+  readonly #refusedBy = new Set<number>();
   #leaderSeen = 0;
   #leaderChanges = 0;
   #forwardedRequests = 0;
@@ -565,6 +567,15 @@ export class CofferNode {
         message: 'Retry in a moment: this node has just become the leader and is catching up',
       };
     }
+    if (role === 'removed') {
+      return {
+        ok: false,
+        requestId,
+        code: CoreErrorCode.removed,
+        message:
+          'Send the request to another node: this node was removed from the cluster (join it again with a new join token)',
+      };
+    }
     if (role === 'standby') {
       // NB: a standby's state and clock may lag, so it serves nothing itself: it forwards to
       // the active node (with the request id, for a retry there), unless the request was
@@ -588,7 +599,7 @@ export class CofferNode {
    * The node's role, after waiting a little for a leader that is not ready yet: it applies its
    * no-op within a few milliseconds, and a request that waits that long is better than a retry.
    */
-  async #settledRole(): Promise<'active' | 'not_ready' | 'standby'> {
+  async #settledRole(): Promise<'active' | 'not_ready' | 'standby' | 'removed'> {
     const clock = this.#options.clock;
     const deadline = clock.nowMs() + notReadyWaitMs;
     let role = this.#role();
@@ -606,12 +617,22 @@ export class CofferNode {
    * applied an entry of its own term (its no-op), so its state holds everything an earlier
    * leader acknowledged; 'not_ready' while it leads without that; a standby otherwise.
    */
-  #role(): 'active' | 'not_ready' | 'standby' {
+  #role(): 'active' | 'not_ready' | 'standby' | 'removed' {
     const node = this.#raft.current?.node;
     if (node === undefined || this.#barrier.isSealed) {
       return 'standby';
     }
     const raft = node.raw.raft;
+    const conf = node.raw.status().confState;
+    const refusals = conf.voters.filter((id) => this.#refusedBy.has(id)).length;
+    if (
+      ![...conf.voters, ...conf.learners].some((id) => id === node.id) ||
+      refusals > conf.voters.length / 2
+    ) {
+      // NB: it applied its own removal, or a majority of the voters it knows say it is no
+      // member: no leader will talk to it, and what it holds goes stale.
+      return 'removed';
+    }
     if (node.raw.status().softState.role !== 'leader') {
       return 'standby';
     }
@@ -626,6 +647,18 @@ export class CofferNode {
     this.#services = undefined;
     this.#servicesNow = undefined;
     await (await services?.catch(() => undefined))?.close();
+  }
+
+  /**
+   * A peer refused this node on the cluster port as no member (the server's cluster port
+   * reports it). Once a majority of the voters this node knows did, it serves nothing and
+   * answers COFFER_CORE_REMOVED, until it restarts.
+   */
+  refusedAsNonMember(peerId: number): void {
+    if (!this.#refusedBy.has(peerId)) {
+      this.#refusedBy.add(peerId);
+      this.#logger.warn('cluster_peer_says_not_member', { peerId });
+    }
   }
 
   /** Joins the cluster of `token` (lifecycle endpoint sys/storage/raft/join). */

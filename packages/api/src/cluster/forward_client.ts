@@ -15,7 +15,6 @@
  * Invariant: nothing here logs or quotes a request: it holds the caller's token.
  */
 import assert from 'node:assert/strict';
-import { randomInt as cryptoRandomInt } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 
 import {
@@ -43,6 +42,13 @@ import {
   type LeaderChange,
   type LeaderChangeMessage,
 } from './forward_service.ts';
+import {
+  clusterAdmitTimeoutMsDefault,
+  clusterBackoffDefault,
+  clusterKeepaliveDefault,
+  clusterRandomInt,
+  realClusterTimer,
+} from './cluster_timing.ts';
 import { reconnectDelayMs, type ClusterTimer, type ReconnectBackoff } from './raft_peer_stream.ts';
 import { ClusterMetadataKey, clusterProtocolVersion } from './raft_service.ts';
 
@@ -143,20 +149,6 @@ export interface LeaderWatch {
 export type LeaderWatchState = 'connecting' | 'open' | 'waiting' | 'closed';
 
 const responseBytesMaxDefault = 64 * 1024 * 1024;
-const backoffDefault: ReconnectBackoff = { initialMs: 100, maxMs: 5_000 };
-const admitTimeoutMsDefault = 5_000;
-const keepaliveDefault = { timeMs: 10_000, timeoutMs: 5_000 };
-
-const realTimer: ClusterTimer = {
-  setTimer(delayMs, callback) {
-    const handle = setTimeout(callback, delayMs);
-    return {
-      cancel: () => {
-        clearTimeout(handle);
-      },
-    };
-  },
-};
 
 /** The metadata every cluster call carries (the server admits calls by it). */
 function clusterCallMetadata(selfId: number): Metadata {
@@ -222,7 +214,7 @@ export class ForwardClient {
   readonly #watchCounters = { streamsOpened: 0, changesInvalid: 0 };
 
   constructor(options: ForwardClientOptions) {
-    const backoff = options.backoff ?? backoffDefault;
+    const backoff = options.backoff ?? clusterBackoffDefault;
     assert(Number.isSafeInteger(backoff.initialMs) && backoff.initialMs > 0);
     assert(Number.isSafeInteger(backoff.maxMs) && backoff.maxMs >= backoff.initialMs);
     for (const bound of [options.responseBytesMax, options.admitTimeoutMs]) {
@@ -290,10 +282,10 @@ export class ForwardClient {
       resolve: () => this.#options.resolve(peerId),
       credentials: this.#credentialsFor(peerId),
       channelOptions: this.#channelOptions(peerId),
-      backoff: this.#options.backoff ?? backoffDefault,
-      admitTimeoutMs: this.#options.admitTimeoutMs ?? admitTimeoutMsDefault,
-      timer: this.#options.timer ?? realTimer,
-      randomInt: this.#options.randomInt ?? ((maxExclusive) => cryptoRandomInt(maxExclusive)),
+      backoff: this.#options.backoff ?? clusterBackoffDefault,
+      admitTimeoutMs: this.#options.admitTimeoutMs ?? clusterAdmitTimeoutMsDefault,
+      timer: this.#options.timer ?? realClusterTimer,
+      randomInt: this.#options.randomInt ?? clusterRandomInt,
       counters: this.#watchCounters,
       onChange,
       onClose: (closed) => this.#watches.delete(closed),
@@ -385,7 +377,7 @@ export class ForwardClient {
   }
 
   #channelOptions(peerId: number): ChannelOptions {
-    const keepalive = this.#options.keepalive ?? keepaliveDefault;
+    const keepalive = this.#options.keepalive ?? clusterKeepaliveDefault;
     return {
       'grpc.keepalive_time_ms': keepalive.timeMs,
       'grpc.keepalive_timeout_ms': keepalive.timeoutMs,

@@ -23,7 +23,7 @@
  * `local`, its own request path.
  */
 import assert from 'node:assert/strict';
-import { randomInt as cryptoRandomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 import { CoreErrorCode, type CoreRequest, type CoreResponse } from '@coffer/core';
 
@@ -33,6 +33,7 @@ import {
   type LeaderChange,
   type LeaderSource,
 } from './forward_service.ts';
+import { clusterRandomInt, realClusterTimer } from './cluster_timing.ts';
 import { reconnectDelayMs, type ClusterTimer, type ReconnectBackoff } from './raft_peer_stream.ts';
 
 /** Where a request is sent: a {@link ForwardClient} in production. */
@@ -92,17 +93,6 @@ const retryBackoffDefault: ReconnectBackoff = { initialMs: 50, maxMs: 1_000 };
  */
 const retryCodes: ReadonlySet<string> = new Set([CoreErrorCode.notActive, CoreErrorCode.notReady]);
 
-const realTimer: ClusterTimer = {
-  setTimer(delayMs, callback) {
-    const handle = setTimeout(callback, delayMs);
-    return {
-      cancel: () => {
-        clearTimeout(handle);
-      },
-    };
-  },
-};
-
 const monotonicClock: ForwarderClock = { nowMs: () => performance.now() };
 
 /** The outcome of one try. */
@@ -129,7 +119,7 @@ export class Forwarder {
     assert(options.deadlineMs === undefined || options.deadlineMs > 0);
     this.#options = options;
     this.#clock = options.clock ?? monotonicClock;
-    this.#timer = options.timer ?? realTimer;
+    this.#timer = options.timer ?? realClusterTimer;
   }
 
   /**
@@ -264,7 +254,7 @@ export class Forwarder {
       );
       if (tried !== undefined) {
         const backoff = this.#options.retryBackoff ?? retryBackoffDefault;
-        const randomInt = this.#options.randomInt ?? ((max: number) => cryptoRandomInt(max));
+        const randomInt = this.#options.randomInt ?? clusterRandomInt;
         const delayMs = reconnectDelayMs(backoff, attempt - 1, randomInt);
         timers.push(
           this.#timer.setTimer(Math.min(delayMs, remainingMs), () => {

@@ -13,13 +13,19 @@
  * the very node we dialled, so a server presenting another node's certificate is refused.
  */
 import assert from 'node:assert/strict';
-import { randomInt as cryptoRandomInt } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 
 import type { ChannelOptions } from '@grpc/grpc-js';
 
 import { raftMessageRoute, type RaftMessage, type Transport } from '@coffer/core';
 
+import {
+  clusterAdmitTimeoutMsDefault,
+  clusterBackoffDefault,
+  clusterKeepaliveDefault,
+  clusterRandomInt,
+  realClusterTimer,
+} from './cluster_timing.ts';
 import { ClusterCertificateProvider, clusterChannelCredentials } from './cluster_credentials.ts';
 import type { ClusterTls } from './cluster_tls.ts';
 import {
@@ -98,24 +104,6 @@ export interface PeerStatus {
 
 const queueMessagesMaxDefault = 4096;
 const batchBytesMaxDefault = 1024 * 1024;
-const backoffDefault: ReconnectBackoff = { initialMs: 100, maxMs: 5_000 };
-const admitTimeoutMsDefault = 5_000;
-const keepaliveDefault = { timeMs: 10_000, timeoutMs: 5_000 };
-
-const realTimer: ClusterTimer = {
-  setTimer(delayMs, callback) {
-    const handle = setTimeout(callback, delayMs);
-    return {
-      cancel: () => {
-        clearTimeout(handle);
-      },
-    };
-  },
-};
-
-function defaultRandomInt(maxExclusive: number): number {
-  return cryptoRandomInt(maxExclusive);
-}
 
 /** Raft's Transport over the cluster port. */
 export class GrpcRaftTransport implements Transport {
@@ -138,7 +126,7 @@ export class GrpcRaftTransport implements Transport {
   #closed = false;
 
   constructor(options: GrpcRaftTransportOptions) {
-    const backoff = options.backoff ?? backoffDefault;
+    const backoff = options.backoff ?? clusterBackoffDefault;
     assert(Number.isSafeInteger(backoff.initialMs) && backoff.initialMs > 0);
     assert(Number.isSafeInteger(backoff.maxMs) && backoff.maxMs >= backoff.initialMs);
     for (const bound of [options.queueMessagesMax, options.batchBytesMax, options.admitTimeoutMs]) {
@@ -216,7 +204,7 @@ export class GrpcRaftTransport implements Transport {
     if (this.#options.resolve(peerId) === undefined) {
       return undefined;
     }
-    const keepalive = this.#options.keepalive ?? keepaliveDefault;
+    const keepalive = this.#options.keepalive ?? clusterKeepaliveDefault;
     const channelOptions: ChannelOptions = {
       'grpc.keepalive_time_ms': keepalive.timeMs,
       'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
@@ -235,10 +223,10 @@ export class GrpcRaftTransport implements Transport {
       channelOptions,
       queueMessagesMax: this.#options.queueMessagesMax ?? queueMessagesMaxDefault,
       batchBytesMax: this.#options.batchBytesMax ?? batchBytesMaxDefault,
-      backoff: this.#options.backoff ?? backoffDefault,
-      admitTimeoutMs: this.#options.admitTimeoutMs ?? admitTimeoutMsDefault,
-      timer: this.#options.timer ?? realTimer,
-      randomInt: this.#options.randomInt ?? defaultRandomInt,
+      backoff: this.#options.backoff ?? clusterBackoffDefault,
+      admitTimeoutMs: this.#options.admitTimeoutMs ?? clusterAdmitTimeoutMsDefault,
+      timer: this.#options.timer ?? realClusterTimer,
+      randomInt: this.#options.randomInt ?? clusterRandomInt,
       counters: this.#counters,
       onRefused: (code) => {
         this.#options.onRefused?.(peerId, code);

@@ -52,6 +52,9 @@ export function parseNodeCount(value: string): number {
   return parsed;
 }
 
+/** Signals closer together than this are one stop request (see untilStopped). */
+const sameSignalWindowMs = 1000;
+
 type DevClusterApi = typeof import('@coffer/api');
 type RunningCluster = Awaited<ReturnType<DevClusterApi['DevCluster']['start']>>;
 
@@ -66,8 +69,14 @@ function untilStopped(
 ): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
+    let stoppingSinceMs = 0;
     let killed = false;
     stopRequests.onStop = () => {
+      // NB: one Ctrl-C can arrive twice: from the terminal to the whole process group, and
+      // relayed by a parent such as tsx under `npm start`; a second signal that close is one.
+      if (stopping && Date.now() - stoppingSinceMs < sameSignalWindowMs) {
+        return;
+      }
       if (stopping) {
         killed = true;
         io.stderr('Second stop signal: killing every node now\n');
@@ -76,6 +85,7 @@ function untilStopped(
         return;
       }
       stopping = true;
+      stoppingSinceMs = Date.now();
       io.stdout('Stopping every node (Ctrl-C again kills them at once)\n');
       void cluster.close().then(() => {
         if (!killed) {

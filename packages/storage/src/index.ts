@@ -9,6 +9,7 @@ export type { LevelDatabase, LevelOperation, LevelRecord } from './level_adapter
 export {
   LevelStateStore,
   RestoreStep,
+  listLimitDefault,
   listLimitMax,
   type LevelStateStoreOptions,
   type ListOptions,

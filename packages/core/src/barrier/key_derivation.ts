@@ -26,6 +26,8 @@ export const IdentifierPurpose = {
   lease: 'lease',
   /** AppRole secret_ids and their accessors. */
   secretId: 'secret-id',
+  /** Request outcomes: who sent what under which request id (request_outcomes.ts). */
+  requestOutcome: 'request-outcome',
 } as const;
 
 const purposePattern = /^coffer\/[a-z0-9][a-z0-9/-]*\/v[0-9]+$/;

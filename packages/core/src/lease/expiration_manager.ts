@@ -181,7 +181,9 @@ export class ExpirationManager {
     if (!(await this.#records.create(lease))) {
       throw new CoreError(CoreErrorCode.writeRefused, 'Retry the request: a lease id collided');
     }
-    this.#scheduler.notify(lease.dueMs);
+    this.#records.storage.afterCommit(() => {
+      this.#scheduler.notify(lease.dueMs);
+    });
   }
 
   /** Moves a token's lease to its renewed expiry (the token store checked the max TTL). */

@@ -27,7 +27,9 @@ import type { StoredLease } from '../lease/stored_lease.ts';
 import { silentServerLog, type ServerLog } from '../logging/server_log.ts';
 import { PolicyStore } from '../policy/policy_store.ts';
 import { ReplicatedView } from '../replicated/replicated_view.ts';
+import { RequestOutcomes } from '../replicated/request_outcomes.ts';
 import type { SecureStore } from '../replicated/secure_store.ts';
+import { outsideRequests } from '../replicated/staged_writes.ts';
 import type { Backend, BackendFactory, Route } from '../router/backend.ts';
 import {
   MountTable,
@@ -106,6 +108,7 @@ export class RequestServices {
   readonly policies: PolicyStore;
   readonly audit: AuditBroker;
   readonly mounts: MountTable;
+  readonly outcomes: RequestOutcomes;
   readonly #sysView: StorageView;
   readonly #wallClockMs: () => number;
   readonly #declaredAudit: readonly DeclaredAuditDevice[];
@@ -115,6 +118,8 @@ export class RequestServices {
   private constructor(options: RequestServicesOptions) {
     const log = options.log ?? silentServerLog;
     this.#log = log;
+    // NB: timers fire outside the request that set them (staged_writes.ts).
+    const clock = outsideRequests(options.clock);
     this.#declaredAudit = options.declaredAuditDevices ?? [];
     this.#wallClockMs = options.wallClockMs;
     const root = new ReplicatedView(options.secure, '');
@@ -123,7 +128,7 @@ export class RequestServices {
     // NB: the callbacks close over fields assigned further down; they run only later.
     this.leases = new ExpirationManager({
       storage: root.sub('sys/expire/'),
-      clock: options.clock,
+      clock,
       wallClockMs: options.wallClockMs,
       revokeSecret: (lease) => this.#revokeSecret(lease),
       revokeToken: (tokenKey) => this.tokens.revokeByKey(tokenKey, options.wallClockMs()),
@@ -156,12 +161,29 @@ export class RequestServices {
     });
     this.mounts = new MountTable({
       root,
-      factories: backendFactories(options.clock),
+      factories: backendFactories(clock),
       system,
       builtins: this.#builtins(root, system, { wrapping, operator: options.operator }),
     });
-    this.router = new Router<TokenEntry>({
+    this.outcomes = new RequestOutcomes({
+      secure: options.secure,
+      barrier: options.barrier,
+      clock,
+      wallClockMs: options.wallClockMs,
+      logger: log,
+    });
+    this.router = this.#router(options, wrapping);
+  }
+
+  /** The router over this node's mounts, tokens, policies, audit, leases and outcomes. */
+  #router(
+    options: RequestServicesOptions,
+    wrapping: ResponseWrapping<TokenEntry>,
+  ): Router<TokenEntry> {
+    const log = this.#log;
+    return new Router<TokenEntry>({
       mounts: this.mounts,
+      outcomes: this.outcomes,
       tokens: this.tokens,
       policies: this.policies,
       audit: this.audit,
@@ -199,6 +221,8 @@ export class RequestServices {
         types: auth ? authMethodTypes : secretsEngineTypes,
       });
     const sysBackend: Backend = {
+      // NB: membership markers, audit devices and mount tables commit one by one, in order.
+      exactlyOnce: false,
       routes: [
         ...mountsOf(false),
         ...mountsOf(true),
@@ -272,6 +296,7 @@ export class RequestServices {
       await this.audit.loadFrom(this.#sysView);
       await this.#enableDeclaredAudit({ failClosed: false });
       await this.leases.start();
+      this.outcomes.start();
     }
   }
 
@@ -303,6 +328,7 @@ export class RequestServices {
   async becomeStandby(): Promise<void> {
     if (this.#active) {
       this.#active = false;
+      await this.outcomes.stop();
       await this.leases.stop();
     }
   }

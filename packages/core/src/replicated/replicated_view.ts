@@ -68,6 +68,10 @@ export class ReplicatedView implements StorageView {
       : { ok: false, key: outcome.key.slice(p.length), actualVersion: outcome.actualVersion };
   }
 
+  afterCommit(callback: () => void): void {
+    this.#secure.afterCommit(callback);
+  }
+
   sub(prefix: string): StorageView {
     return new ReplicatedView(this.#secure, this.#prefix + prefix);
   }

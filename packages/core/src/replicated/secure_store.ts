@@ -16,6 +16,8 @@ import {
   type ApplyResult,
   type LevelStateStore,
   type ListOptions,
+  listLimitDefault,
+  listLimitMax,
   type ListPage,
   type StateCommand,
   type StateCondition,
@@ -29,6 +31,7 @@ import { initializeKeyring } from '../barrier/keyring_change.ts';
 import type { SecretKey } from '../barrier/secret_key.ts';
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import { SessionClient } from './session_client.ts';
+import { StagedWrites } from './staged_writes.ts';
 import { keyringPath } from './system_paths.ts';
 
 /**
@@ -127,8 +130,7 @@ export class SecureStore {
   /** The plaintext at path as of a linearizable read point, or undefined. */
   async get(path: string): Promise<Uint8Array | undefined> {
     await this.#readPoint(`read "${path}"`);
-    const stored = this.#options.store.get(path);
-    return stored === undefined ? undefined : this.#options.barrier.decrypt(path, stored.value);
+    return this.getLocal(path)?.value;
   }
 
   /** A page of the paths under prefix, as of a linearizable read point. */
@@ -171,8 +173,15 @@ export class SecureStore {
     return round;
   }
 
-  /** The plaintext at path as this node applied it (after a read point), with its version. */
+  /**
+   * The plaintext at path as this node applied it (after a read point), with its version; a
+   * request sees its own staged writes first (staged_writes.ts).
+   */
   getLocal(path: string): { readonly value: Uint8Array; readonly version: number } | undefined {
+    const staged = StagedWrites.current()?.read(path);
+    if (staged?.staged === true) {
+      return staged.value === undefined ? undefined : staged;
+    }
     const stored = this.#options.store.get(path);
     return stored === undefined
       ? undefined
@@ -181,12 +190,45 @@ export class SecureStore {
 
   /** The version of path as this node applied it, without decrypting; undefined when absent. */
   versionLocal(path: string): number | undefined {
-    return this.#options.store.versionOf(path);
+    const staged = StagedWrites.current()?.read(path);
+    return staged?.staged === true ? staged.version : this.#options.store.versionOf(path);
   }
 
   /** A page of the paths under prefix as this node applied them (after a read point). */
   listLocal(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    return this.#options.store.list(prefix, options);
+    const staged = StagedWrites.current()?.keysUnder(prefix, options.after);
+    return staged === undefined || staged.length === 0
+      ? this.#options.store.list(prefix, options)
+      : this.#listWithStaged(prefix, options, staged);
+  }
+
+  /** A page of the applied keys under prefix with a request's staged puts and deletes merged in. */
+  async #listWithStaged(
+    prefix: string,
+    options: ListOptions,
+    staged: readonly { readonly key: string; readonly put: boolean }[],
+  ): Promise<ListPage> {
+    const limit = options.limit ?? listLimitDefault;
+    const deleted = new Set(staged.filter((s) => !s.put).map((s) => s.key));
+    // NB: ask for as many more as the request deleted, so the page still fills when it can.
+    const base = await this.#options.store.list(prefix, {
+      ...options,
+      limit: Math.min(limit + deleted.size, listLimitMax),
+    });
+    const lastBase = base.keys.at(-1);
+    const merged = new Set(base.keys.filter((key) => !deleted.has(key)));
+    for (const { key, put } of staged) {
+      // NB: past the base page's end only when the base has no more pages.
+      if (put && (base.cursor === undefined || lastBase === undefined || key <= lastBase)) {
+        merged.add(key);
+      }
+    }
+    const keys = [...merged].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if (keys.length > limit) {
+      const page = keys.slice(0, limit);
+      return { keys: page, cursor: page.at(-1) };
+    }
+    return { keys, cursor: base.cursor === undefined ? undefined : (keys.at(-1) ?? base.cursor) };
   }
 
   /**
@@ -201,6 +243,22 @@ export class SecureStore {
     | { readonly ok: true }
     | { readonly ok: false; readonly key: string; readonly actualVersion: number | undefined }
   > {
+    const staged = StagedWrites.current();
+    if (staged !== undefined) {
+      if (staged.fits(batch.operations)) {
+        return staged.stage(batch, (key) => this.#options.store.versionOf(key));
+      }
+      // The request outgrew staging: what it staged goes now, and the rest goes through.
+      staged.giveUp();
+      const flushed = await this.write(staged.transaction());
+      if (!flushed.ok) {
+        throw new CoreError(
+          CoreErrorCode.writeRefused,
+          'Retry the request: a concurrent request changed what it had read',
+        );
+      }
+      staged.committed();
+    }
     await this.#prepareToEncrypt();
     const { barrier } = this.#options;
     const operations = batch.operations.map((operation): StateOperation =>
@@ -218,6 +276,16 @@ export class SecureStore {
       what,
     );
     return result.ok ? result : { ok: false, key: result.key, actualVersion: result.actualVersion };
+  }
+
+  /** Runs callback once the writes made so far are committed (at once unless staged). */
+  afterCommit(callback: () => void): void {
+    const staged = StagedWrites.current();
+    if (staged === undefined) {
+      callback();
+    } else {
+      staged.afterCommit(callback);
+    }
   }
 
   /** Rotates the keyring to a new term now (new writes use it; old terms keep decrypting). */

@@ -150,6 +150,12 @@ export interface LeaseContext {
 /** A secrets engine or auth method instance, one per mount. */
 export interface Backend {
   readonly routes: readonly Route[];
+  /**
+   * False for a backend whose writes must commit one by one, in order, as they happen (`sys/`:
+   * membership markers before configuration changes, audit devices, mount tables). Every other
+   * backend's writes commit with the request's outcome, so a retried request applies once.
+   */
+  readonly exactlyOnce?: false;
   /** Revokes a secret this backend issued (drops the database user, ...). Absent: nothing to do. */
   revokeSecret?(lease: LeaseContext): Promise<void>;
   /**

@@ -89,6 +89,11 @@ export class MemoryStorageView implements StorageView {
     return Promise.resolve({ ok: true });
   }
 
+  /** Writes here commit at once. */
+  afterCommit(callback: () => void): void {
+    callback();
+  }
+
   sub(prefix: string): StorageView {
     return new MemoryStorageView(this.#state, this.#prefix + prefix);
   }

@@ -39,6 +39,7 @@ import type {
   AuditRecord,
   RouterAudit,
   RouterLeases,
+  RouterOutcomes,
   RouterPolicies,
   RouterTokens,
   ValidToken,
@@ -61,6 +62,8 @@ export interface RouterOptions<Token extends ValidToken> {
   readonly audit: RouterAudit;
   readonly leases: RouterLeases;
   readonly wrapping: ResponseWrapping<Token>;
+  /** Exactly-once writes for requests that name their request id; absent: none. */
+  readonly outcomes?: RouterOutcomes;
   /** Waits for a linearizable read point (ReadIndex); throws COFFER_CORE_NOT_ACTIVE on a standby. */
   readonly readPoint: () => Promise<void>;
   /** Wall-clock ms since the epoch: the request's instant, fixed when it arrives. */
@@ -231,22 +234,67 @@ export class Router<Token extends ValidToken> {
     });
   }
 
-  /** Audits the allowed request, spends a use, runs it, and settles the token's uses. */
+  /**
+   * Audits the allowed request, spends a use, runs it, and settles the token's uses. A write
+   * that names its request id runs exactly once: a retry of one that committed answers its
+   * committed response, without spending a use or running the handler again.
+   */
   async #run(context: RequestContext<Token>, target: Target): Promise<CoreSuccess> {
     const { progress } = context;
     progress.record.policyAllowed = target.request.caller === undefined ? undefined : true;
     await this.#logRequest(progress);
+    const once = this.#onceKey(context, target);
+    if (once !== undefined) {
+      const earlier = await once.outcomes.find(once.key);
+      if (earlier !== undefined) {
+        return earlier;
+      }
+    }
     if (progress.token !== undefined && progress.token.numUses > 0) {
       await this.#spendUse(context);
     }
     try {
-      return await this.#execute(context, target);
+      return once === undefined
+        ? await this.#execute(context, target)
+        : await once.outcomes.once(once.key, context.nowMs, () => this.#execute(context, target));
     } finally {
       const token = progress.token;
       if (token !== undefined && token.numUses > 0) {
         await this.#o.tokens.settleUse(token, context.nowMs);
       }
     }
+  }
+
+  /**
+   * Where the outcome of this request is kept, when it runs exactly once: it changes state (a
+   * write, or a wrapped answer), its caller named its request id (a retry can name it again),
+   * and its backend commits with outcomes.
+   */
+  #onceKey(
+    context: RequestContext<Token>,
+    target: Target,
+  ): { readonly outcomes: RouterOutcomes; readonly key: string } | undefined {
+    const { outcomes } = this.#o;
+    const { request } = context;
+    const changes =
+      (request.operation !== Operation.read && request.operation !== Operation.list) ||
+      request.wrapTtlSeconds !== undefined;
+    if (
+      outcomes === undefined ||
+      request.requestId === undefined ||
+      !changes ||
+      target.mount.backend.exactlyOnce === false
+    ) {
+      return undefined;
+    }
+    const key = outcomes.keyOf({
+      requestId: request.requestId,
+      tokenKey: context.progress.token?.key,
+      operation: request.operation,
+      path: request.path,
+      data: isPlainObject(request.data) ? request.data : undefined,
+    });
+    return { outcomes, key };
   }
 
   /** Validates the caller's token: one PERMISSION_DENIED for every kind of bad token. */

@@ -5,7 +5,7 @@
  */
 import type { AclRequest } from './acl_request.ts';
 import type { CallerInfo, LoginAuth, MountInfo, SecretLease } from './backend.ts';
-import type { AuthInfo, LeaseInfo, RequestData, WrapInfo } from './request.ts';
+import type { AuthInfo, CoreSuccess, LeaseInfo, RequestData, WrapInfo } from './request.ts';
 
 /** A token the store validated. */
 export interface ValidToken {
@@ -103,4 +103,34 @@ export interface AuditResponseRecord extends AuditRecord {
 export interface RouterAudit {
   logRequest(record: AuditRecord): Promise<void>;
   logResponse(record: AuditResponseRecord): Promise<void>;
+}
+
+/**
+ * What makes a request the same request again: the id its caller sent, the caller (its token's
+ * storage key; none for a login) and what it asked, as it asked it (the operation before the
+ * router told create from update, so a retry of a create is still the same request).
+ */
+export interface OnceRequest {
+  readonly requestId: string;
+  readonly tokenKey: string | undefined;
+  readonly operation: string;
+  readonly path: string;
+  readonly data: RequestData | undefined;
+}
+
+/**
+ * Exactly-once writes (replicated/request_outcomes.ts): a request's writes commit in one
+ * transaction with its response, so a retry of it (after a failover, with the same request id)
+ * answers what the first attempt committed instead of running again.
+ */
+export interface RouterOutcomes {
+  /** Where request's outcome is kept: a keyed hash of who sent what under which id. */
+  keyOf(request: OnceRequest): string;
+  /** The response an earlier attempt committed under key, or undefined. */
+  find(key: string): Promise<CoreSuccess | undefined>;
+  /**
+   * Runs attempt with its writes staged and commits them with its response as one transaction;
+   * when another attempt of the same request committed first, answers that one's response.
+   */
+  once(key: string, nowMs: number, attempt: () => Promise<CoreSuccess>): Promise<CoreSuccess>;
 }

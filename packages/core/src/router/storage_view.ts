@@ -61,6 +61,13 @@ export interface StorageView {
   write(batch: WriteBatch): Promise<WriteOutcome>;
   /** A view of a sub-prefix of this one (`prefix` ends with `/`). */
   sub(prefix: string): StorageView;
+  /**
+   * Runs callback once the writes made so far are committed: at once, unless a request is
+   * holding its writes back to commit them with its outcome (replicated/staged_writes.ts). For
+   * what follows a write in memory (waking the lease expiry timer), so it never runs ahead of
+   * the write. Not run when the writes are dropped.
+   */
+  afterCommit(callback: () => void): void;
 }
 
 const encoder = new TextEncoder();

@@ -84,7 +84,7 @@ export interface LevelStateStoreOptions {
 
 /** The most keys one page of a listing holds. */
 export const listLimitMax = 1000;
-const listLimitDefault = 100;
+export const listLimitDefault = 100;
 
 const keyDecoder = new TextDecoder();
 

@@ -68,6 +68,9 @@ describe('kv data', () => {
       list: (prefix, options) => memory.list(prefix, options),
       write: (batch) => memory.write(batch),
       sub: (prefix) => memory.sub(prefix),
+      afterCommit: (callback) => {
+        memory.afterCommit(callback);
+      },
     }));
     await h.put('x', { a: 1 });
     reads.length = 0;
@@ -88,6 +91,9 @@ describe('kv data', () => {
       list: (prefix, options) => memory.list(prefix, options),
       write: (batch) => memory.write(batch),
       sub: (prefix) => memory.sub(prefix),
+      afterCommit: (callback) => {
+        memory.afterCommit(callback);
+      },
     }));
     await h.put('x', { a: 1 });
     await h.request('update', 'metadata/x', { custom_metadata: { owner: 'team' } });
@@ -237,6 +243,9 @@ describe('kv data', () => {
       versionOf: (key) => inner.versionOf(key),
       list: (prefix, options) => inner.list(prefix, options),
       sub: (prefix) => inner.sub(prefix),
+      afterCommit: (callback) => {
+        inner.afterCommit(callback);
+      },
       write: () => Promise.resolve({ ok: false, key: 'metadata/busy', actualVersion: 99 }),
     };
     const { route, request } = h.build('update', 'data/busy', { data: { v: 1 } });

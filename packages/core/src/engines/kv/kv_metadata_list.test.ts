@@ -57,6 +57,9 @@ describe('kv metadata list', () => {
         return memory.list(prefix, options);
       },
       sub: (prefix) => memory.sub(prefix),
+      afterCommit: (callback) => {
+        memory.afterCommit(callback);
+      },
       write: (batch) => memory.write(batch),
     }));
     const names = Array.from({ length: 1205 }, (_, i) => `n${String(i).padStart(4, '0')}`);

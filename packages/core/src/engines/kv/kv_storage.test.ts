@@ -31,6 +31,9 @@ function interfering(memory: MemoryStorageView, before: () => Promise<void>): St
     versionOf: (key) => memory.versionOf(key),
     list: (prefix, options) => memory.list(prefix, options),
     sub: (prefix) => memory.sub(prefix),
+    afterCommit: (callback) => {
+      memory.afterCommit(callback);
+    },
     write: (batch) => memory.write(batch),
   };
 }

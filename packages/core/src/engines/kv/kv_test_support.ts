@@ -183,6 +183,10 @@ export class WriteGate implements StorageView {
     return this.#inner.sub(prefix);
   }
 
+  afterCommit(callback: () => void): void {
+    this.#inner.afterCommit(callback);
+  }
+
   write(batch: WriteBatch): Promise<WriteOutcome> {
     if (this.#holdCount === 0) {
       return this.#inner.write(batch);

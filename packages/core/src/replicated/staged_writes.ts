@@ -50,6 +50,9 @@ export const stagedBytesMax = 256 * 1024;
 
 const scope = new AsyncLocalStorage<StagedWrites>();
 
+/** Requests staging now (StagedWrites.run). */
+let running = 0;
+
 /** Stand-in versions of staged puts: negative, never reused in this process. */
 let lastStagedVersion = 0;
 
@@ -76,9 +79,20 @@ export class StagedWrites {
     return scope.exit(work);
   }
 
-  /** Runs work with its writes staged here. */
-  run<T>(work: () => Promise<T>): Promise<T> {
-    return scope.run(this, work);
+  /**
+   * Runs work with its writes staged here. NB: while no request stages, the scope is disabled,
+   * so Node 20 runs no promise hook for it (they cost reads about a tenth of their CPU).
+   */
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    running += 1;
+    try {
+      return await scope.run(this, work);
+    } finally {
+      running -= 1;
+      if (running === 0) {
+        scope.disable();
+      }
+    }
   }
 
   /** Ends staging: later writes from this request's context go through at once. */

@@ -96,6 +96,7 @@ describe('ApiMetrics', () => {
       auditFailures: 0,
       leaderChanges: 0,
       forwardedRequests: 0,
+      standbyReads: 0,
     };
     const metrics = new ApiMetrics({ source: { snapshot: () => snapshot } });
     const sealed = await metrics.render();
@@ -109,6 +110,7 @@ describe('ApiMetrics', () => {
       auditFailures: 3,
       leaderChanges: 2,
       forwardedRequests: 5,
+      standbyReads: 7,
     };
     const unsealed = await metrics.render();
     metrics.close();
@@ -119,6 +121,7 @@ describe('ApiMetrics', () => {
     expect(sampleValue(unsealed, 'coffer_raft_applied_index')).toBe(16);
     expect(sampleValue(unsealed, 'coffer_raft_leader_changes_total')).toBe(2);
     expect(sampleValue(unsealed, 'coffer_forwarded_requests_total')).toBe(5);
+    expect(sampleValue(unsealed, 'coffer_standby_reads_total')).toBe(7);
     expect(sampleValue(unsealed, 'coffer_raft_leader_id')).toBe(1);
     expect(sampleValue(unsealed, 'coffer_audit_failures_total')).toBe(3);
     expect(unsealed).toContain('# TYPE coffer_audit_failures_total counter');

@@ -40,6 +40,8 @@ export interface MetricsSnapshot {
   readonly leaderChanges: number;
   /** Requests the node forwarded to the active node as a standby (a running total). */
   readonly forwardedRequests: number;
+  /** Reads the node served itself as a standby, after a ReadIndex round (a running total). */
+  readonly standbyReads: number;
 }
 
 /**
@@ -90,6 +92,7 @@ interface NodeGauges {
   readonly auditFailures: Counter;
   readonly leaderChanges: Counter;
   readonly forwardedRequests: Counter;
+  readonly standbyReads: Counter;
 }
 
 /** Metrics of one server over its own registry. Call `close()` when the server stops. */
@@ -222,6 +225,11 @@ function nodeGauges(registry: Registry): NodeGauges {
       help: 'Requests the node forwarded to the active node as a standby',
       registers,
     }),
+    standbyReads: new Counter({
+      name: 'coffer_standby_reads_total',
+      help: 'Reads the node served itself as a standby, after a ReadIndex round with the leader',
+      registers,
+    }),
   };
 }
 
@@ -245,6 +253,7 @@ function setNodeGauges(gauges: NodeGauges, snapshot: MetricsSnapshot): void {
     [gauges.auditFailures, snapshot.auditFailures],
     [gauges.leaderChanges, snapshot.leaderChanges],
     [gauges.forwardedRequests, snapshot.forwardedRequests],
+    [gauges.standbyReads, snapshot.standbyReads],
   ] as const;
   for (const [counter, total] of totals) {
     counter.reset();

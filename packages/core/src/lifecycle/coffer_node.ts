@@ -123,6 +123,19 @@ function mostCaughtUpVoter(node: RaftNode): number | undefined {
 }
 
 /** How long a request waits for a new leader to apply its no-op, and how often it looks. */
+/**
+ * Whether a standby serves request itself: a plain read or list (no wrapping, which writes)
+ * outside `sys/`, whose routes report the active node's own state (leases it expires, audit
+ * devices, Raft). docs/design/cluster.md §6.
+ */
+function readsOnStandby(request: CoreRequest): boolean {
+  return (
+    (request.operation === Operation.read || request.operation === Operation.list) &&
+    request.wrapTtlSeconds === undefined &&
+    !gatePath(request.path).startsWith('sys/')
+  );
+}
+
 const notReadyWaitMs = 1000;
 const notReadyPollMs = 2;
 
@@ -168,6 +181,8 @@ export class CofferNode {
   #leaderSeen = 0;
   #leaderChanges = 0;
   #forwardedRequests = 0;
+  /** Reads this node served as a standby (after a ReadIndex round). */
+  #standbyReads = 0;
   /** The request path once it has opened (for metrics); undefined while it opens or is stopped. */
   #servicesNow: RequestServices | undefined;
 
@@ -363,9 +378,42 @@ export class CofferNode {
       return { ok: false, requestId, code: decision.code, message: decision.message };
     }
     const elsewhere = await this.#servedElsewhere({ ...request, requestId }, options);
+    if (elsewhere === 'read_here') {
+      return this.#readOnStandby({ ...request, requestId }, options);
+    }
     if (elsewhere !== undefined) {
       return elsewhere;
     }
+    return this.#serveHere(request, requestId);
+  }
+
+  /**
+   * A read on a standby, served from its own state after a ReadIndex round with the leader
+   * (the router's read point), so it is linearizable and its token and policy checks see every
+   * revocation the leader acknowledged. A read that turns out to need a write (a use-limited
+   * token spends a use) is refused NOT_ACTIVE by this node's state, and goes to the active node.
+   */
+  async #readOnStandby(
+    request: CoreRequest & { readonly requestId: string },
+    options: { readonly forwarded?: boolean },
+  ): Promise<CoreResponse> {
+    this.#standbyReads += 1;
+    const response = await this.#serveHere(request, request.requestId);
+    const forward = this.#options.forward;
+    if (
+      response.ok ||
+      response.code !== CoreErrorCode.notActive ||
+      forward === undefined ||
+      options.forwarded === true
+    ) {
+      return response;
+    }
+    this.#forwardedRequests += 1;
+    return forward(request);
+  }
+
+  /** Serves request through this node's request path (the router). */
+  async #serveHere(request: CoreRequest, requestId: string): Promise<CoreResponse> {
     let services: RequestServices;
     try {
       services = await this.#requestServices();
@@ -414,6 +462,7 @@ export class CofferNode {
       auditFailures,
       leaderChanges: this.#leaderChanges,
       forwardedRequests: this.#forwardedRequests,
+      standbyReads: this.#standbyReads,
     };
   }
 
@@ -556,7 +605,7 @@ export class CofferNode {
   async #servedElsewhere(
     request: CoreRequest & { readonly requestId: string },
     options: { readonly forwarded?: boolean },
-  ): Promise<CoreResponse | undefined> {
+  ): Promise<CoreResponse | 'read_here' | undefined> {
     const { requestId } = request;
     const role = await this.#settledRole();
     if (role === 'not_ready') {
@@ -576,10 +625,13 @@ export class CofferNode {
           'Send the request to another node: this node was removed from the cluster (join it again with a new join token)',
       };
     }
+    if (role === 'standby' && readsOnStandby(request)) {
+      return 'read_here';
+    }
     if (role === 'standby') {
-      // NB: a standby's state and clock may lag, so it serves nothing itself: it forwards to
-      // the active node (with the request id, for a retry there), unless the request was
-      // forwarded to it already.
+      // NB: a standby's clock may lag and it cannot write, so it serves reads only (after a
+      // ReadIndex round): everything else goes to the active node (with the request id, for a
+      // retry there), unless the request was forwarded to it already.
       const forward = this.#options.forward;
       if (forward !== undefined && options.forwarded !== true) {
         this.#forwardedRequests += 1;

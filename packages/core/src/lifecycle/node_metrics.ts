@@ -26,4 +26,6 @@ export interface NodeMetrics {
   readonly leaderChanges: number;
   /** Requests this node, as a standby, forwarded to the active node (a running total). */
   readonly forwardedRequests: number;
+  /** Reads served by this node as a standby, after a ReadIndex round with the leader. */
+  readonly standbyReads: number;
 }

@@ -257,6 +257,7 @@ export class LevelStateStore {
   /** The stored value of key (not a copy: callers copy before handing it out). */
   #stored(key: string): StoredValue | undefined {
     const db = this.#live('read a key');
+    if ((globalThis as any).__trace) console.log('STORED', key, new Error().stack?.split('\n').slice(2,6).map(l=>l.trim().split(' ')[1]).join(' < '));
     const cached = this.#recent.get(key);
     if (cached !== undefined) {
       return cached ?? undefined;

@@ -270,7 +270,7 @@ describe('a three-node cluster of real processes', () => {
     });
   }, 180_000);
 
-  it('a removed node learns it was removed and refuses to serve; the others go on', async () => {
+  it('a removed node learns it was removed and refuses to serve; the others go on; one command admits it again', async () => {
     const rootToken = (await readFile(rootFile, 'utf8')).trim();
     const caCert = await readFile(caFile);
     const leaderId = Number((await peers(1)).find((p) => p.leader)?.node_id);
@@ -299,7 +299,31 @@ describe('a three-node cluster of real processes', () => {
       path: 'app/db',
     });
     expect(read.data['data']).toEqual({ password: secretValue });
-  }, 60_000);
+    await client(survivor, caCert, rootToken).kv.put({
+      mount: 'secret',
+      path: 'app/while-removed',
+      data: { written: 'while node was removed' },
+    });
+
+    // One command brings it back with the data it holds (no wiping): a new token, and join.
+    const token = (
+      await ok(leaderId, ['operator', 'raft', 'join-token', '--token-file', rootFile])
+    ).trim();
+    await ok(removed, ['operator', 'raft', 'join'], `${token}\n`);
+    await waitFor(`node ${removed} to be a voter again`, async () =>
+      (await peers(leaderId)).some((p) => Number(p.node_id) === removed && p.voter),
+    );
+    await waitFor(`node ${removed} to serve what was written while it was removed`, async () => {
+      const caughtUp = await client(removed, caCert, rootToken).kv.get({
+        mount: 'secret',
+        path: 'app/while-removed',
+      });
+      return (
+        (caughtUp.data['data'] as Record<string, unknown> | undefined)?.['written'] ===
+        'while node was removed'
+      );
+    });
+  }, 90_000);
 
   it('the cluster port refuses a client without a certificate at the handshake', async () => {
     const [host, port] = node(2).cluster.split(':');

@@ -59,7 +59,7 @@ function registerJoin(raft: Command, context: CliContext, onExit: OnExit): void 
   raft
     .command('join')
     .description(
-      'Join the node at --address to the cluster of a join token, read from a no-echo prompt or stdin',
+      'Join the node at --address (fresh, or removed and unsealed: it keeps its data) to the cluster of a join token, read from a no-echo prompt or stdin',
     )
     .argument('[token]', 'refused: a token on the command line shows in ps and shell history')
     .action(

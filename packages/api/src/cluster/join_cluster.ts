@@ -124,6 +124,8 @@ export async function joinCluster(
   options: { readonly self: JoinSelf; readonly log: ServerLog; readonly pacing: JoinPacing },
 ): Promise<void> {
   const { self, log, pacing } = options;
+  // NB: before asking, so a node that may not join spends no token.
+  node.membership.assertMayJoin();
   let delayMs = pacing.initialMs;
   for (let attempt = 1; !pacing.stopped(); attempt++) {
     // NB: a fresh key and nonce per attempt; the token's record is consumed only on success.

@@ -56,6 +56,10 @@ export interface ClusterMembershipParts {
   readonly settings: ClusterPresenceOptions;
   /** Whether this node is the active node now. */
   readonly isActive: () => boolean;
+  /** Whether this node was removed from the cluster (it serves COFFER_CORE_REMOVED). */
+  readonly isRemoved: () => boolean;
+  /** This removed node was admitted again: forget what said it was removed. */
+  readonly readmitted: () => void;
 }
 
 /** Join tokens last an hour unless asked otherwise. */
@@ -105,18 +109,50 @@ export class ClusterMembership {
   }
 
   /**
-   * Takes a verified grant on the joining node: Raft starts with the granted membership (this
-   * node a learner) and the granted certificate serves the cluster port until unseal.
-   * Refused on a node that is initialized or already runs Raft.
+   * Whether this node may ask to join (before it asks, so no token is spent in vain): a fresh
+   * node, or a removed one that is unsealed (it joins again with the data it holds). Throws
+   * COFFER_CORE_JOIN_REFUSED otherwise.
    */
-  async join(grant: AcceptedGrant): Promise<void> {
-    const { raft, store, presence } = this.#parts;
-    if (store.get(keyringPath) !== undefined || raft.current !== undefined || raft.hasLog()) {
+  assertMayJoin(): void {
+    const { raft, store, barrier } = this.#parts;
+    const current = raft.current;
+    if (current !== undefined && !barrier.isSealed) {
+      if (!this.#parts.isRemoved()) {
+        throw new CoreError(
+          CoreErrorCode.joinRefused,
+          'Join a node that is fresh or was removed: this one is a member of its cluster',
+        );
+      }
+      return;
+    }
+    if (store.get(keyringPath) !== undefined || current !== undefined || raft.hasLog()) {
       throw new CoreError(
         CoreErrorCode.joinRefused,
-        'Join with a fresh data directory: this node is initialized or already in a cluster',
+        "Unseal this node first: it holds a cluster's data, and a removed node joins again with it once unsealed",
       );
     }
+  }
+
+  /**
+   * Takes a verified grant on the joining node: Raft starts with the granted membership (this
+   * node a learner) and the granted certificate serves the cluster port until unseal; a
+   * removed node keeps its Raft and data. Refused on a node that is initialized or runs Raft
+   * and was not removed.
+   */
+  async join(grant: AcceptedGrant): Promise<void> {
+    const { raft, presence, barrier } = this.#parts;
+    const current = raft.current;
+    if (current !== undefined && !barrier.isSealed) {
+      // NB: a removed node comes back with the data it holds (assertMayJoin let it ask): the
+      // leader added it again as a learner, and Raft catches it up from where it stopped (or
+      // by snapshot). The granted certificate serves until it applied its re-admission, since
+      // the CA may have rotated meanwhile.
+      this.#granted = new Map(grant.members.map((m) => [m.nodeId, m]));
+      this.#parts.readmitted();
+      presence.rejoined(current, grant.identity);
+      return;
+    }
+    this.assertMayJoin();
     const running = await raft.start({
       confState: {
         voters: grant.voters.map(asNodeId),

@@ -166,6 +166,32 @@ export class ClusterPresence {
     });
   }
 
+  /**
+   * Takes the identity a join granted on a removed node that was admitted again (unsealed and
+   * running): that certificate serves until the node applied its re-admission, when its replica
+   * holds the current CA again; then it issues its own as usual.
+   */
+  rejoined(
+    running: { readonly node: RaftNode; readonly secure: SecureStore },
+    granted: GrantedIdentity,
+  ): void {
+    this.joined(running, granted);
+    const readmitted = (): boolean => {
+      const conf = running.node.raw.status().confState;
+      return [...conf.voters, ...conf.learners].some((id) => id === running.node.id);
+    };
+    const wait = (): void => {
+      this.#check = this.#node.clock.setTimer(checkIntervalMs, () => {
+        if (readmitted()) {
+          this.start(running);
+        } else {
+          wait();
+        }
+      });
+    };
+    wait();
+  }
+
   /** Drops the identity (seal, close). */
   stop(): void {
     this.#autopilot.stop();

@@ -137,6 +137,12 @@ function readsOnStandby(request: CoreRequest): boolean {
 }
 
 const notReadyWaitMs = 1000;
+
+/**
+ * How long a peer's refusal of this node as no member counts: the cluster channel's reconnect
+ * backoff (at most 5 s) repeats a removed node's refusals well within it.
+ */
+const refusalFreshMs = 15_000;
 const notReadyPollMs = 2;
 
 /** How often a node checks whether it is the active node (lease expiry runs only there). */
@@ -176,8 +182,12 @@ export class CofferNode {
   #services: Promise<RequestServices> | undefined;
   #activeCheck: { cancel(): void } | undefined;
   #sealRequested = false;
-  /** Voters that refused this node on the cluster port as no member (COFFER_CORE_REMOVED). */
-  readonly #refusedBy = new Set<number>();
+  /**
+   * Voters that refused this node on the cluster port as no member (COFFER_CORE_REMOVED), with
+   * when they last did: a refusal older than {@link refusalFreshMs} no longer counts, so a node
+   * admitted again is not held for removed by what peers said before they applied it.
+   */
+  readonly #refusedBy = new Map<number, number>();
   #leaderSeen = 0;
   #leaderChanges = 0;
   #forwardedRequests = 0;
@@ -225,6 +235,10 @@ export class CofferNode {
       wallClockMs: options.wallClockMs,
       settings: options.cluster ?? {},
       isActive: () => this.#isActive(),
+      isRemoved: () => this.#role() === 'removed',
+      readmitted: () => {
+        this.#refusedBy.clear();
+      },
     });
     const limiter = new AttemptLimiter(options.clock, options.limiter);
     this.#limiter = limiter;
@@ -676,7 +690,10 @@ export class CofferNode {
     }
     const raft = node.raw.raft;
     const conf = node.raw.status().confState;
-    const refusals = conf.voters.filter((id) => this.#refusedBy.has(id)).length;
+    const since = this.#options.clock.nowMs() - refusalFreshMs;
+    const refusals = conf.voters.filter(
+      (id) => (this.#refusedBy.get(id) ?? -Infinity) >= since,
+    ).length;
     if (
       ![...conf.voters, ...conf.learners].some((id) => id === node.id) ||
       refusals > conf.voters.length / 2
@@ -703,12 +720,13 @@ export class CofferNode {
 
   /**
    * A peer refused this node on the cluster port as no member (the server's cluster port
-   * reports it). Once a majority of the voters this node knows did, it serves nothing and
-   * answers COFFER_CORE_REMOVED, until it restarts.
+   * reports it). While a majority of the voters this node knows keep doing so, it serves
+   * nothing and answers COFFER_CORE_REMOVED; `coffer operator raft join` admits it again.
    */
   refusedAsNonMember(peerId: number): void {
-    if (!this.#refusedBy.has(peerId)) {
-      this.#refusedBy.add(peerId);
+    const known = this.#refusedBy.has(peerId);
+    this.#refusedBy.set(peerId, this.#options.clock.nowMs());
+    if (!known) {
       this.#logger.warn('cluster_peer_says_not_member', { peerId });
     }
   }

@@ -106,6 +106,51 @@ function registerListPeers(raft: Command, context: CliContext, onExit: OnExit): 
     );
 }
 
+function registerAutopilotState(raft: Command, context: CliContext, onExit: OnExit): void {
+  raft
+    .command('autopilot')
+    .description('Autopilot views')
+    .command('state')
+    .description(
+      'Show the health of every member, the failure tolerance and last contacts (token with sudo)',
+    )
+    .addOption(formatOption())
+    .action(
+      action(context, onExit, async (command) => {
+        const options = optionsOf<FormatOptions>(command);
+        const response = await withClient(context, command, (client) =>
+          client.logical.read('sys/storage/raft/autopilot/state'),
+        );
+        if (options.format === OutputFormat.json) {
+          context.stdout(stableJson(response.data));
+          return undefined;
+        }
+        const data = response.data;
+        const servers = Object.values(
+          (data['servers'] ?? {}) as Readonly<Record<string, Record<string, unknown>>>,
+        );
+        const rows = servers.map((server) => [
+          String(server['id']),
+          String(server['address']),
+          String(server['status']),
+          String(server['healthy']),
+          Number(server['last_contact_ms']) < 0
+            ? 'never'
+            : `${String(server['last_contact_ms'])} ms`,
+          String(server['last_index']),
+        ]);
+        context.stdout(
+          `Healthy: ${String(data['healthy'])}\nFailure tolerance: ${String(data['failure_tolerance'])}\nLeader: ${String(data['leader'])}\n\n` +
+            formatColumns(
+              ['Node', 'Address', 'Status', 'Healthy', 'Last contact', 'Last index'],
+              rows,
+            ),
+        );
+        return undefined;
+      }),
+    );
+}
+
 function registerMemberChange(
   raft: Command,
   run: { readonly context: CliContext; readonly onExit: OnExit },
@@ -164,7 +209,7 @@ function registerRotateCa(raft: Command, context: CliContext, onExit: OnExit): v
     );
 }
 
-/** Adds `coffer operator raft` with join-token, join, list-peers and member changes. */
+/** Adds `coffer operator raft` with join-token, join, list-peers, autopilot state and member changes. */
 export function registerRaftCommands(operator: Command, context: CliContext, onExit: OnExit): void {
   const raft = operator
     .command('raft')
@@ -172,6 +217,7 @@ export function registerRaftCommands(operator: Command, context: CliContext, onE
   registerJoinToken(raft, context, onExit);
   registerJoin(raft, context, onExit);
   registerListPeers(raft, context, onExit);
+  registerAutopilotState(raft, context, onExit);
   for (const spec of memberChanges) {
     registerMemberChange(raft, { context, onExit }, spec);
   }

@@ -84,6 +84,14 @@ export interface ClusterConfig {
   readonly joinTokenFile?: string;
   /** How long a joined node must stay caught up before autopilot makes it a voter. */
   readonly serverStabilizationMs: number;
+  /** A member is healthy when heard from within this and trailing by at most maxTrailingLogs. */
+  readonly lastContactThresholdMs: number;
+  readonly maxTrailingLogs: number;
+  /** Dead-server cleanup, when cleanup_dead_servers is on. */
+  readonly deadServerCleanup?: {
+    readonly lastContactThresholdMs: number;
+    readonly minQuorum: number;
+  };
 }
 
 /** Defaults of the `cluster` section (issue 9 item 9). */
@@ -93,6 +101,10 @@ export const clusterDefaults = {
   heartbeatIntervalMs: 100,
   electionTimeoutMs: 1000,
   serverStabilizationMs: 10_000,
+  lastContactThresholdMs: 10_000,
+  maxTrailingLogs: 1000,
+  deadServerLastContactThresholdMs: 24 * 60 * 60 * 1000,
+  minQuorum: 3,
 } as const;
 
 /** A validated config with defaults filled in and every path absolute. */
@@ -233,6 +245,15 @@ const cluster = z
       .int({ error: 'expected milliseconds (integer ≥ 0)' })
       .min(0, { error: 'expected milliseconds (integer ≥ 0)' })
       .optional(),
+    last_contact_threshold_ms: positiveInt('milliseconds (integer ≥ 1)').optional(),
+    max_trailing_logs: positiveInt('a count of entries (integer ≥ 1)').optional(),
+    cleanup_dead_servers: z.boolean({ error: 'expected true or false' }).optional(),
+    dead_server_last_contact_threshold_ms: positiveInt('milliseconds (integer ≥ 60000)')
+      .min(60_000, { error: 'expected milliseconds (integer ≥ 60000)' })
+      .optional(),
+    min_quorum: positiveInt('a count of voters (integer ≥ 3)')
+      .min(3, { error: 'expected a count of voters (integer ≥ 3)' })
+      .optional(),
   })
   .refine(
     (c) =>
@@ -367,6 +388,18 @@ function resolveCluster(
     electionTimeoutMs: raw.election_timeout_ms ?? clusterDefaults.electionTimeoutMs,
     serverStabilizationMs:
       raw.server_stabilization_time_ms ?? clusterDefaults.serverStabilizationMs,
+    lastContactThresholdMs: raw.last_contact_threshold_ms ?? clusterDefaults.lastContactThresholdMs,
+    maxTrailingLogs: raw.max_trailing_logs ?? clusterDefaults.maxTrailingLogs,
+    ...(raw.cleanup_dead_servers === true
+      ? {
+          deadServerCleanup: {
+            lastContactThresholdMs:
+              raw.dead_server_last_contact_threshold_ms ??
+              clusterDefaults.deadServerLastContactThresholdMs,
+            minQuorum: raw.min_quorum ?? clusterDefaults.minQuorum,
+          },
+        }
+      : {}),
     ...(raw.join_token_file === undefined
       ? {}
       : { joinTokenFile: absolute(base, raw.join_token_file) }),

@@ -94,7 +94,14 @@ function clusterOptionsOf(
         apiAddress: cluster.apiAdvertiseAddress,
       },
       certificateLifetimeMs: cluster.certificateLifetimeMs,
-      autopilot: { stabilizationMs: cluster.serverStabilizationMs },
+      autopilot: {
+        stabilizationMs: cluster.serverStabilizationMs,
+        lastContactThresholdMs: cluster.lastContactThresholdMs,
+        maxTrailingLogs: cluster.maxTrailingLogs,
+        ...(cluster.deadServerCleanup === undefined
+          ? {}
+          : { deadServerCleanup: cluster.deadServerCleanup }),
+      },
       onIdentity: (identity) => {
         port.setIdentity(identity);
       },

@@ -6,6 +6,7 @@
  * NB: a joiner runs Raft while sealed so that it takes in the state (seal records and keyring
  * included) from the leader; then it unseals like any member, with shares or its HSM.
  */
+import { autopilotState, type AutopilotState } from './autopilot_state.ts';
 import { asNodeId, ConfChangeType } from '@coffer/raft';
 import type { DriverClock } from '@coffer/raft/node';
 import type { LevelStateStore } from '@coffer/storage';
@@ -275,6 +276,15 @@ export class ClusterMembership {
       ...status.confState.voters.map((id) => describe(id, true)),
       ...status.confState.learners.map((id) => describe(id, false)),
     ];
+  }
+
+  /** The autopilot state view (active node only): health, failure tolerance, last contacts. */
+  autopilotState(): AutopilotState {
+    const running = this.#active();
+    return autopilotState(running.node, this.peers(), {
+      ...this.#parts.settings.autopilot,
+      nowMs: this.#parts.clock.nowMs(),
+    });
   }
 
   #active(): RunningRaft {

@@ -51,6 +51,8 @@ export interface ClusterPresenceNode {
   readonly isActive: () => boolean;
   /** Whether autopilot may promote a learner (an operator did not demote it). */
   readonly mayPromote: (nodeId: number) => boolean;
+  /** Removes a member (autopilot's dead-server cleanup); resolves once the change applied. */
+  readonly removeMember: (nodeId: number) => Promise<void>;
 }
 
 const checkIntervalMs = 1000;
@@ -71,6 +73,8 @@ export class ClusterPresence {
       clock: node.clock,
       isActive: node.isActive,
       mayPromote: node.mayPromote,
+      removeDead: node.removeMember,
+      logger: node.logger,
     });
   }
 

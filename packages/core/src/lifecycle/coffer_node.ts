@@ -225,6 +225,7 @@ export class CofferNode {
       clusterId: () => this.#sealState.maybeRecord()?.clusterId,
       isActive: () => this.#isActive(),
       mayPromote: (nodeId) => this.membership.mayPromote(nodeId),
+      removeMember: (nodeId) => this.membership.changeMember('remove', nodeId),
     });
     this.membership = new ClusterMembership({
       raft: this.#raft,
@@ -576,6 +577,7 @@ export class CofferNode {
         peers: () => this.membership.peers(),
         changeMember: (change, nodeId) => this.membership.changeMember(change, nodeId),
         rotateCa: () => this.membership.rotateAuthority(),
+        autopilotState: () => this.membership.autopilotState(),
       },
     }).then(
       (services) => {

@@ -4,11 +4,14 @@
  * `configuration` lists the members with their addresses and roles (list-peers), and
  * `remove-peer`, `promote` and `demote` ({server_id}) change one member and answer once the
  * change applied; `rotate-ca` starts a rotation of the cluster CA (the old one stays trusted for
- * one certificate lifetime).
+ * one certificate lifetime); `autopilot/state` shows each member's health and the cluster's
+ * failure tolerance. And `sys/ha-status` (sudo, as in Vault): the nodes, which is active, and
+ * when the active node last heard from each.
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { Route } from '../router/backend.ts';
 import { FieldType } from '../router/fields.ts';
+import type { AutopilotState } from './autopilot_state.ts';
 import type { MemberChange, PeerInfo } from './cluster_membership.ts';
 
 /** What the routes need from the node. */
@@ -21,6 +24,8 @@ export interface RaftRoutesPort {
   readonly rotateCa: () => Promise<number>;
   /** Changes one member (active node); resolves once the change applied. */
   readonly changeMember: (change: MemberChange, nodeId: number) => Promise<void>;
+  /** The autopilot state view (active node). */
+  readonly autopilotState: () => AutopilotState;
 }
 
 /** The node id of a membership route: `server_id` as Vault names it. */
@@ -99,8 +104,33 @@ export function raftRoutes(port: RaftRoutesPort): readonly Route[] {
         update: async () => ({ data: { trusted_cas: await port.rotateCa() } }),
       },
     },
+    {
+      pattern: 'storage/raft/autopilot/state',
+      sudo: true,
+      operations: { read: () => Promise.resolve({ data: { ...port.autopilotState() } }) },
+    },
+    {
+      pattern: 'ha-status',
+      sudo: true,
+      operations: { read: () => Promise.resolve({ data: haStatus(port.autopilotState()) }) },
+    },
     memberRoute(port, 'remove', 'remove-peer'),
     memberRoute(port, 'promote', 'promote'),
     memberRoute(port, 'demote', 'demote'),
   ];
+}
+
+/** `sys/ha-status`: every node, which one is active, and when the active node heard from it. */
+function haStatus(state: AutopilotState): Record<string, unknown> {
+  const nodes = Object.values(state.servers).map((server) => ({
+    node_id: server.id,
+    api_address: server.api_address,
+    cluster_address: server.address,
+    active_node: server.status === 'leader',
+    voter: server.status !== 'non-voter',
+    last_contact_ms: server.last_contact_ms,
+    healthy: server.healthy,
+  }));
+  const leader = state.servers[state.leader];
+  return { leader_address: leader?.api_address ?? '', nodes };
 }

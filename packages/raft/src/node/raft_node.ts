@@ -136,6 +136,8 @@ export class RaftNode {
   readonly #proposalWaiters = new Map<LogIndex, Waiter>();
   readonly #readWaiters = new Map<string, ReadWaiter>();
   #readSequence = 0;
+  /** When (clock ms) a message from each peer last arrived: autopilot's last contact. */
+  readonly #lastHeardMs = new Map<number, number>();
   #lastTickMs: number;
   #wake: (() => void) | undefined = undefined;
   #workPending = false;
@@ -239,6 +241,11 @@ export class RaftNode {
   }
 
   /** The failure that stopped the node, if any. */
+  /** When (this node's clock, ms) a message from peerId last arrived; undefined: never. */
+  lastHeardFromMs(peerId: number): number | undefined {
+    return this.#lastHeardMs.get(peerId);
+  }
+
   failure(): RaftError | undefined {
     return this.#failure;
   }
@@ -270,6 +277,7 @@ export class RaftNode {
     if (!this.#running) {
       return;
     }
+    this.#lastHeardMs.set(m.from, this.#options.clock.nowMs());
     const control = controlTypes.has(m.type);
     const inbox = control ? this.#controlInbox : this.#dataInbox;
     const max = control

@@ -74,6 +74,11 @@ export const CoreErrorCode = {
   writeRefused: 'COFFER_CORE_WRITE_REFUSED',
   /** The state and the Raft snapshot asked of it are at different indexes: a driver bug. */
   snapshotMismatch: 'COFFER_CORE_SNAPSHOT_MISMATCH',
+  /**
+   * A committed entry this node cannot read (written by a newer Coffer, or damaged): its Raft
+   * stopped before applying it, rather than guess.
+   */
+  unknownEntry: 'COFFER_CORE_UNKNOWN_ENTRY',
   /** Init was called on a cluster that is already initialized; nothing was changed. */
   alreadyInitialized: 'COFFER_CORE_ALREADY_INITIALIZED',
   /** The stored seal record (seal type, cluster id, share counts) does not decode. */

@@ -46,6 +46,7 @@ export const coreHttpStatus = {
   [CoreErrorCode.removed]: unavailable,
   [CoreErrorCode.writeRefused]: conflict,
   [CoreErrorCode.snapshotMismatch]: internalError,
+  [CoreErrorCode.unknownEntry]: internalError,
   [CoreErrorCode.alreadyInitialized]: badRequest,
   [CoreErrorCode.sealRecordInvalid]: internalError,
   [CoreErrorCode.sealTypeMismatch]: badRequest,

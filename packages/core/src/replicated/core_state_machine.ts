@@ -3,6 +3,11 @@
  * commands (storage's StateCommand) whose values were encrypted by the barrier before they were
  * proposed, so the Raft log, the LevelDB state and every snapshot hold ciphertext only.
  *
+ * An entry this node cannot read (an unknown command or envelope: written by a newer Coffer, or
+ * damaged) stops the node before anything of its batch applies (COFFER_CORE_UNKNOWN_ENTRY):
+ * applying it as a no-op would be a guess, and a replica that guesses differs from one that
+ * knows. Its peers that can read it go on; this node serves again once upgraded.
+ *
  * Applying is a pure function of the state and the entry (LevelStateStore): one LevelDB batch
  * per Ready, with the applied index in the same batch. The batch is not fsynced: the Raft log
  * is the durable record, replay is idempotent, and the log is compacted only behind a snapshot
@@ -40,6 +45,25 @@ function commandOf(data: Uint8Array): StateCommand | undefined {
   return decoded.kind === 'command' ? decoded.command : decoded.request.command;
 }
 
+/**
+ * Throws COFFER_CORE_UNKNOWN_ENTRY for the first entry whose data this node cannot decode, so
+ * the Raft driver stops before the batch applies.
+ */
+function refuseUnreadable(entries: readonly Entry[]): void {
+  for (const entry of entries) {
+    if (entry.type !== EntryType.normal || entry.data.byteLength === 0) {
+      continue;
+    }
+    const decoded = decodeEntryData(entry.data);
+    if (!decoded.ok) {
+      throw new CoreError(
+        CoreErrorCode.unknownEntry,
+        `Upgrade this node (or restore it from a snapshot): the entry at index ${entry.index} is one it cannot read (${decoded.reason}), so it stopped rather than guess`,
+      );
+    }
+  }
+}
+
 /** The sealed keyring a command writes, if it writes one. */
 function keyringWritten(command: StateCommand): Uint8Array | undefined {
   const operations = command.kind === 'transaction' ? command.operations : [command];
@@ -74,6 +98,7 @@ export class CoreStateMachine implements StateMachine {
   }
 
   async apply(entries: readonly Entry[]): Promise<readonly Uint8Array[]> {
+    refuseUnreadable(entries);
     const results = await this.#store.apply(
       entries.map((e) => ({
         index: e.index,

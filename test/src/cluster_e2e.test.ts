@@ -270,6 +270,42 @@ describe('a three-node cluster of real processes', () => {
     });
   }, 180_000);
 
+  it('a standby forwards logins with the real client address: a CIDR-bound secret_id is refused outside its range', async () => {
+    const rootToken = (await readFile(rootFile, 'utf8')).trim();
+    const caCert = await readFile(caFile);
+    const leaderId = Number((await peers(1)).find((p) => p.leader)?.node_id);
+    const standbyId = [1, 2, 3].find((id) => id !== leaderId) ?? 0;
+    const admin = client(leaderId, caCert, rootToken);
+    await admin.logical.write('sys/auth/approle', { type: 'approle' });
+    const secretFor = async (
+      role: string,
+      cidrs: string[],
+    ): Promise<{ roleId: string; secretId: string }> => {
+      await admin.logical.write(`auth/approle/role/${role}`, {
+        token_policies: ['default'],
+        secret_id_bound_cidrs: cidrs,
+      });
+      const roleId = (await admin.logical.read(`auth/approle/role/${role}/role-id`)).data[
+        'role_id'
+      ];
+      const secretId = (await admin.logical.write(`auth/approle/role/${role}/secret-id`, {})).data[
+        'secret_id'
+      ];
+      return { roleId: String(roleId), secretId: String(secretId) };
+    };
+    const outside = await secretFor('elsewhere', ['10.0.0.0/8']);
+    const inside = await secretFor('loopback', ['127.0.0.0/8']);
+    const viaStandby = new CofferClient({ address: node(standbyId).grpc, caCert });
+    const refused = await viaStandby.auth.appRoleLogin(outside).then(
+      () => 'logged in',
+      (error: unknown) => (error as { code?: string }).code,
+    );
+    expect(refused).toBe('COFFER_CORE_LOGIN_FAILED');
+    const login = await viaStandby.auth.appRoleLogin(inside);
+    expect(login.auth?.clientToken).toMatch(/^cfr\./);
+    viaStandby.close();
+  }, 60_000);
+
   it('a removed node learns it was removed and refuses to serve; the others go on; one command admits it again', async () => {
     const rootToken = (await readFile(rootFile, 'utf8')).trim();
     const caCert = await readFile(caFile);

@@ -49,8 +49,11 @@ export interface DevClusterOptions {
   readonly nodeCount: number;
   /** How to run `coffer` (the CLI passes its own Node and script). */
   readonly command: CofferCommand;
-  /** The nodes' environment before cleaning (nodeEnvironment); default process.env. */
-  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The nodes' environment before cleaning (nodeEnvironment), or one per node id (tests give
+   * each node its own `grpc_proxy`); default process.env.
+   */
+  readonly env?: NodeJS.ProcessEnv | ((nodeId: number) => NodeJS.ProcessEnv);
   /** How long each step (a node's start, its join, the voters) may take. Default 60 s. */
   readonly stepDeadlineMs?: number;
   /** Aborts the start: every node started so far is stopped. */
@@ -169,7 +172,10 @@ async function startNode(setup: Setup, node: DevClusterNodeLayout): Promise<void
       command: setup.options.command,
       configFile: node.configFile,
       outputFile: node.outputFile,
-      env: setup.options.env ?? process.env,
+      env:
+        typeof setup.options.env === 'function'
+          ? setup.options.env(node.id)
+          : (setup.options.env ?? process.env),
       deadlineMs: setup.deadlineMs,
       ...(setup.options.signal === undefined ? {} : { signal: setup.options.signal }),
     });

@@ -1,0 +1,170 @@
+/**
+ * Goal: a network partition of three real nodes: the minority (the old leader, alone) cannot
+ * commit and says so, the majority elects a leader and keeps serving; after healing every node
+ * converges on the majority's writes, a write the minority refused never appears, and a token
+ * revoked on the majority side fails on every node, the healed one included.
+ * Method: `DevCluster` starts three node processes on loopback, each with its outbound
+ * connections through its own CONNECT proxy (partition_proxy.ts): cutting the leader's proxy and
+ * blocking the leader's cluster port in the others' is a symmetric partition. Clients use the
+ * client library; every wait polls a condition with a deadline. Prints the leader changes seen.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { DevCluster, type DevClusterManifest } from '@coffer/api';
+import { CofferClient } from '@coffer/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { cleanEnv } from './coffer_processes.ts';
+import { PartitionProxy } from './partition_proxy.ts';
+
+const main = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
+const command = {
+  file: process.execPath,
+  args: ['--import', 'tsx', '--conditions=@coffer/source', '--disable-warning=DEP0123', main],
+};
+
+let root = '';
+let cluster: DevCluster | undefined;
+const proxies = new Map<number, PartitionProxy>();
+let manifest: DevClusterManifest;
+let caCert: Buffer;
+let rootToken = '';
+
+async function waitFor(
+  what: string,
+  condition: () => Promise<boolean>,
+  deadlineMs = 30_000,
+): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    if (await condition().catch(() => false)) {
+      return;
+    }
+    if (Date.now() > until) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function clientOf(ids: readonly number[], token = rootToken): CofferClient {
+  const addresses = manifest.nodes.filter((n) => ids.includes(n.id)).map((n) => n.api_address);
+  return new CofferClient({ addresses, caCert, deadlineMs: 5000 }).withToken(token);
+}
+
+async function codeOf(call: Promise<unknown>): Promise<string> {
+  return call.then(
+    () => 'ok',
+    (error: unknown) => (error as { code?: string }).code ?? 'unknown',
+  );
+}
+
+async function valueAt(ids: readonly number[], path: string): Promise<unknown> {
+  const client = clientOf(ids);
+  try {
+    const read = await client.kv.get({ mount: 'secret', path });
+    return (read.data['data'] as Record<string, unknown> | undefined)?.['v'];
+  } finally {
+    client.close();
+  }
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'coffer-partition-'));
+  for (const id of [1, 2, 3]) {
+    proxies.set(id, await PartitionProxy.start());
+  }
+  cluster = await DevCluster.start({
+    dir: join(root, 'cluster'),
+    nodeCount: 3,
+    command,
+    // NB: no_grpc_proxy set (and matching nothing), so a no_proxy of the machine cannot bypass it.
+    env: (id) =>
+      cleanEnv(root, {
+        grpc_proxy: proxies.get(id)?.url ?? '',
+        no_grpc_proxy: 'proxy-bypass.invalid',
+      }),
+  });
+  manifest = cluster.manifest;
+  caCert = await readFile(manifest.ca_cert);
+  rootToken = (await readFile(manifest.root_token_file, 'utf8')).trim();
+}, 120_000);
+
+afterAll(async () => {
+  cluster?.kill();
+  await cluster?.allExited();
+  for (const proxy of proxies.values()) {
+    await proxy.close();
+  }
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('a partition of three nodes', () => {
+  it('the minority cannot commit and says so, the majority serves, and all converge after healing', async () => {
+    const all = [1, 2, 3];
+    const everyNode = clientOf(all);
+    await everyNode.kv.put({ mount: 'secret', path: 'before', data: { v: 'before' } });
+    const created = await everyNode.auth.tokenCreate({ policies: ['default'], ttl: '1h' });
+    const token = created.auth?.clientToken ?? '';
+    const leader = await everyNode.logical.read('sys/leader');
+    const termBefore = Number(leader.data['raft_term']);
+    const minority = Number(leader.data['leader_id']);
+    const majority = all.filter((id) => id !== minority);
+    const minorityNode = manifest.nodes.find((n) => n.id === minority);
+    if (minorityNode === undefined) {
+      throw new Error('no leader');
+    }
+
+    // Cut the leader off, both ways.
+    proxies.get(minority)?.isolate(true);
+    for (const id of majority) {
+      proxies.get(id)?.block(minorityNode.cluster_address, true);
+    }
+
+    const majorityClient = clientOf(majority);
+    await waitFor('the majority to take a write', async () => {
+      await majorityClient.kv.put({ mount: 'secret', path: 'during', data: { v: 'majority' } });
+      return true;
+    });
+    await majorityClient.logical.write('auth/token/revoke', { token });
+    const minorityClient = clientOf([minority]);
+    // It says so: it no longer names a leader (CheckQuorum made it step down).
+    await waitFor(`node ${String(minority)} to know it leads no quorum`, async () => {
+      const seen = await minorityClient.logical.read('sys/leader');
+      return seen.data['is_self'] === false && seen.data['leader_id'] !== minority;
+    });
+    const refused = await codeOf(
+      minorityClient.kv.put({ mount: 'secret', path: 'refused', data: { v: 'minority' } }),
+    );
+    console.log(`a write to the isolated node ${String(minority)} was refused: ${refused}`);
+    expect(refused).not.toBe('ok');
+    const staleRead = await codeOf(minorityClient.kv.get({ mount: 'secret', path: 'before' }));
+    expect(staleRead).not.toBe('ok');
+
+    // Heal: the old leader catches up with the majority.
+    proxies.get(minority)?.isolate(false);
+    for (const id of majority) {
+      proxies.get(id)?.block(minorityNode.cluster_address, false);
+    }
+    await waitFor(`node ${String(minority)} to serve the majority's write`, async () => {
+      return (await valueAt([minority], 'during')) === 'majority';
+    });
+    for (const id of all) {
+      expect(await valueAt([id], 'before')).toBe('before');
+      expect(await valueAt([id], 'during')).toBe('majority');
+      expect(await codeOf(clientOf([id]).kv.get({ mount: 'secret', path: 'refused' }))).toBe(
+        'COFFER_CORE_NOT_FOUND',
+      );
+      const lookup = clientOf([id], token).logical.read('auth/token/lookup-self');
+      expect(await codeOf(lookup)).toBe('COFFER_CORE_PERMISSION_DENIED');
+    }
+    const termAfter = Number((await everyNode.logical.read('sys/leader')).data['raft_term']);
+    console.log(`leader changes seen (terms advanced): ${String(termAfter - termBefore)}`);
+    for (const client of [everyNode, majorityClient, minorityClient]) {
+      client.close();
+    }
+  }, 120_000);
+});

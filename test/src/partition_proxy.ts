@@ -66,7 +66,11 @@ export class PartitionProxy {
       tunnel.upstream.destroy();
     }
     this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => {
+        resolve();
+      });
+    });
   }
 
   #refuses(target: string): boolean {

@@ -22,3 +22,18 @@ export {
 } from './testing/log_store_conformance.ts';
 export { InMemoryNetwork } from './testing/in_memory_transport.ts';
 export { ManualClock } from './testing/manual_clock.ts';
+export {
+  checkOperations,
+  describeResult,
+  type CheckOptions,
+  type CheckResult,
+  type Model,
+  type Operation,
+} from './testing/linearizability.ts';
+export {
+  kvModel,
+  kvUnknownOutput,
+  type KvInput,
+  type KvOperation,
+  type KvOutput,
+} from './testing/kv_model.ts';

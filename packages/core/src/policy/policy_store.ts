@@ -140,17 +140,23 @@ export class PolicyStore {
     if (sorted.includes(rootPolicyName)) {
       return rootAcl;
     }
-    const loaded = await Promise.all(
-      sorted.map(async (name) => [name, await this.#load(name)] as const),
-    );
-    const key = JSON.stringify(loaded.map(([name, entry]) => [name, entry?.version ?? null]));
+    // NB: loaded one after the other (each is a local read, and a cached policy decrypts
+    // nothing), so a request makes no promise or array per name. The key is exact: a policy
+    // name holds no "/" and no "," (policy_name.ts).
+    const loaded: (CachedPolicy | undefined)[] = [];
+    let key = '';
+    for (const name of sorted) {
+      const entry = await this.#load(name);
+      loaded.push(entry);
+      key += `${key === '' ? '' : ','}${name}/${entry?.version ?? 'none'}`;
+    }
     const cached = this.#acls.get(key);
     if (cached !== undefined) {
       this.#acls.delete(key);
       this.#acls.set(key, cached);
       return cached;
     }
-    const policies = loaded.flatMap(([, entry]) => (entry === undefined ? [] : [entry.policy]));
+    const policies = loaded.flatMap((entry) => (entry === undefined ? [] : [entry.policy]));
     const acl = Acl.fromPolicies(policies);
     this.#acls.set(key, acl);
     if (this.#acls.size > this.#aclCacheSizeMax) {

@@ -52,8 +52,49 @@ function checkText(raw: string): void {
   }
 }
 
+const slash = 0x2f;
+const dot = 0x2e;
+const percent = 0x25;
+
+/**
+ * True when raw is a path every check below accepts, found in one pass over its characters:
+ * printable ASCII without `%`, and no empty, `.` or `..` segment (one leading and one trailing
+ * slash aside). NB: only a fast path: it answers false for anything unusual, and the full
+ * checks then run (and word the refusal).
+ */
+function isPlainPath(raw: string): boolean {
+  const length = raw.length;
+  if (length > requestPathLengthMax) {
+    return false;
+  }
+  let start = raw.charCodeAt(0) === slash ? 1 : 0;
+  const end = length > start && raw.charCodeAt(length - 1) === slash ? length - 1 : length;
+  for (let i = start; i <= end; i++) {
+    const code = i === end ? slash : raw.charCodeAt(i);
+    if (code === slash) {
+      const size = i - start;
+      if (
+        (size === 0 && end > 0) ||
+        (size === 1 && raw.charCodeAt(start) === dot) ||
+        (size === 2 && raw.charCodeAt(start) === dot && raw.charCodeAt(start + 1) === dot)
+      ) {
+        return false;
+      }
+      start = i + 1;
+    } else if (code < 0x20 || code > 0x7e || code === percent) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** Validates a request path; throws COFFER_CORE_INVALID_PATH naming what is wrong. */
 export function validateRequestPath(raw: string): RequestPath {
+  if (typeof raw === 'string' && isPlainPath(raw)) {
+    const withoutLeading = raw.charCodeAt(0) === slash ? raw.slice(1) : raw;
+    const trailingSlash = withoutLeading.charCodeAt(withoutLeading.length - 1) === slash;
+    return { path: trailingSlash ? withoutLeading.slice(0, -1) : withoutLeading, trailingSlash };
+  }
   if (typeof raw !== 'string') {
     throw refuse(String(raw), 'is not a string');
   }

@@ -60,9 +60,31 @@ export class ByteWriter {
     return this;
   }
 
-  /** The bytes written, copied into an array of exactly their length. */
+  /**
+   * Appends text one byte per UTF-16 code unit: its UTF-8 bytes when every code unit is ASCII
+   * (below 0x80), which the caller has checked. NB: no TextEncoder call and no array for a key.
+   */
+  ascii(text: string): this {
+    const length = text.length;
+    this.#reserve(length);
+    const buffer = this.#buffer;
+    const start = this.#length;
+    for (let i = 0; i < length; i++) {
+      buffer[start + i] = text.charCodeAt(i);
+    }
+    this.#length += length;
+    return this;
+  }
+
+  /**
+   * The bytes written, in an array of exactly their length: the buffer itself when they fill
+   * it (a writer sized exactly), else a copy. NB: a full buffer is never written again (any
+   * later write grows the writer into a new buffer), so handing it out shares nothing.
+   */
   finish(): Uint8Array {
-    return this.#buffer.slice(0, this.#length);
+    return this.#length === this.#buffer.byteLength
+      ? this.#buffer
+      : this.#buffer.slice(0, this.#length);
   }
 
   #reserve(bytes: number): void {

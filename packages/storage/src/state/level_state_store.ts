@@ -93,6 +93,18 @@ function userKeyText(dbKey: Uint8Array): string {
   return keyDecoder.decode(userKeyBytes(dbKey));
 }
 
+/** Text whose UTF-8 bytes keyDecoder does not decode back to it: a lone surrogate, a BOM first. */
+const decodesOtherwise = /^\ufeff|[\ud800-\udfff]/;
+
+/**
+ * userKeyText(dbKey) where dbKey holds key's UTF-8 bytes: key itself unless its bytes decode to
+ * other text, so no decoder runs for the usual key. NB: the same text in every case, so the
+ * cache of recent values is keyed as before.
+ */
+function cacheKeyOf(key: string, dbKey: Uint8Array): string {
+  return decodesOtherwise.test(key) ? userKeyText(dbKey) : key;
+}
+
 /** Options for {@link LevelStateStore.list}. */
 export interface ListOptions {
   /** Continue after this key: the cursor of the previous page. */
@@ -210,7 +222,7 @@ export class LevelStateStore {
   ): Promise<readonly ApplyResult[]> {
     return this.#gate.exclusive('apply entries', async () => {
       const plan = planApply(entries, this.#meta, {
-        read: (key) => this.#readValue(key),
+        read: (dbKey, key) => this.#readValue(dbKey, key),
         readRaw: (key) => this.#read(() => this.#db.getSync(key), undefined),
         sessionLimits: this.#sessionLimits,
         location: this.#where(),
@@ -257,7 +269,6 @@ export class LevelStateStore {
   /** The stored value of key (not a copy: callers copy before handing it out). */
   #stored(key: string): StoredValue | undefined {
     const db = this.#live('read a key');
-    if ((globalThis as any).__trace) console.log('STORED', key, new Error().stack?.split('\n').slice(2,6).map(l=>l.trim().split(' ')[1]).join(' < '));
     const cached = this.#recent.get(key);
     if (cached !== undefined) {
       return cached ?? undefined;
@@ -457,9 +468,9 @@ export class LevelStateStore {
     }
     // NB: before the batch counts as applied (the caller advances the meta after this returns),
     // so a read at the new applied index never sees an older cached value.
-    for (const { dbKey, current } of plan.writes) {
+    for (const { key, dbKey, current } of plan.writes) {
       this.#recent.set(
-        userKeyText(dbKey),
+        cacheKeyOf(key, dbKey),
         current === undefined ? null : { version: current.version, value: current.value.slice() },
       );
     }
@@ -484,8 +495,8 @@ export class LevelStateStore {
     return this.#gate.fail(failure);
   }
 
-  #readValue(dbKey: Uint8Array): StoredValue | undefined {
-    return this.#stored(userKeyText(dbKey));
+  #readValue(dbKey: Uint8Array, key: string): StoredValue | undefined {
+    return this.#stored(cacheKeyOf(key, dbKey));
   }
 
   /** Runs a LevelDB read, mapping its failure to COFFER_STORAGE_IO. */

@@ -22,6 +22,14 @@ const valueBytesKeptMax = 64 * 1024;
 export class RecentValues {
   readonly #values = new Map<string, StoredValue | null>();
   #bytes = 0;
+  /**
+   * Walks the keys oldest first, for eviction. NB: one iterator kept across calls: a fresh
+   * `keys().next()` skips every deleted slot at the front of the Map's table (V8 compacts it only
+   * when it fills), thousands once the cache is full and churning, microseconds per eviction.
+   * Every key behind the iterator was evicted (a key written again moves to the end), so it
+   * yields the oldest key, as a fresh iterator would.
+   */
+  #oldest: Iterator<string> = this.#values.keys();
 
   /** The value of key: a StoredValue, null when known absent, undefined when not cached. */
   get(key: string): StoredValue | null | undefined {
@@ -37,12 +45,23 @@ export class RecentValues {
     this.#values.set(key, value);
     this.#bytes += value === null ? 0 : value.value.byteLength;
     while (this.#values.size > recentValuesMax || this.#bytes > recentValueBytesMax) {
-      const oldest = this.#values.keys().next().value;
+      const oldest = this.#nextOldest();
       if (oldest === undefined) {
         break;
       }
       this.delete(oldest);
     }
+  }
+
+  /** The oldest key, or undefined when the cache is empty. */
+  #nextOldest(): string | undefined {
+    let next = this.#oldest.next();
+    if (next.done === true) {
+      // An exhausted iterator stays done even as keys are added: start a new one.
+      this.#oldest = this.#values.keys();
+      next = this.#oldest.next();
+    }
+    return next.done === true ? undefined : next.value;
   }
 
   delete(key: string): void {
@@ -56,6 +75,7 @@ export class RecentValues {
   clear(): void {
     this.#values.clear();
     this.#bytes = 0;
+    this.#oldest = this.#values.keys();
   }
 
   get size(): number {

@@ -47,11 +47,18 @@ function isCount(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
-function header(kind: number, stampMs: number): ByteWriter {
+/** The bytes of a request envelope before its command (a register envelope is shorter). */
+const requestHeaderBytes = 3 + 8 + 3 * 8;
+
+function header(kind: number, stampMs: number, bodyBytes = 0): ByteWriter {
   if (!isCount(stampMs)) {
     throw new RangeError(`Cannot encode a session envelope: stamp ${stampMs} is not an integer`);
   }
-  return new ByteWriter(64).u8(sessionEnvelopeTag).u8(envelopeVersion).u8(kind).u64(stampMs);
+  return new ByteWriter(requestHeaderBytes + bodyBytes)
+    .u8(sessionEnvelopeTag)
+    .u8(envelopeVersion)
+    .u8(kind)
+    .u64(stampMs);
 }
 
 /** Encodes a registration stamped with the leader's wall clock (whole ms). */
@@ -69,7 +76,8 @@ export function encodeSessionRequest(request: SessionRequest): Uint8Array {
     throw new RangeError('Cannot encode a session request: its numbers must be safe counts');
   }
   const command = encodeStateCommand(request.command);
-  const writer = header(kindRequest, request.stampMs);
+  // NB: the writer is sized exactly for the command: it never grows, and finish() copies nothing.
+  const writer = header(kindRequest, request.stampMs, command.byteLength);
   return writer.u64(clientId).u64(sequence).u64(ackedBelow).bytes(command).finish();
 }
 

@@ -15,7 +15,6 @@ import type { LogIndex, Term } from '@coffer/raft';
 
 import { StorageError, StorageErrorCode } from '../errors.ts';
 import { ApplyOutcome, casFailed, malformed, type ApplyResult } from './apply_result.ts';
-import { utf8Bytes } from './byte_writer.ts';
 import {
   SessionTable,
   type RawReader,
@@ -24,7 +23,7 @@ import {
 } from './session_apply.ts';
 import { decodeEntryData, type DecodedEntryData } from './session_envelope.ts';
 import type { StateCommand, StateCondition, StateOperation } from './state_command.ts';
-import { dataKey } from './state_keys.ts';
+import { dataKeyOf } from './state_keys.ts';
 import type { StateMeta, StoredValue } from './state_record.ts';
 
 /** A committed Raft entry to apply: its index and term, and the command as data. */
@@ -40,6 +39,8 @@ export interface StateEntry {
 
 /** One key the batch touched: its LevelDB key and what the batch knows of its value. */
 export interface TouchedKey {
+  /** The key as the command named it. */
+  readonly key: string;
   readonly dbKey: Uint8Array;
   /** The value after the batch so far; undefined: absent or deleted. */
   current: StoredValue | undefined;
@@ -60,8 +61,11 @@ export interface ApplyPlan {
   readonly meta: StateMeta | undefined;
 }
 
-/** Reads a stored value by LevelDB key, checking it (a corrupt record throws). */
-export type StoredValueReader = (dbKey: Uint8Array) => StoredValue | undefined;
+/**
+ * Reads a stored value by LevelDB key, checking it (a corrupt record throws); key is the user
+ * key those bytes encode.
+ */
+export type StoredValueReader = (dbKey: Uint8Array, key: string) => StoredValue | undefined;
 
 /**
  * The state of one batch being planned. Writes are blind: a put or delete never reads the
@@ -79,7 +83,7 @@ class Overlay {
   read(key: string): StoredValue | undefined {
     const touched = this.#touch(key);
     if (!touched.known) {
-      touched.current = this.#read(touched.dbKey);
+      touched.current = this.#read(touched.dbKey, key);
       touched.known = true;
     }
     return touched.current;
@@ -106,8 +110,7 @@ class Overlay {
   #touch(key: string): TouchedKey {
     let touched = this.#keys.get(key);
     if (touched === undefined) {
-      const dbKey = dataKey(utf8Bytes(key));
-      touched = { dbKey, current: undefined, known: false, written: false };
+      touched = { key, dbKey: dataKeyOf(key), current: undefined, known: false, written: false };
       this.#keys.set(key, touched);
     }
     return touched;

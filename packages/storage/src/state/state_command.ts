@@ -135,12 +135,22 @@ function invalid(problem: string): StorageError {
   );
 }
 
+// eslint-disable-next-line no-control-regex -- NB: the class is all of ASCII, controls included.
+const nonAscii = /[^\u0000-\u007f]/u;
+
 function writeKey(writer: ByteWriter, key: string): void {
-  const problem = stateKeyProblem(key);
+  const length = key.length;
+  if (length > 0 && length <= stateKeyBytesMax && !nonAscii.test(key)) {
+    // NB: an ASCII key of a valid length is its own UTF-8 and passes every check
+    // (keyBytesProblem): written as is, without encoding it (the common case).
+    writer.u16(length).ascii(key);
+    return;
+  }
+  const bytes = utf8Bytes(key);
+  const problem = keyBytesProblem(key, bytes);
   if (problem !== undefined) {
     throw invalid(`${problem} (${JSON.stringify(key.slice(0, 64))})`);
   }
-  const bytes = utf8Bytes(key);
   writer.u16(bytes.byteLength).bytes(bytes);
 }
 
@@ -202,7 +212,54 @@ function writeTransaction(
  * or a count breaks a limit.
  */
 export function encodeStateCommand(command: StateCommand): Uint8Array {
-  const writer = new ByteWriter(64);
+  const writer = new ByteWriter(encodedSizeHint(command));
+  writeCommand(writer, command);
+  return writer.finish();
+}
+
+/** The largest writer encodeStateCommand allocates up front; a larger command grows it. */
+const sizeHintMax = 64 * 1024;
+
+/**
+ * The bytes command takes when its keys are ASCII (the common case), so its writer is
+ * allocated once and finish() hands it over without a copy. NB: capped, so a command over the
+ * limits (refused while written) or a malformed one never allocates more than it used to; a
+ * larger command, or one with other keys, just grows the writer.
+ */
+function encodedSizeHint(command: StateCommand): number {
+  const size = exactSizeIfAscii(command);
+  return Number.isSafeInteger(size) ? Math.min(size, sizeHintMax) : 64;
+}
+
+function keySize(key: string): number {
+  return 2 + key.length;
+}
+
+function valueSize(value: Uint8Array): number {
+  return 4 + value.byteLength;
+}
+
+function exactSizeIfAscii(command: StateCommand): number {
+  switch (command.kind) {
+    case 'put':
+      return 2 + keySize(command.key) + valueSize(command.value);
+    case 'delete':
+      return 2 + keySize(command.key);
+    case 'transaction': {
+      let size = 2 + 2 + 2;
+      for (const condition of command.conditions) {
+        size += 1 + keySize(condition.key) + (condition.kind === 'version' ? 8 : 0);
+      }
+      for (const operation of command.operations) {
+        size += 1 + keySize(operation.key);
+        size += operation.kind === 'put' ? valueSize(operation.value) : 0;
+      }
+      return size;
+    }
+  }
+}
+
+function writeCommand(writer: ByteWriter, command: StateCommand): void {
   writer.u8(stateCommandVersion);
   switch (command.kind) {
     case 'put':
@@ -219,7 +276,6 @@ export function encodeStateCommand(command: StateCommand): Uint8Array {
       writeTransaction(writer, command);
       break;
   }
-  return writer.finish();
 }
 
 function readKey(reader: ByteReader, what: string): string {

@@ -10,6 +10,7 @@
  * metadata record; and the order of user keys in LevelDB is the byte order of their UTF-8,
  * which is also the code point order of the paths.
  */
+import { utf8Bytes } from './byte_writer.ts';
 
 /** The prefix byte of the store's own records. */
 export const metaPrefix = 0x00;
@@ -69,6 +70,24 @@ export function dataKey(keyBytes: Uint8Array): Uint8Array {
   key[0] = dataPrefix;
   key.set(keyBytes, 1);
   return key;
+}
+
+/**
+ * The LevelDB key of a user key given as text: dataKey(utf8Bytes(key)), in one allocation and
+ * without an encoder call when key is ASCII (the common case).
+ */
+export function dataKeyOf(key: string): Uint8Array {
+  const length = key.length;
+  const out = new Uint8Array(length + 1);
+  out[0] = dataPrefix;
+  for (let i = 0; i < length; i++) {
+    const code = key.charCodeAt(i);
+    if (code >= 0x80) {
+      return dataKey(utf8Bytes(key));
+    }
+    out[i + 1] = code;
+  }
+  return out;
 }
 
 /** The UTF-8 bytes of the user key a LevelDB data key holds (a view, not a copy). */

@@ -32,16 +32,46 @@ function customMetadataBlock(metadata: KvMetadata): Record<string, string> | nul
   return metadata.customMetadata === null ? null : { ...metadata.customMetadata };
 }
 
+/** A version record's times as versionBlock shows them. */
+interface VersionTimes {
+  readonly created: string;
+  readonly deletion: string;
+}
+
+/**
+ * The times of version records, formatted once per record. NB: only frozen records are kept:
+ * those of metadata from the cache (kv_storage.ts loadMetadataCached), the same object on every
+ * read of that stored version and unable to change, so the text stays exact. Weak: a record
+ * goes with its metadata. Strings only, so no response shares an object with the cache.
+ */
+const versionTimes = new WeakMap<KvVersionMetadata, VersionTimes>();
+
+function timesOf(record: KvVersionMetadata): VersionTimes {
+  const known = versionTimes.get(record);
+  if (known !== undefined) {
+    return known;
+  }
+  const times = {
+    created: rfc3339(record.createdMs),
+    deletion: record.deletionMs === null ? '' : rfc3339(record.deletionMs),
+  };
+  if (Object.isFrozen(record)) {
+    versionTimes.set(record, times);
+  }
+  return times;
+}
+
 /** The metadata block of one version (Vault's write response and read `metadata`). */
 export function versionBlock(
   metadata: KvMetadata,
   version: number,
   record: KvVersionMetadata,
 ): Record<string, unknown> {
+  const times = timesOf(record);
   return {
-    created_time: rfc3339(record.createdMs),
+    created_time: times.created,
     custom_metadata: customMetadataBlock(metadata),
-    deletion_time: record.deletionMs === null ? '' : rfc3339(record.deletionMs),
+    deletion_time: times.deletion,
     destroyed: record.destroyed,
     version,
   };

@@ -262,6 +262,32 @@ describe('ClusterServer', () => {
     expect(two.received).toEqual([]);
   });
 
+  it('ends a stream admitted while its node was a member once the node is removed (COFFER_CORE_REMOVED)', async () => {
+    const two = await startNode(2, new Map());
+    const raw = openRawStream({
+      address: two.server.address,
+      channelCredentials: clusterCredentials(await fixture.tlsFor(3)),
+      metadata: goodMetadata(3),
+    });
+    await raw.admitted;
+    raw.stream.write({
+      messages: [encodeRaftMessage(raftMessage({ type: 'vote', from: 3, to: 2, tag: 1 }))],
+    });
+    await waitUntil('the member message arrives', () => two.received.length === 1);
+    fixture.members.delete(3);
+    try {
+      raw.stream.write({
+        messages: [encodeRaftMessage(raftMessage({ type: 'vote', from: 3, to: 2, tag: 2 }))],
+      });
+      const ended = await raw.ended;
+      expect(ended.code).toBe(status.PERMISSION_DENIED);
+      expect(errorCodeOf(ended)).toBe('COFFER_CORE_REMOVED');
+      expect(two.received.map(tagOf)).toEqual([1]);
+    } finally {
+      fixture.members.add(3);
+    }
+  });
+
   it('handshakes new connections with renewed material', async () => {
     const addresses = new Map<number, string>();
     const two = await startNode(2, addresses);

@@ -7,7 +7,8 @@
  * caller claims to be (ClusterTls.verifyPeer), and the caller must speak our protocol. After
  * that every message is checked against that identity: a message whose sender is not the
  * caller's node, or whose receiver is not this node, is dropped and counted, so a node can never
- * speak for another. Bytes that are not a Raft message end the stream.
+ * speak for another. Bytes that are not a Raft message end the stream, and so does a batch from
+ * a node removed since its stream opened (COFFER_CORE_REMOVED, as a new stream would be told).
  *
  * Other services of the cluster channel (Forward) run on the same port through addService(),
  * and every one of their calls is admitted by the same check before its handler runs.
@@ -32,6 +33,7 @@ import {
 } from '@grpc/grpc-js';
 
 import {
+  CoreErrorCode,
   decodeRaftMessage,
   raftMessageRoute,
   raftWireVersion,
@@ -410,6 +412,17 @@ export class ClusterServer {
   #receive(stream: RaftStream, peerId: number, batch: RaftBatch): void {
     if (!this.#streams.has(stream)) {
       // Ended by us (a refused batch, close()): what it still carries is not delivered.
+      return;
+    }
+    if (!this.#options.clusterTls.isMember(peerId)) {
+      // NB: admitted while a member; removed since. It learns it as a new stream would.
+      this.#streams.delete(stream);
+      this.#streamsRefused += 1;
+      refuse(stream, {
+        grpcStatus: status.PERMISSION_DENIED,
+        code: CoreErrorCode.removed,
+        details: `Join the cluster again: node ${String(peerId)} is no member of it any more`,
+      });
       return;
     }
     const messages: RaftMessage[] = [];

@@ -32,4 +32,6 @@ export interface ClusterTls {
    * expectedNodeId (when the caller dialled a particular node).
    */
   verifyPeer(certificateDer: Uint8Array, expectedNodeId?: number): number;
+  /** Whether nodeId is in this node's current configuration (a voter or a learner). */
+  isMember(nodeId: number): boolean;
 }

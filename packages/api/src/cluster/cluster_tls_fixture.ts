@@ -34,10 +34,21 @@ export class FixtureClusterTls implements ClusterTls {
   readonly #verifier: () => ClusterPeerVerifier;
   readonly #listeners = new Set<(material: ClusterTlsMaterial) => void>();
 
-  constructor(nodeId: number, material: ClusterTlsMaterial, verifier: () => ClusterPeerVerifier) {
+  readonly #members: ReadonlySet<number>;
+
+  constructor(
+    nodeId: number,
+    material: ClusterTlsMaterial,
+    parts: { readonly verifier: () => ClusterPeerVerifier; readonly members: ReadonlySet<number> },
+  ) {
     this.nodeId = nodeId;
     this.#material = material;
-    this.#verifier = verifier;
+    this.#verifier = parts.verifier;
+    this.#members = parts.members;
+  }
+
+  isMember(nodeId: number): boolean {
+    return this.#members.has(nodeId);
   }
 
   material(): ClusterTlsMaterial {
@@ -97,7 +108,7 @@ export async function createClusterTlsFixture(options: {
       return new FixtureClusterTls(
         nodeId,
         { keyPem: own.keyPem, certPem: own.certPem, trustPem: authority.certPem },
-        verifier,
+        { verifier, members },
       );
     },
   };

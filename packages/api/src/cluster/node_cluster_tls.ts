@@ -51,6 +51,15 @@ export class NodeClusterTls implements ClusterTls {
     return this.#current().verifyPeer(certificateDer, expectedNodeId);
   }
 
+  /**
+   * NB: true while this node holds no identity (between a seal and an unseal, or the granted
+   * identity giving way to its own): membership is unknown then, and a stream admitted under a
+   * checked identity is not ended on a guess.
+   */
+  isMember(nodeId: number): boolean {
+    return this.#identity?.isMember(nodeId) ?? true;
+  }
+
   #announce(material: ClusterTlsMaterial): void {
     for (const listener of this.#listeners) {
       listener(material);

@@ -54,6 +54,8 @@ export interface DevClusterOptions {
    * each node its own `grpc_proxy`); default process.env.
    */
   readonly env?: NodeJS.ProcessEnv | ((nodeId: number) => NodeJS.ProcessEnv);
+  /** More keys of every node's `cluster` config section (docs/server-config.md). */
+  readonly clusterSettings?: Readonly<Record<string, unknown>>;
   /** How long each step (a node's start, its join, the voters) may take. Default 60 s. */
   readonly stepDeadlineMs?: number;
   /** Aborts the start: every node started so far is stopped. */
@@ -353,7 +355,7 @@ export class DevCluster {
     await prepareDirectory(dir);
     const tls = await createSelfSignedTls({ hosts: ['localhost', '127.0.0.1'] });
     const setup: Setup = {
-      layout: await planLayout(dir, options.nodeCount),
+      layout: await planLayout(dir, options.nodeCount, options.clusterSettings),
       options,
       caCert: tls.certPem,
       started: [],

@@ -52,6 +52,8 @@ export interface DevClusterLayout {
   readonly unsealShareFile: string;
   readonly manifestFile: string;
   readonly nodes: readonly DevClusterNodeLayout[];
+  /** More keys of every node's `cluster` section (tests: a 60 s certificate lifetime). */
+  readonly clusterSettings: Readonly<Record<string, unknown>>;
 }
 
 /** `<dir>/cluster.json`: how tools and people find the running cluster; holds no secret. */
@@ -136,7 +138,11 @@ export async function freeLoopbackPorts(count: number): Promise<number[]> {
 }
 
 /** The layout of a cluster of `nodeCount` nodes in `dir`, on fresh free ports. */
-export async function planLayout(dir: string, nodeCount: number): Promise<DevClusterLayout> {
+export async function planLayout(
+  dir: string,
+  nodeCount: number,
+  clusterSettings: Readonly<Record<string, unknown>> = {},
+): Promise<DevClusterLayout> {
   const ports = await freeLoopbackPorts(3 * nodeCount);
   const address = (index: number): string => `${devClusterHost}:${String(ports[index])}`;
   const nodes = Array.from({ length: nodeCount }, (_, index): DevClusterNodeLayout => {
@@ -163,6 +169,7 @@ export async function planLayout(dir: string, nodeCount: number): Promise<DevClu
     unsealShareFile: join(dir, 'unseal-share'),
     manifestFile: join(dir, 'cluster.json'),
     nodes,
+    clusterSettings,
   };
 }
 
@@ -182,6 +189,7 @@ export function nodeConfigDocument(
     cluster: {
       address: node.clusterAddress,
       server_stabilization_time_ms: serverStabilizationMsDev,
+      ...layout.clusterSettings,
       ...(node.joinTokenFile === undefined ? {} : { join_token_file: node.joinTokenFile }),
     },
     log: { level: 'info', file: node.logFile },

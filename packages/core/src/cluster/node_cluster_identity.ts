@@ -135,6 +135,11 @@ export class NodeClusterIdentity {
     return this.#currentVerifier().verify(certificateDer, expectedNodeId);
   }
 
+  /** Whether nodeId is in this node's current configuration (a voter or a learner). */
+  isMember(nodeId: number): boolean {
+    return this.#options.isMember(nodeId);
+  }
+
   /** Issues a new certificate now (also after the CA changed) and tells the listeners. */
   renew(): Promise<void> {
     this.#renewing ??= this.#renewNow().finally(() => {

@@ -127,6 +127,12 @@ async function waitForLeader(threads: readonly NodeThread[]): Promise<void> {
   throw new Error('bench:raft: no leader within 10 s');
 }
 
+/** The highest term any node is at. */
+async function highestTerm(threads: readonly NodeThread[]): Promise<number> {
+  const statuses = await Promise.all(threads.map((t) => t.ask({ kind: 'status' })));
+  return Math.max(...statuses.map((s) => (s.kind === 'status' ? s.term : 0)));
+}
+
 interface PhaseResult {
   proposers: number;
   commitsPerSecond: number;
@@ -182,10 +188,13 @@ async function main(): Promise<void> {
     const fsyncRate = serialFdatasyncPerSecond(directory);
     const threads = await startCluster(directory);
     await waitForLeader(threads);
+    const termBefore = await highestTerm(threads);
     const results: PhaseResult[] = [];
     for (const proposers of concurrencies) {
       results.push(await runPhase(threads, proposers));
     }
+    // NB: each election is a new term; under steady load there should be none.
+    const leaderChanges = (await highestTerm(threads)) - termBefore;
     await Promise.all(threads.map((t) => t.stop()));
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     console.log(`bench:raft — ${cpus().length} cores, ${cpu}, Node ${process.version}`);
@@ -205,6 +214,7 @@ async function main(): Promise<void> {
           `${r.p99Ms.toFixed(2).padStart(6)} | ${r.fsyncsPerSecond.toFixed(0).padStart(18)} | ${describeFailures(r.failures)}`,
       );
     }
+    console.log(`\nleader changes during the phases (terms advanced): ${String(leaderChanges)}`);
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

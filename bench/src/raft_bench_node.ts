@@ -190,6 +190,7 @@ async function main(): Promise<void> {
           kind: 'status',
           leader: node.raw.status().softState.role === 'leader',
           applied: node.raw.status().applied,
+          term: node.raw.status().hardState.term,
         });
         return;
       case 'phase':

@@ -38,6 +38,12 @@ export type ToNode =
 /** From a node thread to the main thread. */
 export type ToMain =
   | { readonly kind: 'started' }
-  | { readonly kind: 'status'; readonly leader: boolean; readonly applied: number }
+  | {
+      readonly kind: 'status';
+      readonly leader: boolean;
+      readonly applied: number;
+      /** The node's current term: each election is a new term. */
+      readonly term: number;
+    }
   | { readonly kind: 'phaseDone'; readonly report: PhaseReport }
   | { readonly kind: 'stopped' };

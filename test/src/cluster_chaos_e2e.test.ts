@@ -14,7 +14,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { DevCluster, type DevClusterManifest } from '@coffer/api';
 import { CofferClient } from '@coffer/client';
@@ -27,13 +26,9 @@ import {
 } from '@coffer/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { cleanEnv } from './coffer_processes.ts';
+import { alive, cleanEnv, cofferCommand, waitFor } from './coffer_processes.ts';
 
-const main = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
-const command = {
-  file: process.execPath,
-  args: ['--import', 'tsx', '--conditions=@coffer/source', '--disable-warning=DEP0123', main],
-};
+const command = cofferCommand;
 
 let root = '';
 let cluster: DevCluster | undefined;
@@ -43,32 +38,6 @@ let rootToken = '';
 let share = '';
 const pids = new Map<number, number>();
 const restarted: ChildProcess[] = [];
-
-async function waitFor(
-  what: string,
-  condition: () => Promise<boolean>,
-  deadlineMs = 60_000,
-): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    if (await condition().catch(() => false)) {
-      return;
-    }
-    if (Date.now() > until) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function nodeClient(id: number, deadlineMs?: number): CofferClient {
   const node = manifest.nodes.find((n) => n.id === id);

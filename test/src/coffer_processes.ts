@@ -20,6 +20,37 @@ const nodeArgs = [
 /** How long one command or one server start may take. */
 export const processDeadlineMs = 60_000;
 
+/** How to run `coffer` from source (tsx, the @coffer/source condition): DevCluster's command. */
+export const cofferCommand = { file: process.execPath, args: nodeArgs } as const;
+
+/** Polls `condition` every 100 ms until it holds (a throw counts as not yet), failing after deadlineMs. */
+export async function waitFor(
+  what: string,
+  condition: () => Promise<boolean>,
+  deadlineMs = processDeadlineMs,
+): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    if (await condition().catch(() => false)) {
+      return;
+    }
+    if (Date.now() > until) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Whether process pid still runs. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The outcome of one command. */
 export interface Ran {
   readonly code: number | null;

@@ -11,20 +11,15 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { DevCluster, type DevClusterManifest } from '@coffer/api';
 import { CofferClient } from '@coffer/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { cleanEnv } from './coffer_processes.ts';
+import { cleanEnv, cofferCommand, waitFor } from './coffer_processes.ts';
 import { PartitionProxy } from './partition_proxy.ts';
 
-const main = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
-const command = {
-  file: process.execPath,
-  args: ['--import', 'tsx', '--conditions=@coffer/source', '--disable-warning=DEP0123', main],
-};
+const command = cofferCommand;
 
 let root = '';
 let cluster: DevCluster | undefined;
@@ -32,23 +27,6 @@ const proxies = new Map<number, PartitionProxy>();
 let manifest: DevClusterManifest;
 let caCert: Buffer;
 let rootToken = '';
-
-async function waitFor(
-  what: string,
-  condition: () => Promise<boolean>,
-  deadlineMs = 30_000,
-): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    if (await condition().catch(() => false)) {
-      return;
-    }
-    if (Date.now() > until) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function clientOf(ids: readonly number[], token = rootToken): CofferClient {
   const addresses = manifest.nodes.filter((n) => ids.includes(n.id)).map((n) => n.api_address);

@@ -9,23 +9,15 @@
  * Method: CofferNodes on real LevelDB driven by a manual clock (request_test_support.ts), the
  * state inspected through the node's SecureStore.
  */
-import { InMemoryNetwork, ManualClock } from '@coffer/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CoreErrorCode } from '../errors.ts';
 import { outcomeExpiryPrefix, outcomesPrefix } from '../replicated/request_outcomes.ts';
 import { StagedWrites } from '../replicated/staged_writes.ts';
 import type { CoreRequest, CoreResponse } from '../router/request.ts';
-import { CofferNode } from './coffer_node.ts';
-import {
-  closeOpenedNodes,
-  drive,
-  driveUntil,
-  removeRoot,
-  singleNodeOptions,
-  tempRoot,
-  type Harness,
-} from './lifecycle_harness.ts';
+import type { CofferNode } from './coffer_node.ts';
+import { openInProcessCluster } from './cluster_test_support.ts';
+import { closeOpenedNodes, drive, driveUntil, removeRoot } from './lifecycle_harness.ts';
 import { openRequestFixture, type RequestFixture } from './request_test_support.ts';
 
 let f: RequestFixture;
@@ -298,93 +290,45 @@ describe('staged writes', () => {
 });
 
 describe('a request resent to the new leader after the old one stopped', () => {
-  const harness: Harness = { root: '', clock: new ManualClock(), network: new InMemoryNetwork() };
-  const ids = [1, 2, 3];
-
-  beforeAll(async () => {
-    Object.assign(harness, { root: await tempRoot() });
-  });
-
-  afterAll(async () => {
-    await removeRoot(harness.root);
-  });
-
-  async function leaderOf(nodes: readonly CofferNode[]): Promise<CofferNode> {
-    const find = (): CofferNode | undefined =>
-      nodes.find((n) => n.raftNode?.raw.status().softState.role === 'leader');
-    await driveUntil(harness, () => find() !== undefined);
-    return find() as CofferNode;
-  }
-
-  /** Sends request to the active node, again after a leader change (as the client library does). */
-  async function send(nodes: readonly CofferNode[], request: CoreRequest): Promise<CoreResponse> {
-    for (let attempt = 1; ; attempt++) {
-      const response = await drive(harness, (await leaderOf(nodes)).handle(request));
-      const retry: readonly string[] = [CoreErrorCode.notActive, CoreErrorCode.notReady];
-      if (response.ok || attempt >= 10 || !retry.includes(response.code)) {
-        return response;
-      }
-    }
-  }
-
   it('answers the committed response and applies nothing twice', async () => {
-    const nodes = await Promise.all(
-      ids.map((id) =>
-        CofferNode.open(
-          singleNodeOptions(harness, { dir: `n${id}`, id, voters: ids, seal: { type: 'shamir' } }),
-        ),
-      ),
-    );
-    const initializer = await leaderOf(nodes);
-    const init = await drive(harness, initializer.init());
-    const rootToken = init.rootToken ?? '';
-    for (const node of nodes.filter((n) => n !== initializer)) {
-      await driveUntil(harness, () => node.status().initialized);
-      for (const share of init.unsealShares.slice(0, 3)) {
-        await drive(harness, node.submitUnsealShare(share));
+    const c = await openInProcessCluster([1, 2, 3]);
+    try {
+      const write: CoreRequest = {
+        operation: 'update',
+        path: 'secret/data/failover',
+        token: c.rootToken,
+        data: { data: { v: 1 } },
+        requestId: 'req-failover-1',
+      };
+      const token: CoreRequest = {
+        operation: 'update',
+        path: 'auth/token/create',
+        token: c.rootToken,
+        data: { policies: ['default'] },
+        requestId: 'req-failover-token',
+      };
+      const written = await c.ok(await c.leader(), write);
+      const created = await c.ok(await c.leader(), token);
+
+      const oldLeader = await c.leader();
+      await oldLeader.close();
+      c.nodes.splice(c.nodes.indexOf(oldLeader), 1);
+      const newLeader = await c.leader();
+      expect(newLeader).not.toBe(oldLeader);
+
+      expect(await c.send(newLeader, write)).toEqual(written);
+      expect(await c.send(await c.leader(), token)).toEqual(created);
+      const metadata = await c.send(await c.leader(), {
+        operation: 'read',
+        path: 'secret/metadata/failover',
+        token: c.rootToken,
+      });
+      expect(metadata).toMatchObject({ ok: true, data: { current_version: 1 } });
+    } finally {
+      for (const node of c.nodes) {
+        await node.close();
       }
-    }
-    const mount = await send(nodes, {
-      operation: 'update',
-      path: 'sys/mounts/secret',
-      token: rootToken,
-      data: { type: 'kv', options: { version: '2' } },
-    });
-    expect(mount).toMatchObject({ ok: true });
-    const write: CoreRequest = {
-      operation: 'update',
-      path: 'secret/data/failover',
-      token: rootToken,
-      data: { data: { v: 1 } },
-      requestId: 'req-failover-1',
-    };
-    const token: CoreRequest = {
-      operation: 'update',
-      path: 'auth/token/create',
-      token: rootToken,
-      data: { policies: ['default'] },
-      requestId: 'req-failover-token',
-    };
-    const written = await send(nodes, write);
-    const created = await send(nodes, token);
-    expect(written.ok && created.ok).toBe(true);
-
-    const oldLeader = await leaderOf(nodes);
-    await oldLeader.close();
-    const rest = nodes.filter((n) => n !== oldLeader);
-    const newLeader = await leaderOf(rest);
-    expect(newLeader).not.toBe(oldLeader);
-
-    expect(await send(rest, write)).toEqual(written);
-    expect(await send(rest, token)).toEqual(created);
-    const metadata = await send(rest, {
-      operation: 'read',
-      path: 'secret/metadata/failover',
-      token: rootToken,
-    });
-    expect(metadata).toMatchObject({ ok: true, data: { current_version: 1 } });
-    for (const node of rest) {
-      await node.close();
+      await removeRoot(c.harness.root);
     }
   });
 });

@@ -49,12 +49,7 @@ async function token(data: Record<string, unknown>): Promise<string> {
 
 beforeAll(async () => {
   f = await openRequestFixture();
-  await f.ok({
-    operation: 'update',
-    path: 'sys/mounts/secret',
-    token: f.rootToken,
-    data: { type: 'kv', options: { version: '2' } },
-  });
+  await f.mountKv();
   await f.ok({
     operation: 'update',
     path: 'sys/audit/file',
@@ -270,21 +265,11 @@ describe('the request path on one node', () => {
   });
 
   it('logs in with AppRole and the token reads what its policy allows', async () => {
-    await f.ok({
-      operation: 'update',
-      path: 'sys/auth/approle',
-      token: f.rootToken,
-      data: { type: 'approle' },
+    const roleId = await f.appRole('web', {
+      token_policies: ['team-a'],
+      token_ttl: '5m',
+      secret_id_num_uses: 1,
     });
-    await f.ok({
-      operation: 'update',
-      path: 'auth/approle/role/web',
-      token: f.rootToken,
-      data: { token_policies: ['team-a'], token_ttl: '5m', secret_id_num_uses: 1 },
-    });
-    const roleId = (
-      await f.ok({ operation: 'read', path: 'auth/approle/role/web/role-id', token: f.rootToken })
-    ).data?.['role_id'];
     const secretId = (
       await f.ok({
         operation: 'update',

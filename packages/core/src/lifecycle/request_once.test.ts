@@ -49,12 +49,7 @@ async function currentVersion(path: string): Promise<unknown> {
 
 beforeAll(async () => {
   f = await openRequestFixture();
-  await f.ok({
-    operation: 'update',
-    path: 'sys/mounts/secret',
-    token: f.rootToken,
-    data: { type: 'kv', options: { version: '2' } },
-  });
+  await f.mountKv();
 });
 
 afterAll(async () => {
@@ -88,21 +83,11 @@ describe('a request resent with its request id', () => {
   });
 
   it('logs in once with a single-use secret_id and answers the retry with the same token', async () => {
-    await f.ok({
-      operation: 'update',
-      path: 'sys/auth/approle',
-      token: f.rootToken,
-      data: { type: 'approle' },
+    const roleId = await f.appRole('web', {
+      token_policies: ['default'],
+      token_ttl: '5m',
+      secret_id_num_uses: 1,
     });
-    await f.ok({
-      operation: 'update',
-      path: 'auth/approle/role/web',
-      token: f.rootToken,
-      data: { token_policies: ['default'], token_ttl: '5m', secret_id_num_uses: 1 },
-    });
-    const roleId = (
-      await f.ok({ operation: 'read', path: 'auth/approle/role/web/role-id', token: f.rootToken })
-    ).data?.['role_id'];
     const issue: CoreRequest = {
       operation: 'update',
       path: 'auth/approle/role/web/secret-id',

@@ -56,6 +56,46 @@ export interface RequestFixture {
   call(request: CoreRequest): Promise<CoreResponse>;
   /** Sends one request that must succeed; returns the success. */
   ok(request: CoreRequest): Promise<CoreSuccess>;
+  /** Mounts KV v2 at `secret/`. */
+  mountKv(): Promise<void>;
+  /** Writes AppRole role `name` (enabling `auth/approle/` first if needed); returns its role_id. */
+  appRole(name: string, data: Record<string, unknown>): Promise<string>;
+}
+
+/** The set-up requests tests share: KV v2 at `secret/`, AppRole roles. */
+function setupHelpers(
+  ok: (request: CoreRequest) => Promise<CoreSuccess>,
+  rootToken: string,
+): Pick<RequestFixture, 'mountKv' | 'appRole'> {
+  let appRoleEnabled = false;
+  return {
+    mountKv: async () => {
+      await ok({
+        operation: 'update',
+        path: 'sys/mounts/secret',
+        token: rootToken,
+        data: { type: 'kv', options: { version: '2' } },
+      });
+    },
+    appRole: async (name, data) => {
+      if (!appRoleEnabled) {
+        await ok({
+          operation: 'update',
+          path: 'sys/auth/approle',
+          token: rootToken,
+          data: { type: 'approle' },
+        });
+        appRoleEnabled = true;
+      }
+      await ok({ operation: 'update', path: `auth/approle/role/${name}`, token: rootToken, data });
+      const read = await ok({
+        operation: 'read',
+        path: `auth/approle/role/${name}/role-id`,
+        token: rootToken,
+      });
+      return String(read.data?.['role_id']);
+    },
+  };
 }
 
 /** Opens a fresh node in its own temporary directory and initializes it. */
@@ -88,15 +128,17 @@ export async function openRequestFixture(): Promise<RequestFixture> {
     }
     return response;
   };
+  const rootToken = init.rootToken;
   return {
     harness,
     node,
-    rootToken: init.rootToken,
+    rootToken,
     shares: init.unsealShares,
     serverLogPath,
     faults,
     responses,
     call,
     ok,
+    ...setupHelpers(ok, rootToken),
   };
 }

@@ -16,12 +16,7 @@ let f: RequestFixture;
 
 beforeAll(async () => {
   f = await openRequestFixture();
-  await f.ok({
-    operation: 'update',
-    path: 'sys/mounts/secret',
-    token: f.rootToken,
-    data: { type: 'kv', options: { version: '2' } },
-  });
+  await f.mountKv();
   await f.ok({
     operation: 'update',
     path: 'secret/data/before',

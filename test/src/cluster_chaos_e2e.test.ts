@@ -1,8 +1,10 @@
 /**
  * Goal: under continuous load from clients that know every node, with 60 s node certificates:
- * every node renews its certificate and no request fails; a rolling restart of all three nodes
- * (SIGTERM, restart, unseal, one at a time) fails no request; a member removed under load
- * refuses to serve (also after a restart) and joins again with its data; then all three are
+ * the cluster CA rotates and the old one retires, every node renews its certificate, and no
+ * request fails; a rolling restart of all three nodes
+ * (SIGTERM, restart, unseal, one at a time) fails no request; a fourth node joins under load,
+ * is promoted to voter and serves every acknowledged write; an old member removed under load
+ * refuses to serve (also after a restart) and joins again with its data; then all four are
  * SIGKILLed at once and restarted, and every acknowledged write is there; no write applied
  * twice; and the clients' read/write history of shared keys is linearizable (the simulation
  * issue's checker, raft/testing). Prints the leader changes seen.
@@ -15,7 +17,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DevCluster, type DevClusterManifest } from '@coffer/api';
+import {
+  DevCluster,
+  planExtraNode,
+  writeNodeConfig,
+  writeSecretFile,
+  type DevClusterManifest,
+} from '@coffer/api';
 import { CofferClient } from '@coffer/client';
 import {
   checkOperations,
@@ -37,12 +45,13 @@ let caCert: Buffer;
 let rootToken = '';
 let share = '';
 const pids = new Map<number, number>();
+/** Every node's API address and config file: the dev cluster's three, and the one added. */
+const nodes = new Map<number, { readonly apiAddress: string; readonly config: string }>();
 const restarted: ChildProcess[] = [];
 
 function nodeClient(id: number, deadlineMs?: number): CofferClient {
-  const node = manifest.nodes.find((n) => n.id === id);
   return new CofferClient({
-    address: node?.api_address ?? '',
+    address: nodes.get(id)?.apiAddress ?? '',
     caCert,
     ...(deadlineMs === undefined ? {} : { deadlineMs }),
   }).withToken(rootToken);
@@ -53,7 +62,7 @@ function nodeClient(id: number, deadlineMs?: number): CofferClient {
  * applied the leader's commit.
  */
 async function restart(id: number, options: { readonly removed?: boolean } = {}): Promise<void> {
-  const node = manifest.nodes.find((n) => n.id === id);
+  const node = nodes.get(id);
   if (node === undefined) {
     throw new Error(`no node ${String(id)}`);
   }
@@ -65,9 +74,9 @@ async function restart(id: number, options: { readonly removed?: boolean } = {})
   pids.set(id, child.pid ?? 0);
   const client = nodeClient(id);
   try {
-    await waitFor(`node ${String(id)} to listen`, async () => {
-      await client.sys.sealStatus();
-      return true;
+    // NB: a joiner is initialized once it took in the cluster's seal records.
+    await waitFor(`node ${String(id)} to listen, initialized`, async () => {
+      return (await client.sys.sealStatus()).data['initialized'] === true;
     });
     await client.sys.unseal({ key: share });
     if (options.removed === true) {
@@ -83,6 +92,10 @@ async function restart(id: number, options: { readonly removed?: boolean } = {})
   } finally {
     client.close();
   }
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
 
 async function stop(id: number, signal: NodeJS.Signals): Promise<void> {
@@ -106,6 +119,7 @@ beforeAll(async () => {
   share = (await readFile(manifest.unseal_share_file, 'utf8')).trim();
   for (const node of manifest.nodes) {
     pids.set(node.id, node.pid);
+    nodes.set(node.id, { apiAddress: node.api_address, config: node.config });
   }
 }, 120_000);
 
@@ -119,7 +133,7 @@ afterAll(async () => {
 });
 
 describe('a cluster under load', () => {
-  it('renews certificates, survives a rolling restart, a removal and rejoin with no failed request, and a SIGKILL of every node with no lost write', async () => {
+  it('rotates the CA and renews certificates, survives a rolling restart, a fourth node, a removal and rejoin with no failed request, and a SIGKILL of every node with no lost write', async () => {
     const addresses = manifest.nodes.map((n) => n.api_address);
     const everyNode = new CofferClient({ addresses, caCert }).withToken(rootToken);
     const termBefore = Number((await everyNode.logical.read('sys/leader')).data['raft_term']);
@@ -193,14 +207,21 @@ describe('a cluster under load', () => {
     };
     const load = [0, 1, 2, 3].map(sharedClient).concat(uniqueWriter());
 
-    // 60 s certificates renew at 40 s: every node renews while the load runs.
+    // The cluster CA rotates under load: every node renews at once with the new CA, the
+    // active node retires the old one a certificate lifetime (60 s) later, and meanwhile each
+    // node's 60 s certificate renews again at 40 s. No request fails.
+    await everyNode.logical.write('sys/storage/raft/rotate-ca', {});
+    const renewals = (log: string): number => log.split('cluster_certificate_renewed').length - 1;
     await waitFor(
-      'every node to renew its certificate',
+      'the old CA to retire, and every node to renew twice',
       async () => {
         const logs = await Promise.all(manifest.nodes.map((n) => readFile(n.log, 'utf8')));
-        return logs.every((log) => log.includes('cluster_certificate_renewed'));
+        return (
+          logs.some((log) => log.includes('cluster_ca_retired')) &&
+          logs.every((log) => renewals(log) >= 2)
+        );
       },
-      90_000,
+      120_000,
     );
     expect(failures).toEqual([]);
 
@@ -213,8 +234,30 @@ describe('a cluster under load', () => {
     }
     expect(failures).toEqual([]);
 
-    // Membership under load: a member is removed, refuses to serve (also once restarted), and
-    // joins again with one request and the data it holds.
+    // Membership under load: a fourth node joins with a token, autopilot promotes it once it
+    // has kept up for the stabilization time, and it serves what the others acknowledged.
+    const addedToken = String(
+      (await everyNode.logical.write('sys/storage/raft/join-token', {})).data['join_token'],
+    );
+    const added = await planExtraNode(cluster?.layout ?? fail('no dev cluster'), 4);
+    await writeNodeConfig(cluster?.layout ?? fail('no dev cluster'), added);
+    await writeSecretFile(added.joinTokenFile ?? '', addedToken);
+    nodes.set(4, { apiAddress: added.grpcAddress, config: added.configFile });
+    await restart(4);
+    await waitFor('node 4 to be promoted to voter', async () => {
+      const servers = (await everyNode.logical.read('sys/storage/raft/configuration')).data[
+        'servers'
+      ] as readonly { node_id: string; voter: boolean }[];
+      return servers.filter((s) => s.voter).length === 4;
+    });
+    const lastAcked = acked.at(-1) ?? '';
+    const fourth = nodeClient(4);
+    expect((await fourth.kv.get({ mount: 'secret', path: lastAcked })).data['data']).toBeDefined();
+    fourth.close();
+    expect(failures).toEqual([]);
+
+    // An old member is removed, refuses to serve (also once restarted), and joins again with
+    // one request and the data it holds.
     const leaderNow = Number((await everyNode.logical.read('sys/leader')).data['leader_id']);
     const removed = [1, 2, 3].find((id) => id !== leaderNow) ?? 0;
     await everyNode.logical.write('sys/storage/raft/remove-peer', { server_id: removed });
@@ -259,13 +302,14 @@ describe('a cluster under load', () => {
     expect(acked.length).toBeGreaterThan(0);
 
     // Every node dies at once; after the restart every acknowledged write is there, once.
-    for (const id of [1, 2, 3]) {
+    const everyId = [...nodes.keys()];
+    for (const id of everyId) {
       process.kill(pids.get(id) ?? 0, 'SIGKILL');
     }
-    for (const id of [1, 2, 3]) {
+    for (const id of everyId) {
       await waitFor(`node ${String(id)} to die`, () => Promise.resolve(!alive(pids.get(id) ?? 0)));
     }
-    await Promise.all([1, 2, 3].map((id) => restart(id)));
+    await Promise.all(everyId.map((id) => restart(id)));
     let missingOrTwice = 0;
     for (let start = 0; start < acked.length; start += 32) {
       const reads = await Promise.all(
@@ -284,8 +328,8 @@ describe('a cluster under load', () => {
     expect(verdict.verdict, describeResult(kvModel, verdict)).toBe('ok');
     const termAfter = Number((await everyNode.logical.read('sys/leader')).data['raft_term']);
     console.log(
-      `rolling restart + SIGKILL of all: ${String(history.length)} checked operations, ${String(acked.length)} unique writes, leader changes seen (terms advanced): ${String(termAfter - termBefore)}`,
+      `rolling restart, a fourth node, removal and rejoin, SIGKILL of all: ${String(history.length)} checked operations, ${String(acked.length)} unique writes, leader changes seen (terms advanced): ${String(termAfter - termBefore)}`,
     );
     everyNode.close();
-  }, 300_000);
+  }, 420_000);
 });

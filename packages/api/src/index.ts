@@ -22,6 +22,8 @@ export type {
   ServerSealConfig,
 } from './server/config.ts';
 export { CofferServer, describeServer, hostPort, serverLogOf } from './server/coffer_server.ts';
+export { recoverRaftFromConfig } from './server/raft_recovery.ts';
+export type { RaftRecoveryOutcome, RaftRecoveryRequest } from './server/raft_recovery.ts';
 export type { CofferServerOptions, ReloadOutcome } from './server/coffer_server.ts';
 export { devAddressesDefault, DevServer } from './server/dev_server.ts';
 export type { DevServerFiles, DevServerOptions } from './server/dev_server.ts';
@@ -31,6 +33,12 @@ export type {
   DevClusterLayout,
   DevClusterManifest,
   DevClusterNodeLayout,
+} from './server/dev_cluster_layout.ts';
+export {
+  freeLoopbackPorts,
+  planExtraNode,
+  writeNodeConfig,
+  writeSecretFile,
 } from './server/dev_cluster_layout.ts';
 export { childExecArgv } from './server/dev_cluster_process.ts';
 export type { CofferCommand, NodeExit } from './server/dev_cluster_process.ts';

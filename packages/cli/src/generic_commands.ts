@@ -28,6 +28,7 @@ import {
   printWarnings,
   sortedRows,
 } from './output.ts';
+import { staleCallArgs, staleOption, type StaleOptions } from './stale_option.ts';
 import { parseWriteBody } from './write_body.ts';
 
 function trimPath(path: string): string {
@@ -60,25 +61,54 @@ function printWriteResponse(
   );
 }
 
+/** Adds `coffer read` and `list`, which take `--stale`. */
+function registerReadCommands(program: Command, context: CliContext, onExit: OnExit): void {
+  program
+    .command('read')
+    .description('Read any path')
+    .argument('<path>', 'the router path, e.g. sys/mounts')
+    .addOption(formatOption())
+    .addOption(staleOption())
+    .action(
+      action(context, onExit, async (command) => {
+        const path = trimPath(argsOf(command)[0] as string);
+        const options = optionsOf<FormatOptions & StaleOptions>(command);
+        const response = await withClient(context, command, (client) =>
+          client.logical.read(path, ...staleCallArgs(options)),
+        );
+        printResponse(context, options.format, response);
+        return undefined;
+      }),
+    );
+  program
+    .command('list')
+    .description('List the keys under any path')
+    .argument('<path>', 'the router path, e.g. auth/approle/role')
+    .addOption(formatOption())
+    .addOption(staleOption())
+    .action(
+      action(context, onExit, async (command) => {
+        const path = trimPath(argsOf(command)[0] as string);
+        const options = optionsOf<FormatOptions & StaleOptions>(command);
+        const response = await withClient(context, command, (client) =>
+          client.logical.list(path, ...staleCallArgs(options)),
+        );
+        if (response.staleRead !== undefined) {
+          printWarnings(context, response);
+        }
+        printList(context, options.format, listKeys(response));
+        return undefined;
+      }),
+    );
+}
+
 /** Adds `coffer read`, `write`, `list` and `delete`. */
 export function registerGenericCommands(
   program: Command,
   context: CliContext,
   onExit: OnExit,
 ): void {
-  program
-    .command('read')
-    .description('Read any path')
-    .argument('<path>', 'the router path, e.g. sys/mounts')
-    .addOption(formatOption())
-    .action(
-      action(context, onExit, async (command) => {
-        const path = trimPath(argsOf(command)[0] as string);
-        const response = await withClient(context, command, (client) => client.logical.read(path));
-        printResponse(context, optionsOf<FormatOptions>(command).format, response);
-        return undefined;
-      }),
-    );
+  registerReadCommands(program, context, onExit);
   program
     .command('write')
     .description('Write data to any path')
@@ -98,19 +128,6 @@ export function registerGenericCommands(
           client.logical.write(path, data),
         );
         printWriteResponse(context, optionsOf<FormatOptions>(command).format, { path, response });
-        return undefined;
-      }),
-    );
-  program
-    .command('list')
-    .description('List the keys under any path')
-    .argument('<path>', 'the router path, e.g. auth/approle/role')
-    .addOption(formatOption())
-    .action(
-      action(context, onExit, async (command) => {
-        const path = trimPath(argsOf(command)[0] as string);
-        const response = await withClient(context, command, (client) => client.logical.list(path));
-        printList(context, optionsOf<FormatOptions>(command).format, listKeys(response));
         return undefined;
       }),
     );

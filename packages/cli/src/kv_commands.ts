@@ -22,6 +22,7 @@ import { CliError, CliErrorCode } from './errors.ts';
 import { registerKvMetadataCommands } from './kv_metadata_commands.ts';
 import { parseKvPath } from './kv_path.ts';
 import { parseKeyValues } from './kv_values.ts';
+import { staleCallArgs, staleOption, type StaleOptions } from './stale_option.ts';
 import {
   formatOption,
   formatTable,
@@ -34,7 +35,7 @@ import {
   stableJson,
 } from './output.ts';
 
-interface KvOptions extends FormatOptions {
+interface KvOptions extends FormatOptions, StaleOptions {
   readonly mount?: string;
   readonly cas?: number;
   readonly version?: number;
@@ -83,12 +84,19 @@ async function runGet(context: CliContext, command: Command): Promise<undefined>
   const options = optionsOf<KvOptions>(command);
   const target = parseKvPath(argsOf(command)[0] as string, options);
   const response = await withClient(context, command, (client) =>
-    client.kv.get({
-      ...target,
-      ...(options.version === undefined ? {} : { version: options.version }),
-    }),
+    client.kv.get(
+      {
+        ...target,
+        ...(options.version === undefined ? {} : { version: options.version }),
+      },
+      ...staleCallArgs(options),
+    ),
   );
   if (options.field !== undefined) {
+    if (response.staleRead !== undefined) {
+      // NB: stderr, so a stale value printed with --field still reads as stale.
+      printWarnings(context, response);
+    }
     printField(context, response, options);
   } else if (options.format === OutputFormat.json) {
     context.stdout(stableJson(responseJson(response)));
@@ -148,7 +156,12 @@ async function runVersions(
 async function runList(context: CliContext, command: Command): Promise<undefined> {
   const options = optionsOf<KvOptions>(command);
   const target = parseKvPath(argsOf(command)[0] as string, { ...options, allowEmpty: true });
-  const response = await withClient(context, command, (client) => client.kv.list(target));
+  const response = await withClient(context, command, (client) =>
+    client.kv.list(target, ...staleCallArgs(options)),
+  );
+  if (response.staleRead !== undefined) {
+    printWarnings(context, response);
+  }
   printList(context, options.format, listKeys(response));
   return undefined;
 }
@@ -182,10 +195,11 @@ export function registerKvCommands(program: Command, context: CliContext, onExit
   kvCommand(kv, 'get', 'Read a secret (the latest version unless --version)')
     .option('--version <n>', 'the version to read', parseCount)
     .option('--field <key>', 'print only this key of the data')
+    .addOption(staleOption())
     .action(action(context, onExit, (command) => runGet(context, command)));
-  kvCommand(kv, 'list', 'List the keys under a path').action(
-    action(context, onExit, (command) => runList(context, command)),
-  );
+  kvCommand(kv, 'list', 'List the keys under a path')
+    .addOption(staleOption())
+    .action(action(context, onExit, (command) => runList(context, command)));
   const versionsHelp = 'comma-separated versions, e.g. 1,2';
   kvCommand(kv, 'delete', 'Delete the latest version, or --versions (undelete can restore)')
     .option('--versions <list>', versionsHelp, parseVersions)

@@ -9,6 +9,8 @@
  *                           non-voter until promoted again
  *   rotate-ca               a new cluster CA issues from now on (sudo); the old one stays
  *                           trusted for one certificate lifetime
+ *   recover --config --peers   offline, unsafe: force a stopped node's Raft configuration
+ *                           (operator_raft_recover.ts)
  */
 import type { Command } from 'commander';
 
@@ -25,6 +27,7 @@ import {
 } from './command_support.ts';
 import { formatColumns, formatOption, stableJson } from './output.ts';
 import { readSecret, refuseSecretArgument } from './secret_input.ts';
+import { registerRaftRecover } from './operator_raft_recover.ts';
 
 interface JoinTokenOptions extends FormatOptions {
   readonly ttl?: string;
@@ -222,4 +225,5 @@ export function registerRaftCommands(operator: Command, context: CliContext, onE
     registerMemberChange(raft, { context, onExit }, spec);
   }
   registerRotateCa(raft, context, onExit);
+  registerRaftRecover(raft, context, onExit);
 }

@@ -78,6 +78,9 @@ export function responseJson(
             creation_time: wrap.creationTime,
             creation_path: wrap.creationPath,
           },
+    ...(response.staleRead === undefined
+      ? {}
+      : { stale_read: { applied_index: response.staleRead.appliedIndex } }),
   };
 }
 

@@ -22,6 +22,7 @@ import { registerGenerateRootCommand } from './operator_generate_root.ts';
 import { registerOperatorCommands } from './operator_commands.ts';
 import { registerRaftCommands } from './operator_raft_commands.ts';
 import { registerRekeyCommand } from './operator_rekey.ts';
+import { registerSealMigrateCommand } from './operator_seal_migrate.ts';
 import { registerServerCommand } from './server_command.ts';
 import { registerPolicyCommands } from './policy_commands.ts';
 import { registerStatusCommand } from './status_command.ts';
@@ -45,6 +46,7 @@ export function createProgram(context: CliContext, onExit: OnExit): Command {
   registerStatusCommand(program, context, onExit);
   const operator = registerOperatorCommands(program, context, onExit);
   registerRekeyCommand(operator, context, onExit);
+  registerSealMigrateCommand(operator, context, onExit);
   registerGenerateRootCommand(operator, context, onExit);
   registerRaftCommands(operator, context, onExit);
   registerKvCommands(program, context, onExit);

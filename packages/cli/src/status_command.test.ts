@@ -87,4 +87,23 @@ describe('coffer status', () => {
     expect(run.code).toBe(0);
     expect(cli.client.opened[0]?.address).toBe('https://10.0.0.1:8200');
   });
+
+  it('coffer status shows the stored seal type and migration state when they differ', async () => {
+    const stale = {
+      ...unsealed,
+      sealed: true,
+      type: 'pkcs11',
+      stored_type: 'shamir',
+      seal_migration: 'config_differs',
+      auto_unseal_failure: 'COFFER_CORE_SEAL_TYPE_MISMATCH',
+    };
+    cli.client.answer('sys.sealStatus', { data: stale });
+    const run = await cli.run(['status']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toMatch(/Stored Seal Type +shamir/);
+    expect(run.stdout).toMatch(/Seal Migration +config_differs/);
+    expect(run.stdout).toMatch(/Auto-unseal Failure +COFFER_CORE_SEAL_TYPE_MISMATCH/);
+    cli.client.answer('sys.sealStatus', { data: { ...unsealed, seal_migration: 'none' } });
+    expect((await cli.run(['status'])).stdout).not.toContain('Stored Seal Type');
+  });
 });

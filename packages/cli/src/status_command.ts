@@ -20,11 +20,30 @@ import { formatCell, formatOption, formatTable, stableJson } from './output.ts';
 /** Exit codes of `coffer status`. */
 export const StatusExit = { unsealed: 0, error: 1, sealed: 2 } as const;
 
+/**
+ * The stored seal type and the migration state, when the node's seal config and its seal
+ * records differ or a migration runs here (docs/design/seal.md, "Seal migration in a cluster").
+ */
+function storedSealRows(data: Readonly<Record<string, unknown>>): [string, unknown][] {
+  const state = data['seal_migration'];
+  if (state === undefined || state === 'none') {
+    return [];
+  }
+  return [
+    ['Stored Seal Type', data['stored_type']],
+    ['Seal Migration', state],
+    ...(data['auto_unseal_failure'] === null || data['auto_unseal_failure'] === undefined
+      ? []
+      : ([['Auto-unseal Failure', data['auto_unseal_failure']]] as [string, unknown][])),
+  ];
+}
+
 /** The rows of `coffer status` (Vault's labels) for seal-status data. */
 export function statusRows(data: Readonly<Record<string, unknown>>): [string, unknown][] {
   const sealed = data['sealed'] === true;
   const rows: [string, unknown][] = [
     ['Seal Type', data['type']],
+    ...storedSealRows(data),
     ['Initialized', data['initialized']],
     ['Sealed', data['sealed']],
     ['Total Shares', data['n']],

@@ -37,6 +37,19 @@ export interface ClientWrapInfo {
   readonly creationPath: string;
 }
 
+/**
+ * How fresh a read must be: `linearizable` (the server's default) or `stale`, which lets a read
+ * or list of secrets be served from a node's applied state when no leader answers (a partition,
+ * an election), so it may miss recent writes and revocations. The server refuses `stale` on
+ * anything else (COFFER_CORE_STALE_READ_REFUSED).
+ */
+export type ReadConsistency = 'linearizable' | 'stale';
+
+/** Where a stale read was served from: the Raft index the node had applied. */
+export interface ClientStaleRead {
+  readonly appliedIndex: number;
+}
+
 /** The router's answer to one request. */
 export interface CofferResponse {
   readonly requestId: string;
@@ -46,6 +59,8 @@ export interface CofferResponse {
   readonly auth: ClientAuth | undefined;
   readonly wrapInfo: ClientWrapInfo | undefined;
   readonly warnings: readonly string[];
+  /** Present when the answer came from possibly stale state (its warnings say so too). */
+  readonly staleRead?: ClientStaleRead;
 }
 
 /** Per-call options. */
@@ -62,6 +77,11 @@ export interface CallOptions {
    * node it tries, so the cluster applies a retried write once (docs/design/cluster.md §5).
    */
   readonly requestId?: string;
+  /**
+   * `stale` allows this read or list to be answered from a node's applied state when no
+   * leader answers (`coffer-consistency`); overrides the client's `readConsistency`.
+   */
+  readonly consistency?: ReadConsistency;
 }
 
 /**
@@ -69,8 +89,8 @@ export interface CallOptions {
  * cluster), not both.
  *
  * With two or more addresses a call that finds its node down (gRPC UNAVAILABLE without a Coffer
- * code: refused, reset, TLS failure) or answered COFFER_CORE_NOT_ACTIVE or COFFER_CORE_NOT_READY
- * is sent again, with the same request id, to the next address in the list (round robin), after
+ * code: refused, reset, TLS failure) or answered COFFER_CORE_NOT_ACTIVE, COFFER_CORE_NOT_READY,
+ * COFFER_CORE_REMOVED or COFFER_CORE_NO_LEADER (a node cut off from the quorum) is sent again, with the same request id, to the next address in the list (round robin), after
  * a jittered backoff of 25-50 ms doubling up to 0.5-1 s, until the call's deadline; then it
  * rejects with the last failure. Every other refusal (permission, bad input, rate limit, sealed,
  * a deadline) rejects at once. Every try runs under the call's one deadline. The client starts
@@ -94,6 +114,13 @@ export interface CofferClientOptions {
   readonly serverName?: string;
   /** Deadline of each call; default 30 s. */
   readonly deadlineMs?: number;
+  /**
+   * The consistency of reads that do not name one: with `stale`, the reads and lists of
+   * secrets (`logical.read`/`list` outside `sys/`, `auth/` and `cubbyhole/` and unwrapped,
+   * `kv.get`, `kv.list`, `kv.readMetadata`) ask for it; every other call is sent without it.
+   * Default `linearizable`.
+   */
+  readonly readConsistency?: ReadConsistency;
 }
 
 /** KV v2 engine calls; `mount` defaults to `secret`. */

@@ -397,6 +397,79 @@ describe('CofferClient', () => {
     expect(second?.metadata['coffer-request-id']).toBe('r-1');
   });
 
+  it('CofferClient sends coffer-consistency only when a call asks for it', async () => {
+    await client.kv.get({ path: 'app/db' }, { consistency: 'stale' });
+    await client.logical.list('secret/metadata/app', { consistency: 'stale' });
+    await client.logical.read('sys/mounts', { consistency: 'stale' });
+    await client.kv.get({ path: 'app/db' });
+    expect(server.calls.map((call) => call.metadata['coffer-consistency'])).toEqual([
+      'stale',
+      'stale',
+      // NB: the per-call option is sent as asked; the server refuses it on sys/.
+      'stale',
+      undefined,
+    ]);
+  });
+
+  it('CofferClient applies a stale readConsistency default to reads of secrets only', async () => {
+    const staleClient = new CofferClient({
+      address: server.address,
+      caCert: tls.certPem,
+      token: 'tok-1',
+      readConsistency: 'stale',
+    });
+    try {
+      await staleClient.kv.get({ path: 'app/db' });
+      await staleClient.kv.list({ path: 'app' });
+      await staleClient.kv.readMetadata({ path: 'app/db' });
+      await staleClient.logical.read('secret/data/app/db');
+      await staleClient.logical.list('/secret/metadata/app');
+      await staleClient.logical.read('sys/mounts');
+      await staleClient.logical.list('auth/approle/role');
+      await staleClient.logical.read('cubbyhole/x');
+      await staleClient.logical.read('secret/data/app/db', { wrapTtlSeconds: 60 });
+      await staleClient.logical.read('secret/data/app/db', { consistency: 'linearizable' });
+      await staleClient.kv.put({ path: 'app/db', data: { a: 1 } });
+      await staleClient.auth.appRoleLogin({ roleId: 'r', secretId: 's' });
+      await staleClient.auth.tokenLookup();
+    } finally {
+      staleClient.close();
+    }
+    expect(server.calls.map((call) => call.metadata['coffer-consistency'])).toEqual([
+      'stale',
+      'stale',
+      'stale',
+      'stale',
+      'stale',
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'linearizable',
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it('CofferClient decodes a stale answer and refuses a bad consistency before sending', async () => {
+    server.reply = () => ({
+      kind: 'response',
+      response: { warnings: ['Stale read: ...'], stale_read: { applied_index: 12 } },
+    });
+    try {
+      const response = await client.kv.get({ path: 'app/db' }, { consistency: 'stale' });
+      expect(response.staleRead).toEqual({ appliedIndex: 12 });
+      expect(response.warnings).toEqual(['Stale read: ...']);
+    } finally {
+      server.reply = echoMethodReply;
+    }
+    expect((await client.kv.get({ path: 'app/db' })).staleRead).toBeUndefined();
+    await expect(
+      client.kv.get({ path: 'app/db' }, { consistency: 'eventual' as 'stale' }),
+    ).rejects.toMatchObject({ code: 'COFFER_CLIENT_INVALID_REQUEST' });
+  });
+
   it('CofferClient sends no coffer-token without a token, and secrets only in messages', async () => {
     const anonymous = new CofferClient({ address: server.address, caCert: tls.certPem });
     try {

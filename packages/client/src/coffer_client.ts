@@ -100,6 +100,9 @@ export class CofferClient {
     const caller = new UnaryCaller(this.#connection, {
       deadlineMs: options.deadlineMs ?? callDeadlineMsDefault,
       ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.readConsistency === undefined
+        ? {}
+        : { readConsistency: options.readConsistency }),
     });
     this.sys = rejectingApi(createSystemApi(caller));
     this.auth = rejectingApi(createAuthApi(caller));

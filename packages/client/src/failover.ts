@@ -9,7 +9,7 @@
  * ```
  *  call ──▶ node i ──answer──────────────────────────▶ resolve / reject (node i is sticky)
  *              │
- *              └─ UNAVAILABLE (no Coffer code), NOT_ACTIVE, NOT_READY
+ *              └─ UNAVAILABLE (no Coffer code), NOT_ACTIVE, NOT_READY, REMOVED, NO_LEADER
  *                    │ wait backoff(retry) if it ends before the deadline, else reject
  *                    ▼
  *                 node i+1 (mod n), same request id
@@ -31,6 +31,8 @@ const retriedServerCodes: ReadonlySet<string> = new Set([
   'COFFER_CORE_NOT_READY',
   // NB: a node removed from the cluster serves nothing; the other nodes do.
   'COFFER_CORE_REMOVED',
+  // A node cut off from the quorum (a partition): another node may be on the majority's side.
+  'COFFER_CORE_NO_LEADER',
 ]);
 
 /** The clock, timer and random source of failover; tests pass fakes. */
@@ -53,8 +55,8 @@ export const systemFailoverTiming: FailoverTiming = {
 /**
  * True when `failure` says the node could not serve the call but another node may: gRPC
  * UNAVAILABLE without a Coffer code (the transport's: refused, reset, no TLS), or a server
- * answer COFFER_CORE_NOT_ACTIVE, COFFER_CORE_NOT_READY or COFFER_CORE_REMOVED whatever its
- * status. Every other
+ * answer COFFER_CORE_NOT_ACTIVE, COFFER_CORE_NOT_READY, COFFER_CORE_REMOVED or
+ * COFFER_CORE_NO_LEADER whatever its status. Every other
  * failure (a refusal such as PERMISSION_DENIED or a rate limit, a deadline, a cancel) is final.
  */
 export function isFailoverRetryable(failure: TransportFailure): boolean {

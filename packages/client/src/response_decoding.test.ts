@@ -17,6 +17,7 @@ const empty: Response__Output = {
   auth: null,
   wrap_info: null,
   warnings: [],
+  stale_read: null,
 };
 
 describe('decodeResponse', () => {
@@ -29,6 +30,18 @@ describe('decodeResponse', () => {
       wrapInfo: undefined,
       warnings: [],
     });
+  });
+
+  it('decodeResponse gives the applied index of a stale answer and refuses a bad one', () => {
+    expect(decodeResponse({ ...empty, stale_read: { applied_index: 42 } }).staleRead).toEqual({
+      appliedIndex: 42,
+    });
+    expect(decodeResponse(empty)).not.toHaveProperty('staleRead');
+    for (const applied_index of [-1, 1.5, Number.NaN]) {
+      expect(() => decodeResponse({ ...empty, stale_read: { applied_index } })).toThrow(
+        expect.objectContaining({ code: ClientErrorCode.invalidResponse }),
+      );
+    }
   });
 
   it('decodeResponse treats a lease, auth or wrap info with an empty id as absent', () => {

@@ -3,11 +3,18 @@
  * into an object ("" means {}), and the lease, auth and wrap info left out when the server sent
  * none (proto3 cannot tell an absent message from an empty one, so an empty id means absent).
  */
-import type { ClientAuth, ClientLease, ClientWrapInfo, CofferResponse } from './client_api.ts';
+import type {
+  ClientAuth,
+  ClientLease,
+  ClientStaleRead,
+  ClientWrapInfo,
+  CofferResponse,
+} from './client_api.ts';
 import { ClientErrorCode, CofferClientError } from './errors.ts';
 import type { AuthInfo__Output } from './generated/coffer/v1/AuthInfo.ts';
 import type { Lease__Output } from './generated/coffer/v1/Lease.ts';
 import type { Response__Output } from './generated/coffer/v1/Response.ts';
+import type { StaleRead__Output } from './generated/coffer/v1/StaleRead.ts';
 import type { WrapInfo__Output } from './generated/coffer/v1/WrapInfo.ts';
 import { GrpcStatus } from './grpc_transport.ts';
 
@@ -75,8 +82,20 @@ function decodeWrapInfo(wrapInfo: WrapInfo__Output | null): ClientWrapInfo | und
   };
 }
 
+/** The stale-read mark of a response, or undefined for a linearizable answer. */
+function decodeStaleRead(stale: StaleRead__Output | null): ClientStaleRead | undefined {
+  if (stale === null) {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(stale.applied_index) || stale.applied_index < 0) {
+    throw invalidResponse('stale read index is not a whole number');
+  }
+  return { appliedIndex: stale.applied_index };
+}
+
 /** Decodes one Response message; throws COFFER_CLIENT_INVALID_RESPONSE on bad data. */
 export function decodeResponse(message: Response__Output): CofferResponse {
+  const stale = decodeStaleRead(message.stale_read);
   return {
     requestId: message.request_id,
     data: decodeDataJson(message.data_json),
@@ -84,5 +103,6 @@ export function decodeResponse(message: Response__Output): CofferResponse {
     auth: decodeAuth(message.auth),
     wrapInfo: decodeWrapInfo(message.wrap_info),
     warnings: [...message.warnings],
+    ...(stale === undefined ? {} : { staleRead: stale }),
   };
 }

@@ -1,20 +1,22 @@
 /**
  * Makes one typed unary call with Coffer's metadata conventions (common.proto): the token in
  * `coffer-token`, a wrapping TTL in `coffer-wrap-ttl`, a request id in `coffer-request-id` (the
- * caller's or a fresh UUID, the same on every try), a deadline on every call, and the response
+ * caller's or a fresh UUID, the same on every try), a read consistency in `coffer-consistency`
+ * (read_consistency.ts), a deadline on every call, and the response
  * decoded into a {@link CofferResponse}. With several addresses a call that its node could not
  * serve moves to the next node (failover.ts) until its deadline.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 
-import type { CallOptions, CofferResponse } from './client_api.ts';
+import type { CallOptions, CofferResponse, ReadConsistency } from './client_api.ts';
 import { callError, errorCodeTrailer, type CallContext } from './call_error.ts';
 import type { ClientConnection } from './client_connection.ts';
 import { ClientErrorCode, CofferClientError } from './errors.ts';
 import { failoverBackoffMs, isFailoverRetryable } from './failover.ts';
 import type { Response__Output } from './generated/coffer/v1/Response.ts';
 import type { CallOutcome, UnaryCall, UnaryMethod } from './grpc_transport.ts';
+import { consistencyOf } from './read_consistency.ts';
 import { decodeResponse } from './response_decoding.ts';
 import type { MethodName, RequestOf, ServiceName } from './service_definitions.ts';
 
@@ -23,6 +25,7 @@ export const MetadataKey = {
   token: 'coffer-token',
   wrapTtl: 'coffer-wrap-ttl',
   requestId: 'coffer-request-id',
+  consistency: 'coffer-consistency',
 } as const;
 
 /** The default deadline of a call, in ms (client_api.ts: 30 s). */
@@ -45,7 +48,12 @@ export interface CallerDefaults {
   readonly token?: string;
   /** The deadline of each call, in ms. */
   readonly deadlineMs: number;
+  /** The consistency of reads and lists of secrets that name none (read_consistency.ts). */
+  readonly readConsistency?: ReadConsistency;
 }
+
+/** The read consistencies the server knows (a JavaScript caller may pass anything). */
+const readConsistencies: readonly string[] = ['linearizable', 'stale'];
 
 /** A header value gRPC accepts: printable ASCII without spaces. */
 const headerValuePattern = /^[\x21-\x7e]{1,4096}$/;
@@ -67,8 +75,18 @@ export function checkDeadlineMs(deadlineMs: number): number {
   return deadlineMs;
 }
 
-function callMetadata(token: string | undefined, options: CallOptions): Record<string, string> {
+function callMetadata(
+  token: string | undefined,
+  options: CallOptions,
+  consistency: ReadConsistency | undefined,
+): Record<string, string> {
   const metadata: Record<string, string> = {};
+  if (consistency !== undefined) {
+    if (!readConsistencies.includes(consistency)) {
+      throw invalidRequest('Give the read consistency as "stale" or "linearizable"');
+    }
+    metadata[MetadataKey.consistency] = consistency;
+  }
   if (token !== undefined && token !== '') {
     if (!headerValuePattern.test(token)) {
       // NB: the message never repeats the token, not even in part.
@@ -99,12 +117,14 @@ export class UnaryCaller {
   /** Secret: kept in a #private field so inspecting the caller does not show it. */
   readonly #token: string | undefined;
   readonly #deadlineMs: number;
+  readonly #readConsistency: ReadConsistency | undefined;
 
   /** A caller on `connection` that sends `defaults` unless a call overrides them. */
   constructor(connection: ClientConnection, defaults: CallerDefaults) {
     this.#connection = connection;
     this.#token = defaults.token;
     this.#deadlineMs = checkDeadlineMs(defaults.deadlineMs);
+    this.#readConsistency = defaults.readConsistency;
   }
 
   /**
@@ -123,7 +143,11 @@ export class UnaryCaller {
     const unary: UnaryCall<RequestOfPath<P>, Response__Output> = {
       method: this.#method(path),
       request,
-      metadata: callMetadata(options.token ?? this.#token, options),
+      metadata: callMetadata(
+        options.token ?? this.#token,
+        options,
+        consistencyOf({ method: path, request, options }, this.#readConsistency),
+      ),
       deadlineMs: connection.timing.now() + deadlineMs,
     };
     const addressCount = connection.addresses.length;

@@ -70,6 +70,11 @@ export const CoreErrorCode = {
    * or a majority of voters refused it as no member). It serves nothing until it joins again.
    */
   removed: 'COFFER_CORE_REMOVED',
+  /**
+   * This node has known no leader for longer than an election takes: it cannot reach a quorum
+   * of the cluster (a partition), or the cluster lost its quorum. Retry on another node.
+   */
+  noLeader: 'COFFER_CORE_NO_LEADER',
   /** The replicated state refused a write (a check-and-set lost a race); nothing was written. */
   writeRefused: 'COFFER_CORE_WRITE_REFUSED',
   /** The state and the Raft snapshot asked of it are at different indexes: a driver bug. */
@@ -87,6 +92,13 @@ export const CoreErrorCode = {
   sealTypeMismatch: 'COFFER_CORE_SEAL_TYPE_MISMATCH',
   /** A generate-root, rekey, migration or init request does not fit the current attempt. */
   attemptInvalid: 'COFFER_CORE_ATTEMPT_INVALID',
+  /** A seal migration was asked to start while one is running; cancel it or finish it first. */
+  sealMigrationRunning: 'COFFER_CORE_SEAL_MIGRATION_RUNNING',
+  /**
+   * A migration to a PKCS#11 seal was asked of an active node whose server config names no
+   * target seal (`seal_migration_target`): the HSM settings come from the config, never a request.
+   */
+  sealMigrationTargetMissing: 'COFFER_CORE_SEAL_MIGRATION_TARGET_MISSING',
   /** The token is missing, malformed, expired or revoked, or its policies deny the request. */
   permissionDenied: 'COFFER_CORE_PERMISSION_DENIED',
   /** The request path has an empty, `.`, `..`, control-character or `%` segment, or is not NFC. */
@@ -99,6 +111,11 @@ export const CoreErrorCode = {
   notFound: 'COFFER_CORE_NOT_FOUND',
   /** The path exists but does not support the operation. */
   unsupportedOperation: 'COFFER_CORE_UNSUPPORTED_OPERATION',
+  /**
+   * The request asked for a stale read but is not a read or list of secrets (a `sys/`, `auth/`
+   * or `cubbyhole/` path, a write, or a wrapped read); nothing was done. Send it without it.
+   */
+  staleReadRefused: 'COFFER_CORE_STALE_READ_REFUSED',
   /** A check-and-set write named a version that is not the current one; nothing was written. */
   casMismatch: 'COFFER_CORE_CAS_MISMATCH',
   /** A login's credentials were not accepted (one answer for every wrong credential). */
@@ -129,6 +146,16 @@ export const CoreErrorCode = {
    * a CA that does not match the token's pin, or a grant that does not authenticate.
    */
   joinRefused: 'COFFER_CORE_JOIN_REFUSED',
+  /**
+   * A peers file for `operator raft recover` cannot be read or fails validation (not a JSON
+   * list of {id, address?, non_voter?}, empty, a duplicate, without this node, or naming a node
+   * that is no member); the message names each field. Nothing was written.
+   */
+  peersInvalid: 'COFFER_CORE_PEERS_INVALID',
+  /** An offline operation found the data directory held by a running server; stop it first. */
+  dataDirInUse: 'COFFER_CORE_DATA_DIR_IN_USE',
+  /** `operator raft recover` found no node state and Raft log in the data directory. */
+  recoveryRefused: 'COFFER_CORE_RECOVERY_REFUSED',
   /** The request failed on an unexpected internal error; the server log has details. */
   internal: 'COFFER_CORE_INTERNAL',
 } as const;

@@ -109,7 +109,7 @@ export {
 } from './lifecycle/seal_paths.ts';
 export { gateRequest, sealedGatePaths } from './lifecycle/sealed_gate.ts';
 export type { GateDecision, GateRequest } from './lifecycle/sealed_gate.ts';
-export { Operation } from './router/request.ts';
+export { Consistency, Operation } from './router/request.ts';
 export type {
   AuthInfo,
   CoreFailure,
@@ -118,6 +118,7 @@ export type {
   CoreSuccess,
   LeaseInfo,
   RequestData,
+  StaleRead,
   WrapInfo,
 } from './router/request.ts';
 export { validateRequestPath } from './router/request_path.ts';
@@ -180,3 +181,7 @@ export type { MemberAddresses } from './cluster/cluster_members.ts';
 export type { GrantedIdentity } from './cluster/node_cluster_identity.ts';
 export { ClusterMembership, joinTokenTtlMsDefault } from './lifecycle/cluster_membership.ts';
 export type { PeerInfo } from './lifecycle/cluster_membership.ts';
+export { parseRecoveryPeers, peersCountMax, peersFileBytesMax } from './cluster/recovery_peers.ts';
+export type { RecoveryPeer } from './cluster/recovery_peers.ts';
+export { recoverRaftMembership } from './lifecycle/raft_recovery.ts';
+export type { RaftRecoveryOptions, RaftRecoveryReport } from './lifecycle/raft_recovery.ts';

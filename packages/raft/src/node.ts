@@ -29,7 +29,12 @@ export {
   snapshotStreamOf,
 } from './node/snapshot_stream.ts';
 export { systemClock } from './node/system_clock.ts';
-export { RaftNode, type ProposalOutcome, type RaftNodeOptions } from './node/raft_node.ts';
+export {
+  RaftNode,
+  type ProposalOutcome,
+  type RaftNodeOptions,
+  type ReadBarrierOptions,
+} from './node/raft_node.ts';
 export {
   decodeSessionResponse,
   encodeRegister,

@@ -7,6 +7,12 @@ export type { StorageErrorOptions } from './errors.ts';
 export { LevelLogStore, type LevelLogStoreOptions } from './level_log_store.ts';
 export type { LevelDatabase, LevelOperation, LevelRecord } from './level_adapter.ts';
 export {
+  recoverLogMembership,
+  type LogMembership,
+  type LogRecoveryOptions,
+  type LogRecoveryReport,
+} from './log_recovery.ts';
+export {
   LevelStateStore,
   RestoreStep,
   listLimitDefault,

@@ -41,6 +41,8 @@ export interface ClusterPortOptions {
   /** A peer refused this node as no member of the cluster (it may have been removed). */
   readonly onRefusedAsNonMember?: (peerId: number) => void;
   readonly log: ServerLog;
+  /** How long a standby knows no leader before it answers NO_LEADER (Forwarder); unset, never. */
+  readonly leaderlessAnswerMs?: number;
   readonly server?: Partial<Pick<ClusterServerOptions, 'closeGraceMs' | 'messageBytesMax'>>;
 }
 
@@ -165,6 +167,7 @@ export class ClusterPort {
       leaders: this.leaders,
       client: forwardClient,
       local: o.serveForwarded,
+      ...(o.leaderlessAnswerMs === undefined ? {} : { leaderlessAnswerMs: o.leaderlessAnswerMs }),
     });
     this.#boundPort = server.port;
     deferred.attach(transport);
@@ -181,6 +184,7 @@ export class ClusterPort {
     this.#boundPort = undefined;
     this.#up = undefined;
     const parts = await running;
+    parts?.forwarder.close();
     await parts?.transport.close();
     parts?.forwardClient.close();
     await parts?.server.close();

@@ -118,7 +118,7 @@ function unreachable(peerId: number): ForwardError {
   return new ForwardError('unavailable', `node ${peerId} is down`, { peerId });
 }
 
-function setup(options: { readonly selfId?: number } = {}) {
+function setup(options: { readonly selfId?: number; readonly leaderlessAnswerMs?: number } = {}) {
   const time = new FakeTime();
   const target = new ScriptedTarget();
   const leaders = new LeaderChanges();
@@ -138,6 +138,9 @@ function setup(options: { readonly selfId?: number } = {}) {
     // The top of each jitter range: the backoff is exactly 100, 200, 400, 400, ... ms.
     randomInt: (maxExclusive) => maxExclusive - 1,
     newRequestId: () => 'made-here',
+    ...(options.leaderlessAnswerMs === undefined
+      ? {}
+      : { leaderlessAnswerMs: options.leaderlessAnswerMs }),
   });
   return { time, target, leaders, local, forwarder };
 }
@@ -252,6 +255,53 @@ describe('Forwarder.handle', () => {
     expect(answered).toBeGreaterThan(5);
     expect(forwarder.stats().deadlinesPassed).toBe(2);
     expect(time.pending).toBe(0);
+  });
+
+  it('answers NO_LEADER, saying to retry on another node, once no leader was known for the bound', async () => {
+    const { time, target, leaders, forwarder } = setup({ leaderlessAnswerMs: 4_000 });
+    // Leaderless since the start: the request waits what is left of the bound, not its deadline.
+    time.advance(1_000);
+    const waiting = forwarder.handle(readRequest);
+    await waitUntil('the forwarder waits', () => time.pending === 1);
+    time.advance(2_999);
+    expect(time.pending).toBe(1);
+    time.advance(1);
+    const answer = await waiting;
+    expect(answer).toMatchObject({
+      ok: false,
+      requestId: 'client-7',
+      code: 'COFFER_CORE_NO_LEADER',
+    });
+    expect(answer.ok ? '' : answer.message).toMatch(/^Retry the request on another node/);
+    // Still leaderless: the next request is answered at once.
+    expect(await forwarder.handle(readRequest)).toMatchObject({ code: 'COFFER_CORE_NO_LEADER' });
+    expect(forwarder.stats().leaderless).toBe(2);
+
+    // A leader that goes while a request waits on it: the bound counts from when it went.
+    leaders.publish(leader(2, 1));
+    const retried = forwarder.handle(readRequest);
+    await waitUntil('the try', () => target.tries.length === 1);
+    target.tries[0]?.answer(unreachable(2));
+    await waitUntil('the backoff', () => time.pending === 2);
+    time.advance(50);
+    leaders.publish(leader(0, 2));
+    time.advance(3_999);
+    expect(target.tries).toHaveLength(1);
+    time.advance(1);
+    expect(await retried).toMatchObject({ code: 'COFFER_CORE_NO_LEADER' });
+    expect(time.pending).toBe(0);
+
+    // An election that ends within the bound answers nothing but the request.
+    leaders.publish(leader(2, 2));
+    leaders.publish(leader(0, 3));
+    time.advance(100);
+    const elected = forwarder.handle(readRequest);
+    await waitUntil('the forwarder waits', () => time.pending === 1);
+    time.advance(1_000);
+    leaders.publish(leader(3, 3));
+    await waitUntil('the try', () => target.tries.length === 2);
+    target.tries[1]?.answer(served('client-7', 3));
+    expect(await elected).toEqual(served('client-7', 3));
   });
 
   it('serves the request itself when this node is the leader', async () => {

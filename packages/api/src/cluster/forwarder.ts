@@ -8,6 +8,7 @@
  *     │    or the retry backoff)   │ NOT_ACTIVE or NOT_READY
  *     └────────────────────────────┘
  *   the request's deadline passes while waiting or sending: COFFER_CORE_NOT_ACTIVE, "retry"
+ *   no leader known for `leaderlessAnswerMs` (longer than an election takes): COFFER_CORE_NO_LEADER
  *
  * The leader comes from a {@link LeaderSource} the owner feeds (from Raft status, and from
  * peers' leader streams), so a change is pushed here, never polled. After a failed try the
@@ -18,6 +19,9 @@
  * Invariant: every try of one request carries one request id (the caller's, or one made here
  * before the first try), so the active node's request-outcome table answers a resend of a
  * request a failed leader had already served with the first outcome.
+ * A node cut off from a quorum (a partition) knows no leader: rather than hold its requests
+ * until their deadlines, it says so once the leaderless time exceeds what an election takes,
+ * and clients move to another node.
  * NB: the owner calls this only for requests this node does not serve itself (not the
  * lifecycle endpoints); when this node becomes the leader meanwhile, the request goes to
  * `local`, its own request path.
@@ -69,6 +73,11 @@ export interface ForwarderOptions {
   readonly randomInt?: (maxExclusive: number) => number;
   /** Makes a request id for a request that comes without a usable one; default a UUID. */
   readonly newRequestId?: () => string;
+  /**
+   * How long this node may know no leader before a waiting request is answered
+   * COFFER_CORE_NO_LEADER (longer than an election takes); unset, requests wait their deadline.
+   */
+  readonly leaderlessAnswerMs?: number;
 }
 
 /** Counters of a {@link Forwarder}, since it was made. */
@@ -82,6 +91,8 @@ export interface ForwarderStats {
   readonly deadlinesPassed: number;
   /** Requests answered NOT_ACTIVE because the leader refused the forward itself. */
   readonly forwardsRefused: number;
+  /** Requests answered NO_LEADER: this node knew no leader for too long. */
+  readonly leaderless: number;
 }
 
 const deadlineMsDefault = 10_000;
@@ -111,15 +122,35 @@ export class Forwarder {
   #triesFailed = 0;
   #deadlinesPassed = 0;
   #forwardsRefused = 0;
+  #leaderless = 0;
+  /** Since when this node has known no leader (undefined while it knows one). */
+  #leaderlessSinceMs: number | undefined;
+  readonly #unsubscribe: () => void;
 
   constructor(options: ForwarderOptions) {
     const backoff = options.retryBackoff ?? retryBackoffDefault;
     assert(Number.isSafeInteger(backoff.initialMs) && backoff.initialMs > 0);
     assert(Number.isSafeInteger(backoff.maxMs) && backoff.maxMs >= backoff.initialMs);
     assert(options.deadlineMs === undefined || options.deadlineMs > 0);
+    assert(options.leaderlessAnswerMs === undefined || options.leaderlessAnswerMs > 0);
     this.#options = options;
     this.#clock = options.clock ?? monotonicClock;
     this.#timer = options.timer ?? realClusterTimer;
+    const known = (change: LeaderChange | undefined): boolean =>
+      change !== undefined && change.leaderId !== 0;
+    this.#leaderlessSinceMs = known(options.leaders.current()) ? undefined : this.#clock.nowMs();
+    this.#unsubscribe = options.leaders.onChange((change) => {
+      if (known(change)) {
+        this.#leaderlessSinceMs = undefined;
+      } else {
+        this.#leaderlessSinceMs ??= this.#clock.nowMs();
+      }
+    });
+  }
+
+  /** Stops following leader changes (the port closes). */
+  close(): void {
+    this.#unsubscribe();
   }
 
   /**
@@ -139,6 +170,22 @@ export class Forwarder {
     for (let attempt = 0; ; attempt += 1) {
       const leader = await this.#nextLeader(tried, attempt, deadlineAtMs);
       const remainingMs = deadlineAtMs - this.#clock.nowMs();
+      if (leader === undefined && this.#leaderlessTooLong()) {
+        this.#leaderless += 1;
+        return {
+          ok: false,
+          requestId,
+          code: CoreErrorCode.noLeader,
+          message:
+            'Retry the request on another node: this node has known no leader for ' +
+            `${String(Math.round(this.#clock.nowMs() - (this.#leaderlessSinceMs ?? 0)))} ms, so it ` +
+            'cannot reach a quorum of the cluster (or the cluster lost its quorum)',
+        };
+      }
+      if (leader === undefined && remainingMs > 0) {
+        // NB: a timer may fire a fraction of a millisecond early: wait out the rest.
+        continue;
+      }
       if (leader === undefined || remainingMs <= 0) {
         this.#deadlinesPassed += 1;
         return notActive(
@@ -169,7 +216,26 @@ export class Forwarder {
       triesFailed: this.#triesFailed,
       deadlinesPassed: this.#deadlinesPassed,
       forwardsRefused: this.#forwardsRefused,
+      leaderless: this.#leaderless,
     };
+  }
+
+  /** When a waiting request is answered NO_LEADER, or undefined while a leader is known. */
+  #leaderlessAnswerAtMs(): number | undefined {
+    const since = this.#leaderlessSinceMs;
+    const bound = this.#options.leaderlessAnswerMs;
+    return since === undefined || bound === undefined ? undefined : since + bound;
+  }
+
+  /** How long a wait may last: to the deadline, or to the NO_LEADER answer if that is sooner. */
+  #waitBoundMs(deadlineAtMs: number): number {
+    const atMs = Math.min(deadlineAtMs, this.#leaderlessAnswerAtMs() ?? Number.POSITIVE_INFINITY);
+    return Math.max(0, atMs - this.#clock.nowMs());
+  }
+
+  #leaderlessTooLong(): boolean {
+    const at = this.#leaderlessAnswerAtMs();
+    return at !== undefined && this.#clock.nowMs() >= at;
   }
 
   #requestIdOf(request: CoreRequest): string {
@@ -228,6 +294,9 @@ export class Forwarder {
     if (isNew(current)) {
       return Promise.resolve(current);
     }
+    if (this.#leaderlessTooLong()) {
+      return Promise.resolve(undefined);
+    }
     return new Promise((resolve) => {
       let settled = false;
       const timers: { cancel(): void }[] = [];
@@ -242,13 +311,21 @@ export class Forwarder {
         }
       };
       const unsubscribe = leaders.onChange((change) => {
+        const gone = change.leaderId === 0;
         if (isNew(change)) {
           settle(change);
+        } else if (gone) {
+          // The leader went while this request waited: answer once that has lasted too long.
+          timers.push(
+            this.#timer.setTimer(this.#waitBoundMs(deadlineAtMs), () => {
+              settle(undefined);
+            }),
+          );
         }
       });
       const remainingMs = Math.max(0, deadlineAtMs - this.#clock.nowMs());
       timers.push(
-        this.#timer.setTimer(remainingMs, () => {
+        this.#timer.setTimer(this.#waitBoundMs(deadlineAtMs), () => {
           settle(undefined);
         }),
       );

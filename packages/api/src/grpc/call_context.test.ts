@@ -78,6 +78,26 @@ describe('callContextOf', () => {
     }
   });
 
+  it('reads the consistency as stale or linearizable and refuses anything else', () => {
+    expect(callContextOf(metadataOf([['coffer-consistency', 'stale']])).consistency).toBe('stale');
+    expect(callContextOf(metadataOf([['coffer-consistency', 'linearizable']])).consistency).toBe(
+      'linearizable',
+    );
+    expect(callContextOf(new Metadata())).not.toHaveProperty('consistency');
+    for (const entries of [
+      [['coffer-consistency', 'STALE']],
+      [['coffer-consistency', '']],
+      [
+        ['coffer-consistency', 'stale'],
+        ['coffer-consistency', 'stale'],
+      ],
+    ] as [string, string][][]) {
+      expect(() => callContextOf(metadataOf(entries))).toThrow(
+        expect.objectContaining({ code: 'COFFER_API_INVALID_REQUEST' }),
+      );
+    }
+  });
+
   it('refuses a wrap TTL that is not whole seconds', () => {
     for (const ttl of ['5m', '-1', '1.5', '']) {
       expect(() => callContextOf(metadataOf([['coffer-wrap-ttl', ttl]]))).toThrow(/whole seconds/);
@@ -128,5 +148,17 @@ describe('statusOf', () => {
     expect(refusal.metadata?.get('coffer-error-code')).toEqual(['COFFER_CORE_RATE_LIMITED']);
     expect(refusal.metadata?.get('coffer-request-id')).toEqual(['r1']);
     expect(refusal.metadata?.get('coffer-retry-after-ms')).toEqual(['1501']);
+    expect(refusal.metadata?.get('coffer-stale-applied-index')).toEqual([]);
+  });
+
+  it('refuses the stale-read option as INVALID_ARGUMENT and marks a stale refusal', () => {
+    expect(statusOf.COFFER_CORE_STALE_READ_REFUSED).toBe(status.INVALID_ARGUMENT);
+    const refusal = refusalStatusOf({
+      code: 'COFFER_CORE_NOT_FOUND',
+      message: 'Check the path',
+      requestId: 'r2',
+      staleAppliedIndex: 42,
+    });
+    expect(refusal.metadata?.get('coffer-stale-applied-index')).toEqual(['42']);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * What one gRPC call tells the router besides its message: the token, the response-wrapping TTL
- * and the request id from metadata (common.proto's conventions), the client's address from the
+ * What one gRPC call tells the router besides its message: the token, the response-wrapping TTL,
+ * the read consistency and the request id from metadata (common.proto's conventions), the client's address from the
  * connection, and whether its deadline has already passed.
  *
  * Invariant: a refusal here names the metadata key and what to send, never the value (a token
@@ -9,6 +9,8 @@
 import { randomUUID } from 'node:crypto';
 
 import type { Metadata } from '@grpc/grpc-js';
+
+import { Consistency } from '@coffer/core';
 
 import { ApiError, ApiErrorCode } from '../errors.ts';
 
@@ -19,12 +21,17 @@ export const MetadataKey = {
   requestId: 'coffer-request-id',
   errorCode: 'coffer-error-code',
   retryAfterMs: 'coffer-retry-after-ms',
+  /** `stale` allows a secret read to be served from the node's applied state (stale_read.ts). */
+  consistency: 'coffer-consistency',
+  /** On a refusal of a stale read: the Raft index the node had applied. */
+  staleAppliedIndex: 'coffer-stale-applied-index',
 } as const;
 
 /** The call-level parts of a router request. */
 export interface CallContext {
   readonly token?: string;
   readonly wrapTtlSeconds?: number;
+  readonly consistency?: Consistency;
   readonly requestId: string;
 }
 
@@ -78,6 +85,21 @@ function wrapTtlOf(metadata: Metadata): number | undefined {
   return Number(text.trim());
 }
 
+/** The read consistency: `stale` or `linearizable` (the default, as when absent). */
+function consistencyOf(metadata: Metadata): Consistency | undefined {
+  const text = singleValue(metadata, MetadataKey.consistency)?.trim();
+  if (text === undefined) {
+    return undefined;
+  }
+  if (text !== Consistency.stale && text !== Consistency.linearizable) {
+    throw invalid(
+      `Send metadata "${MetadataKey.consistency}" as "${Consistency.stale}" or ` +
+        `"${Consistency.linearizable}", or leave it out`,
+    );
+  }
+  return text;
+}
+
 /**
  * The caller's request id when it is 1 to 128 characters of [A-Za-z0-9._-]; otherwise (absent,
  * too long, other characters) a fresh one, so a bad id never reaches a log line.
@@ -94,10 +116,12 @@ function requestIdOf(metadata: Metadata): string {
 export function callContextOf(metadata: Metadata): CallContext {
   const token = tokenOf(metadata);
   const wrapTtlSeconds = wrapTtlOf(metadata);
+  const consistency = consistencyOf(metadata);
   return {
     requestId: requestIdOf(metadata),
     ...(token === undefined ? {} : { token }),
     ...(wrapTtlSeconds === undefined ? {} : { wrapTtlSeconds }),
+    ...(consistency === undefined ? {} : { consistency }),
   };
 }
 

@@ -24,8 +24,8 @@ import {
   type CallRefusal,
 } from '../testing/grpc_test_client.ts';
 import { createTestTls, openTestNode, type TestNode } from '../testing/test_node.ts';
-import type { TlsMaterial } from '@coffer/core';
-import { GrpcApiServer } from './grpc_api_server.ts';
+import type { CoreRequest, CoreResponse, TlsMaterial } from '@coffer/core';
+import { GrpcApiServer, type GrpcRequestEvent } from './grpc_api_server.ts';
 import { findMethod } from './method_table.ts';
 
 let testNode: TestNode;
@@ -362,5 +362,63 @@ describe('GrpcApiServer on a sealed node', () => {
     }
     const after = answered(await client.call('/coffer.v1.System/SealStatus', {}));
     expect(after.data['sealed']).toBe(false);
+  });
+});
+
+describe('GrpcApiServer stale reads', () => {
+  it('carries coffer-consistency to the router and marks a stale answer, refusal and event', async () => {
+    const seen: CoreRequest[] = [];
+    const events: GrpcRequestEvent[] = [];
+    const staleRead = { appliedIndex: 7 };
+    const handle = (request: CoreRequest): Promise<CoreResponse> => {
+      seen.push(request);
+      return Promise.resolve(
+        request.path === 'secret/data/missing'
+          ? {
+              ok: false,
+              requestId: 'r',
+              code: 'COFFER_CORE_NOT_FOUND',
+              message: 'Check the path',
+              staleRead,
+            }
+          : { ok: true, requestId: 'r', mountPath: 'secret/', data: { v: 1 }, staleRead },
+      );
+    };
+    const fake = await GrpcApiServer.start({
+      handler: { handle },
+      host: '127.0.0.1',
+      port: 0,
+      tls,
+      onRequest: (event) => events.push(event),
+    });
+    const fakeClient = new GrpcTestClient(fake.port, tls.certPem);
+    const stale = { token: 't', metadata: { 'coffer-consistency': 'stale' } };
+    try {
+      const read = answered(
+        await fakeClient.call('/coffer.v1.Logical/Read', { path: 'secret/data/app' }, stale),
+      );
+      expect(seen[0]).toMatchObject({ path: 'secret/data/app', consistency: 'stale' });
+      expect(read.response['stale_read']).toEqual({ applied_index: 7 });
+      const missing = refusedWith(
+        await fakeClient.call('/coffer.v1.Logical/Read', { path: 'secret/data/missing' }, stale),
+      );
+      expect(missing.trailers.get('coffer-stale-applied-index')).toEqual(['7']);
+      expect(events.map((event) => [event.code, event.stale])).toEqual([
+        ['ok', true],
+        ['COFFER_CORE_NOT_FOUND', true],
+      ]);
+      const bad = refusedWith(
+        await fakeClient.call(
+          '/coffer.v1.Logical/Read',
+          { path: 'secret/data/app' },
+          { token: 't', metadata: { 'coffer-consistency': 'eventual' } },
+        ),
+      );
+      expect(bad.status).toBe(status.INVALID_ARGUMENT);
+      expect(seen).toHaveLength(2);
+    } finally {
+      fakeClient.close();
+      await fake.shutdown(1000);
+    }
   });
 });

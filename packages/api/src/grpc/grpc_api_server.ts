@@ -52,6 +52,8 @@ export interface GrpcRequestEvent {
   /** "ok", or the COFFER_* code of the refusal. */
   readonly code: string;
   readonly seconds: number;
+  /** Served from the node's applied state without a read point (a stale read). */
+  readonly stale?: boolean;
 }
 
 /** Limits of the listener. */
@@ -100,6 +102,7 @@ type Outcome =
       readonly refusal: Refusal;
       readonly operation: string;
       readonly mount?: string | undefined;
+      readonly stale?: boolean;
     };
 
 function isServiceDefinition(
@@ -289,7 +292,13 @@ export class GrpcApiServer {
     }
     const event = outcome.ok
       ? { ...outcome.event, seconds }
-      : { operation: outcome.operation, mount: outcome.mount, code: outcome.refusal.code, seconds };
+      : {
+          operation: outcome.operation,
+          mount: outcome.mount,
+          code: outcome.refusal.code,
+          seconds,
+          ...(outcome.stale === true ? { stale: true } : {}),
+        };
     try {
       onRequest(event);
     } catch {
@@ -374,7 +383,7 @@ export class GrpcApiServer {
       this.#inFlight -= 1;
     }
     if (!response.ok) {
-      const { code, message, requestId, retryAfterMs, mountPath } = response;
+      const { code, message, requestId, retryAfterMs, mountPath, staleRead } = response;
       return {
         ok: false,
         refusal: {
@@ -382,15 +391,22 @@ export class GrpcApiServer {
           message,
           requestId,
           ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+          ...(staleRead === undefined ? {} : { staleAppliedIndex: staleRead.appliedIndex }),
         },
         operation: request.operation,
         mount: mountPath,
+        ...(staleRead === undefined ? {} : { stale: true }),
       };
     }
     return {
       ok: true,
       response: responseMessageOf(response),
-      event: { operation: request.operation, mount: response.mountPath, code: 'ok' },
+      event: {
+        operation: request.operation,
+        mount: response.mountPath,
+        code: 'ok',
+        ...(response.staleRead === undefined ? {} : { stale: true }),
+      },
     };
   }
 }

@@ -18,6 +18,7 @@ export interface ResponseMessage {
   readonly auth: Readonly<Record<string, unknown>> | null;
   readonly wrap_info: Readonly<Record<string, unknown>> | null;
   readonly warnings: readonly string[];
+  readonly stale_read: { readonly applied_index: number } | null;
 }
 
 /** The Response message of a served request. */
@@ -56,6 +57,8 @@ export function responseMessageOf(success: CoreSuccess): ResponseMessage {
             creation_path: wrapInfo.creationPath,
           },
     warnings: [...(success.warnings ?? [])],
+    stale_read:
+      success.staleRead === undefined ? null : { applied_index: success.staleRead.appliedIndex },
   };
 }
 
@@ -65,6 +68,8 @@ export interface Refusal {
   readonly message: string;
   readonly requestId: string;
   readonly retryAfterMs?: number;
+  /** Set when a stale read was refused from its node's applied state (NOT_FOUND may be old). */
+  readonly staleAppliedIndex?: number;
 }
 
 /** The gRPC status of a refusal, its trailers carrying the stable code and the request id. */
@@ -74,6 +79,9 @@ export function refusalStatusOf(refusal: Refusal): Partial<StatusObject> & { cod
   metadata.set(MetadataKey.requestId, refusal.requestId);
   if (refusal.retryAfterMs !== undefined) {
     metadata.set(MetadataKey.retryAfterMs, String(Math.max(0, Math.ceil(refusal.retryAfterMs))));
+  }
+  if (refusal.staleAppliedIndex !== undefined) {
+    metadata.set(MetadataKey.staleAppliedIndex, String(refusal.staleAppliedIndex));
   }
   return { code: grpcStatusOf(refusal.code), details: refusal.message, metadata };
 }

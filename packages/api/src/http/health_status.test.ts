@@ -94,6 +94,8 @@ const view: StatusView = {
   shares: 5,
   progress: 1,
   nonce: 'nonce-1',
+  storedType: 'shamir',
+  sealMigration: 'none',
 };
 
 describe('status bodies', () => {
@@ -119,6 +121,8 @@ describe('status bodies', () => {
       shares: 0,
       progress: 0,
       nonce: '',
+      storedType: undefined,
+      sealMigration: 'none',
     });
   });
 
@@ -152,6 +156,20 @@ describe('status bodies', () => {
       version: '1.2.3',
       cluster_id: 'cluster-1',
       recovery_seal: false,
+      migration: false,
+      seal_migration: 'none',
+      stored_type: 'shamir',
+    });
+  });
+
+  it('sealStatusBody shows a node whose configured seal differs from its stored one', () => {
+    const migrated = { ...view, storedType: 'pkcs11', sealMigration: 'config_differs' };
+    const body = sealStatusBody(migrated, { version: '1.2.3', nowMs: 0 });
+    expect(body).toMatchObject({
+      type: 'shamir',
+      stored_type: 'pkcs11',
+      migration: true,
+      seal_migration: 'config_differs',
     });
   });
 });

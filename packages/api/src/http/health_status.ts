@@ -24,6 +24,10 @@ export interface StatusView {
   readonly progress: number;
   /** The current unseal attempt's nonce, "" when none. */
   readonly nonce: string;
+  /** The seal type of the node's seal record, when it has one (beside the configured `type`). */
+  readonly storedType: string | undefined;
+  /** `none`, `running` or `config_differs` (core's status_data.ts); `none` when absent. */
+  readonly sealMigration: string;
 }
 
 /** The status code for each state and whether a standby counts as active. */
@@ -196,6 +200,8 @@ export function parseStatusView(
     shares: field(data, 'n', isCount) ?? 0,
     progress: field(data, 'progress', isCount) ?? 0,
     nonce: field(data, 'nonce', isString) ?? '',
+    storedType: field(data, 'stored_type', isString),
+    sealMigration: field(data, 'seal_migration', isString) ?? 'none',
   };
 }
 
@@ -233,7 +239,10 @@ export function sealStatusBody(view: StatusView, context: StatusContext): Record
     progress: view.progress,
     nonce: view.nonce,
     version: context.version,
-    migration: false,
+    // NB: Vault's flag, true while the node is in a seal migration; the state beside it.
+    migration: view.sealMigration !== 'none',
+    seal_migration: view.sealMigration,
+    ...(view.storedType === undefined ? {} : { stored_type: view.storedType }),
     recovery_seal: view.type !== 'shamir',
     storage_type: 'raft',
     ...(view.clusterId === undefined ? {} : { cluster_id: view.clusterId }),

@@ -87,6 +87,45 @@ describe('ApiMetrics', () => {
     expect(text).not.toContain('canary-path-1234');
   });
 
+  it('ApiMetrics.observeRequest counts stale reads by operation, mount and code only', async () => {
+    const metrics = new ApiMetrics();
+    metrics.observeRequest({ operation: 'read', mount: 'secret/', code: 'ok', seconds: 0.001 });
+    for (const code of ['ok', 'ok', 'COFFER_CORE_NOT_FOUND']) {
+      metrics.observeRequest({
+        operation: 'read',
+        mount: 'secret/',
+        code,
+        seconds: 0,
+        stale: true,
+      });
+    }
+    metrics.observeRequest({
+      operation: 'list',
+      mount: 'kv/',
+      code: 'ok',
+      seconds: 0,
+      stale: true,
+    });
+    const text = await metrics.render();
+    metrics.close();
+    const stale = labelSets(text, 'coffer_stale_reads_total');
+    for (const labels of stale) {
+      expect(Object.keys(labels).sort()).toEqual(['code', 'mount', 'operation']);
+    }
+    expect(
+      sampleValue(text, 'coffer_stale_reads_total{operation="read",mount="secret/",code="ok"}'),
+    ).toBe(2);
+    expect(stale).toContainEqual({
+      operation: 'read',
+      mount: 'secret/',
+      code: 'COFFER_CORE_NOT_FOUND',
+    });
+    expect(stale).toContainEqual({ operation: 'list', mount: 'kv/', code: 'ok' });
+    expect(
+      sampleValue(text, 'coffer_requests_total{operation="read",mount="secret/",code="ok"}'),
+    ).toBe(3);
+  });
+
   it('ApiMetrics.render reads the node gauges from the source at scrape time', async () => {
     let snapshot: MetricsSnapshot = {
       sealed: true,

@@ -62,6 +62,8 @@ export interface RequestObservation {
   readonly code: string;
   /** How long the request took, in seconds. */
   readonly seconds: number;
+  /** Served from the node's applied state without a read point (a stale read). */
+  readonly stale?: boolean | undefined;
 }
 
 /** Options of {@link ApiMetrics}. */
@@ -102,6 +104,7 @@ export class ApiMetrics {
   readonly #source: MetricsSource | undefined;
   readonly #requests: Counter<(typeof requestLabels)[number]>;
   readonly #durations: Histogram<(typeof requestLabels)[number]>;
+  readonly #staleReads: Counter<(typeof requestLabels)[number]>;
   readonly #node: NodeGauges;
   readonly #eventLoopDelay: Gauge<'quantile'>;
   readonly #eventLoop: IntervalHistogram;
@@ -121,6 +124,12 @@ export class ApiMetrics {
       help: 'Time from receiving a request to its answer, by operation, mount and code',
       labelNames: requestLabels,
       buckets: requestBuckets,
+      registers,
+    });
+    this.#staleReads = new Counter({
+      name: 'coffer_stale_reads_total',
+      help: "Reads served from a node's applied state without a ReadIndex round (stale reads), by operation, mount and code",
+      labelNames: requestLabels,
       registers,
     });
     this.#node = nodeGauges(this.#registry);
@@ -147,6 +156,9 @@ export class ApiMetrics {
       code: codeLabel(observation.code),
     };
     this.#requests.inc(labels);
+    if (observation.stale === true) {
+      this.#staleReads.inc(labels);
+    }
     const seconds = observation.seconds;
     this.#durations.observe(labels, Number.isFinite(seconds) && seconds > 0 ? seconds : 0);
   }

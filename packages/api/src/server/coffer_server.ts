@@ -168,6 +168,8 @@ export class CofferServer {
                   }
                 : await node.handle(request, { forwarded: true });
             },
+            // Randomized timeouts run to twice the base: two of the longest elections.
+            leaderlessAnswerMs: 4 * config.cluster.electionTimeoutMs,
             log,
           });
     const node = await CofferNode.open({

@@ -210,6 +210,37 @@ describe('validateServerConfig', () => {
     expect(both.lines).toEqual(['seal: expected exactly one of token_label and slot_id']);
   });
 
+  it('validateServerConfig takes a PKCS#11 migration target beside a Shamir seal only', () => {
+    const target = {
+      type: 'pkcs11',
+      library: '/lib.so',
+      token_label: 't',
+      pin_file: 'hsm.pin',
+      key_label: 'k',
+    };
+    const config = validateServerConfig({ ...minimal, seal_migration_target: target }, '/etc/c');
+    expect(config.seal).toEqual({ type: 'shamir' });
+    expect(config.sealMigrationTarget).toEqual({
+      libraryPath: '/lib.so',
+      tokenLabel: 't',
+      pinFile: '/etc/c/hsm.pin',
+      keyLabel: 'k',
+    });
+    expect(validateServerConfig(minimal, '/etc/c').sealMigrationTarget).toBeUndefined();
+    const beside = problems({ ...minimal, seal: target, seal_migration_target: target });
+    expect(beside.lines).toEqual([
+      'seal_migration_target: expected none beside a pkcs11 seal (it migrates to shamir, ' +
+        'which needs no settings)',
+    ]);
+    const inline = problems({ ...minimal, seal_migration_target: { ...target, pin: '1234' } });
+    expect(inline.lines).toEqual([
+      'seal_migration_target.pin: never write a PIN in the config; put it in a file (mode ' +
+        '0600) named by seal_migration_target.pin_file',
+    ]);
+    const shamirTarget = problems({ ...minimal, seal_migration_target: { type: 'shamir' } });
+    expect(shamirTarget.lines.join('\n')).toContain('seal_migration_target.type');
+  });
+
   it('validateServerConfig refuses two audit devices with one name', () => {
     const device = { path: 'file', file_path: '/a.log' };
     expect(problems({ ...minimal, audit: [device, device] }).lines).toEqual([

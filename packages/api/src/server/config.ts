@@ -113,6 +113,11 @@ export interface ServerConfig {
   readonly storagePath: string;
   readonly listeners: { readonly grpc: ListenerConfig; readonly http: ListenerConfig };
   readonly seal: ServerSealConfig;
+  /**
+   * The PKCS#11 seal a seal migration started over the API moves to (`seal_migration_target`);
+   * a Shamir target needs no settings. docs/design/seal.md, "Seal migration in a cluster".
+   */
+  readonly sealMigrationTarget?: Pkcs11SealConfig;
   readonly audit: readonly AuditDeviceConfig[];
   readonly limits: ServerLimits;
   readonly metricsUnauthenticated: boolean;
@@ -274,6 +279,7 @@ const configSchema = z.strictObject(
       { error: 'expected an object with "grpc" (and optionally "http")' },
     ),
     seal: seal.optional(),
+    seal_migration_target: pkcs11Seal.optional(),
     audit: z
       .array(auditDevice, { error: 'expected a list of file audit devices' })
       .superRefine(duplicateAuditNames)
@@ -325,7 +331,7 @@ function issueLines(issue: z.core.$ZodIssue): string[] {
       const field = `${at}.${key}`.slice(1);
       return key === 'pin'
         ? `${field}: never write a PIN in the config; put it in a file (mode 0600) named by ` +
-            `seal.pin_file`
+            `${at.slice(1) || 'seal'}.pin_file`
         : `${field}: unknown field; remove it or fix its spelling (docs/server-config.md)`;
     });
   }
@@ -356,18 +362,20 @@ function resolveSeal(base: string, raw: RawConfig['seal']): ServerSealConfig {
   if (raw === undefined || raw.type === 'shamir') {
     return { type: 'shamir' };
   }
+  return { type: 'pkcs11', config: pkcs11ConfigOf(base, raw) };
+}
+
+/** Core's PKCS#11 settings of a `pkcs11` section, with its PIN file's path made absolute. */
+function pkcs11ConfigOf(base: string, raw: z.output<typeof pkcs11Seal>): Pkcs11SealConfig {
   return {
-    type: 'pkcs11',
-    config: {
-      libraryPath: raw.library,
-      ...(raw.token_label === undefined ? {} : { tokenLabel: raw.token_label }),
-      ...(raw.slot_id === undefined ? {} : { slotId: raw.slot_id }),
-      pinFile: absolute(base, raw.pin_file),
-      keyLabel: raw.key_label,
-      ...(raw.mechanism === undefined ? {} : { mechanism: raw.mechanism }),
-      ...(raw.oaep_hash === undefined ? {} : { oaepHash: raw.oaep_hash }),
-      ...(raw.rsa_modulus_bits === undefined ? {} : { rsaModulusBits: raw.rsa_modulus_bits }),
-    },
+    libraryPath: raw.library,
+    ...(raw.token_label === undefined ? {} : { tokenLabel: raw.token_label }),
+    ...(raw.slot_id === undefined ? {} : { slotId: raw.slot_id }),
+    pinFile: absolute(base, raw.pin_file),
+    keyLabel: raw.key_label,
+    ...(raw.mechanism === undefined ? {} : { mechanism: raw.mechanism }),
+    ...(raw.oaep_hash === undefined ? {} : { oaepHash: raw.oaep_hash }),
+    ...(raw.rsa_modulus_bits === undefined ? {} : { rsaModulusBits: raw.rsa_modulus_bits }),
   };
 }
 
@@ -423,6 +431,9 @@ function resolveConfig(raw: RawConfig, base: string): ServerConfig {
       http: resolveListener(base, http.address, httpFiles),
     },
     seal: resolveSeal(base, raw.seal),
+    ...(raw.seal_migration_target === undefined
+      ? {}
+      : { sealMigrationTarget: pkcs11ConfigOf(base, raw.seal_migration_target) }),
     audit: (raw.audit ?? []).map((device) => ({
       name: device.path,
       filePath: absolute(base, device.file_path),
@@ -447,13 +458,29 @@ function resolveConfig(raw: RawConfig, base: string): ServerConfig {
 }
 
 /**
+ * What the schema cannot say field by field. NB: a PKCS#11 seal migrates to Shamir only, which
+ * needs no settings; and one process holds one Pkcs11Seal per library, so a second PKCS#11
+ * section could not be opened beside the seal.
+ */
+function crossFieldProblems(raw: RawConfig): string[] {
+  return raw.seal?.type === 'pkcs11' && raw.seal_migration_target !== undefined
+    ? [
+        'seal_migration_target: expected none beside a pkcs11 seal (it migrates to shamir, ' +
+          'which needs no settings)',
+      ]
+    : [];
+}
+
+/**
  * Validates a parsed config document; `base` is the directory relative paths resolve against.
  * Throws COFFER_API_CONFIG_INVALID listing every problem, one per line.
  */
 export function validateServerConfig(document: unknown, base: string): ServerConfig {
   const parsed = configSchema.safeParse(document, { reportInput: true });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap(issueLines);
+  const problems = parsed.success
+    ? crossFieldProblems(parsed.data)
+    : parsed.error.issues.flatMap(issueLines);
+  if (!parsed.success || problems.length > 0) {
     throw new ApiError(
       ApiErrorCode.configInvalid,
       `Fix the server config:\n${problems.map((line) => `  ${line}`).join('\n')}`,

@@ -137,6 +137,31 @@ export async function freeLoopbackPorts(count: number): Promise<number[]> {
   }
 }
 
+/**
+ * Node `id`'s files under `dir` and its listeners on `ports` (gRPC, HTTP, cluster). Node 1
+ * initializes the cluster; every other node joins it.
+ */
+function nodeLayout(
+  dir: string,
+  id: number,
+  ports: readonly [number, number, number],
+): DevClusterNodeLayout {
+  const nodeDir = join(dir, `node-${String(id)}`);
+  const address = (port: number): string => `${devClusterHost}:${String(port)}`;
+  return {
+    id,
+    dir: nodeDir,
+    configFile: join(nodeDir, 'coffer.yaml'),
+    dataDir: join(nodeDir, 'data'),
+    logFile: join(nodeDir, 'server.log'),
+    outputFile: join(nodeDir, 'output.log'),
+    joinTokenFile: id === 1 ? undefined : join(nodeDir, 'join.token'),
+    grpcAddress: address(ports[0]),
+    httpAddress: address(ports[1]),
+    clusterAddress: address(ports[2]),
+  };
+}
+
 /** The layout of a cluster of `nodeCount` nodes in `dir`, on fresh free ports. */
 export async function planLayout(
   dir: string,
@@ -144,22 +169,9 @@ export async function planLayout(
   clusterSettings: Readonly<Record<string, unknown>> = {},
 ): Promise<DevClusterLayout> {
   const ports = await freeLoopbackPorts(3 * nodeCount);
-  const address = (index: number): string => `${devClusterHost}:${String(ports[index])}`;
   const nodes = Array.from({ length: nodeCount }, (_, index): DevClusterNodeLayout => {
-    const id = index + 1;
-    const nodeDir = join(dir, `node-${String(id)}`);
-    return {
-      id,
-      dir: nodeDir,
-      configFile: join(nodeDir, 'coffer.yaml'),
-      dataDir: join(nodeDir, 'data'),
-      logFile: join(nodeDir, 'server.log'),
-      outputFile: join(nodeDir, 'output.log'),
-      joinTokenFile: id === 1 ? undefined : join(nodeDir, 'join.token'),
-      grpcAddress: address(3 * index),
-      httpAddress: address(3 * index + 1),
-      clusterAddress: address(3 * index + 2),
-    };
+    const [grpc = 0, http = 0, cluster = 0] = ports.slice(3 * index, 3 * index + 3);
+    return nodeLayout(dir, index + 1, [grpc, http, cluster]);
   });
   return {
     dir,
@@ -171,6 +183,21 @@ export async function planLayout(
     nodes,
     clusterSettings,
   };
+}
+
+/**
+ * The layout of one more node `id` for a running cluster (tests add a member under load), on
+ * fresh free ports; it joins with the token in its `joinTokenFile`.
+ */
+export async function planExtraNode(
+  layout: DevClusterLayout,
+  id: number,
+): Promise<DevClusterNodeLayout> {
+  if (id <= 1 || layout.nodes.some((node) => node.id === id)) {
+    throw new ApiError(ApiErrorCode.devSetupFailed, `Pick another node id: ${String(id)} is taken`);
+  }
+  const [grpc = 0, http = 0, cluster = 0] = await freeLoopbackPorts(3);
+  return nodeLayout(layout.dir, id, [grpc, http, cluster]);
 }
 
 /** The server config document of one node (docs/server-config.md). */

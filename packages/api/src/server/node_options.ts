@@ -57,6 +57,9 @@ export function nodeOptionsOf(
     randomInt: (maxExclusive) => randomInt(maxExclusive),
     wallClockMs: () => Date.now(),
     seal: sealSettingOf(config),
+    ...(config.sealMigrationTarget === undefined
+      ? {}
+      : { sealMigrationTarget: config.sealMigrationTarget }),
     logger: sealLoggerOf(log),
     serverLog: log,
     requests: {

@@ -10,6 +10,7 @@ import type { AuthInfo as _coffer_v1_AuthInfo, AuthInfo__Output as _coffer_v1_Au
 import type { Empty as _coffer_v1_Empty, Empty__Output as _coffer_v1_Empty__Output } from './coffer/v1/Empty.ts';
 import type { Lease as _coffer_v1_Lease, Lease__Output as _coffer_v1_Lease__Output } from './coffer/v1/Lease.ts';
 import type { Response as _coffer_v1_Response, Response__Output as _coffer_v1_Response__Output } from './coffer/v1/Response.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from './coffer/v1/StaleRead.ts';
 import type { TokenCreateRequest as _coffer_v1_TokenCreateRequest, TokenCreateRequest__Output as _coffer_v1_TokenCreateRequest__Output } from './coffer/v1/TokenCreateRequest.ts';
 import type { TokenRenewRequest as _coffer_v1_TokenRenewRequest, TokenRenewRequest__Output as _coffer_v1_TokenRenewRequest__Output } from './coffer/v1/TokenRenewRequest.ts';
 import type { TokenRequest as _coffer_v1_TokenRequest, TokenRequest__Output as _coffer_v1_TokenRequest__Output } from './coffer/v1/TokenRequest.ts';
@@ -29,6 +30,7 @@ export interface ProtoGrpcType {
       Empty: MessageTypeDefinition<_coffer_v1_Empty, _coffer_v1_Empty__Output>
       Lease: MessageTypeDefinition<_coffer_v1_Lease, _coffer_v1_Lease__Output>
       Response: MessageTypeDefinition<_coffer_v1_Response, _coffer_v1_Response__Output>
+      StaleRead: MessageTypeDefinition<_coffer_v1_StaleRead, _coffer_v1_StaleRead__Output>
       TokenCreateRequest: MessageTypeDefinition<_coffer_v1_TokenCreateRequest, _coffer_v1_TokenCreateRequest__Output>
       TokenRenewRequest: MessageTypeDefinition<_coffer_v1_TokenRenewRequest, _coffer_v1_TokenRenewRequest__Output>
       TokenRequest: MessageTypeDefinition<_coffer_v1_TokenRequest, _coffer_v1_TokenRequest__Output>

@@ -6,6 +6,7 @@ import type { AuthInfo as _coffer_v1_AuthInfo, AuthInfo__Output as _coffer_v1_Au
 import type { Empty as _coffer_v1_Empty, Empty__Output as _coffer_v1_Empty__Output } from './coffer/v1/Empty.ts';
 import type { Lease as _coffer_v1_Lease, Lease__Output as _coffer_v1_Lease__Output } from './coffer/v1/Lease.ts';
 import type { Response as _coffer_v1_Response, Response__Output as _coffer_v1_Response__Output } from './coffer/v1/Response.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from './coffer/v1/StaleRead.ts';
 import type { WrapInfo as _coffer_v1_WrapInfo, WrapInfo__Output as _coffer_v1_WrapInfo__Output } from './coffer/v1/WrapInfo.ts';
 
 export interface ProtoGrpcType {
@@ -15,6 +16,7 @@ export interface ProtoGrpcType {
       Empty: MessageTypeDefinition<_coffer_v1_Empty, _coffer_v1_Empty__Output>
       Lease: MessageTypeDefinition<_coffer_v1_Lease, _coffer_v1_Lease__Output>
       Response: MessageTypeDefinition<_coffer_v1_Response, _coffer_v1_Response__Output>
+      StaleRead: MessageTypeDefinition<_coffer_v1_StaleRead, _coffer_v1_StaleRead__Output>
       WrapInfo: MessageTypeDefinition<_coffer_v1_WrapInfo, _coffer_v1_WrapInfo__Output>
     }
   }

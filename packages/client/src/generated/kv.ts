@@ -13,6 +13,7 @@ import type { KvPutRequest as _coffer_v1_KvPutRequest, KvPutRequest__Output as _
 import type { KvVersionsRequest as _coffer_v1_KvVersionsRequest, KvVersionsRequest__Output as _coffer_v1_KvVersionsRequest__Output } from './coffer/v1/KvVersionsRequest.ts';
 import type { Lease as _coffer_v1_Lease, Lease__Output as _coffer_v1_Lease__Output } from './coffer/v1/Lease.ts';
 import type { Response as _coffer_v1_Response, Response__Output as _coffer_v1_Response__Output } from './coffer/v1/Response.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from './coffer/v1/StaleRead.ts';
 import type { WrapInfo as _coffer_v1_WrapInfo, WrapInfo__Output as _coffer_v1_WrapInfo__Output } from './coffer/v1/WrapInfo.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -32,6 +33,7 @@ export interface ProtoGrpcType {
       KvVersionsRequest: MessageTypeDefinition<_coffer_v1_KvVersionsRequest, _coffer_v1_KvVersionsRequest__Output>
       Lease: MessageTypeDefinition<_coffer_v1_Lease, _coffer_v1_Lease__Output>
       Response: MessageTypeDefinition<_coffer_v1_Response, _coffer_v1_Response__Output>
+      StaleRead: MessageTypeDefinition<_coffer_v1_StaleRead, _coffer_v1_StaleRead__Output>
       WrapInfo: MessageTypeDefinition<_coffer_v1_WrapInfo, _coffer_v1_WrapInfo__Output>
     }
   }

@@ -11,6 +11,7 @@ import type { LeasePrefixRequest as _coffer_v1_LeasePrefixRequest, LeasePrefixRe
 import type { LeaseRenewRequest as _coffer_v1_LeaseRenewRequest, LeaseRenewRequest__Output as _coffer_v1_LeaseRenewRequest__Output } from './coffer/v1/LeaseRenewRequest.ts';
 import type { LeasesClient as _coffer_v1_LeasesClient, LeasesDefinition as _coffer_v1_LeasesDefinition } from './coffer/v1/Leases.ts';
 import type { Response as _coffer_v1_Response, Response__Output as _coffer_v1_Response__Output } from './coffer/v1/Response.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from './coffer/v1/StaleRead.ts';
 import type { WrapInfo as _coffer_v1_WrapInfo, WrapInfo__Output as _coffer_v1_WrapInfo__Output } from './coffer/v1/WrapInfo.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -28,6 +29,7 @@ export interface ProtoGrpcType {
       LeaseRenewRequest: MessageTypeDefinition<_coffer_v1_LeaseRenewRequest, _coffer_v1_LeaseRenewRequest__Output>
       Leases: SubtypeConstructor<typeof grpc.Client, _coffer_v1_LeasesClient> & { service: _coffer_v1_LeasesDefinition }
       Response: MessageTypeDefinition<_coffer_v1_Response, _coffer_v1_Response__Output>
+      StaleRead: MessageTypeDefinition<_coffer_v1_StaleRead, _coffer_v1_StaleRead__Output>
       WrapInfo: MessageTypeDefinition<_coffer_v1_WrapInfo, _coffer_v1_WrapInfo__Output>
     }
   }

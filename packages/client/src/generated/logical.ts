@@ -9,6 +9,7 @@ import type { Lease as _coffer_v1_Lease, Lease__Output as _coffer_v1_Lease__Outp
 import type { LogicalClient as _coffer_v1_LogicalClient, LogicalDefinition as _coffer_v1_LogicalDefinition } from './coffer/v1/Logical.ts';
 import type { LogicalRequest as _coffer_v1_LogicalRequest, LogicalRequest__Output as _coffer_v1_LogicalRequest__Output } from './coffer/v1/LogicalRequest.ts';
 import type { Response as _coffer_v1_Response, Response__Output as _coffer_v1_Response__Output } from './coffer/v1/Response.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from './coffer/v1/StaleRead.ts';
 import type { WrapInfo as _coffer_v1_WrapInfo, WrapInfo__Output as _coffer_v1_WrapInfo__Output } from './coffer/v1/WrapInfo.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -24,6 +25,7 @@ export interface ProtoGrpcType {
       Logical: SubtypeConstructor<typeof grpc.Client, _coffer_v1_LogicalClient> & { service: _coffer_v1_LogicalDefinition }
       LogicalRequest: MessageTypeDefinition<_coffer_v1_LogicalRequest, _coffer_v1_LogicalRequest__Output>
       Response: MessageTypeDefinition<_coffer_v1_Response, _coffer_v1_Response__Output>
+      StaleRead: MessageTypeDefinition<_coffer_v1_StaleRead, _coffer_v1_StaleRead__Output>
       WrapInfo: MessageTypeDefinition<_coffer_v1_WrapInfo, _coffer_v1_WrapInfo__Output>
     }
   }

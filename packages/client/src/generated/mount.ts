@@ -11,6 +11,7 @@ import type { MountPathRequest as _coffer_v1_MountPathRequest, MountPathRequest_
 import type { MountTuneRequest as _coffer_v1_MountTuneRequest, MountTuneRequest__Output as _coffer_v1_MountTuneRequest__Output } from './coffer/v1/MountTuneRequest.ts';
 import type { MountsClient as _coffer_v1_MountsClient, MountsDefinition as _coffer_v1_MountsDefinition } from './coffer/v1/Mounts.ts';
 import type { Response as _coffer_v1_Response, Response__Output as _coffer_v1_Response__Output } from './coffer/v1/Response.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from './coffer/v1/StaleRead.ts';
 import type { WrapInfo as _coffer_v1_WrapInfo, WrapInfo__Output as _coffer_v1_WrapInfo__Output } from './coffer/v1/WrapInfo.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -28,6 +29,7 @@ export interface ProtoGrpcType {
       MountTuneRequest: MessageTypeDefinition<_coffer_v1_MountTuneRequest, _coffer_v1_MountTuneRequest__Output>
       Mounts: SubtypeConstructor<typeof grpc.Client, _coffer_v1_MountsClient> & { service: _coffer_v1_MountsDefinition }
       Response: MessageTypeDefinition<_coffer_v1_Response, _coffer_v1_Response__Output>
+      StaleRead: MessageTypeDefinition<_coffer_v1_StaleRead, _coffer_v1_StaleRead__Output>
       WrapInfo: MessageTypeDefinition<_coffer_v1_WrapInfo, _coffer_v1_WrapInfo__Output>
     }
   }

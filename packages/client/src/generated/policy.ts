@@ -10,6 +10,7 @@ import type { PoliciesClient as _coffer_v1_PoliciesClient, PoliciesDefinition as
 import type { PolicyNameRequest as _coffer_v1_PolicyNameRequest, PolicyNameRequest__Output as _coffer_v1_PolicyNameRequest__Output } from './coffer/v1/PolicyNameRequest.ts';
 import type { PolicyWriteRequest as _coffer_v1_PolicyWriteRequest, PolicyWriteRequest__Output as _coffer_v1_PolicyWriteRequest__Output } from './coffer/v1/PolicyWriteRequest.ts';
 import type { Response as _coffer_v1_Response, Response__Output as _coffer_v1_Response__Output } from './coffer/v1/Response.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from './coffer/v1/StaleRead.ts';
 import type { WrapInfo as _coffer_v1_WrapInfo, WrapInfo__Output as _coffer_v1_WrapInfo__Output } from './coffer/v1/WrapInfo.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -26,6 +27,7 @@ export interface ProtoGrpcType {
       PolicyNameRequest: MessageTypeDefinition<_coffer_v1_PolicyNameRequest, _coffer_v1_PolicyNameRequest__Output>
       PolicyWriteRequest: MessageTypeDefinition<_coffer_v1_PolicyWriteRequest, _coffer_v1_PolicyWriteRequest__Output>
       Response: MessageTypeDefinition<_coffer_v1_Response, _coffer_v1_Response__Output>
+      StaleRead: MessageTypeDefinition<_coffer_v1_StaleRead, _coffer_v1_StaleRead__Output>
       WrapInfo: MessageTypeDefinition<_coffer_v1_WrapInfo, _coffer_v1_WrapInfo__Output>
     }
   }

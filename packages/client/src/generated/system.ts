@@ -11,6 +11,7 @@ import type { Lease as _coffer_v1_Lease, Lease__Output as _coffer_v1_Lease__Outp
 import type { RekeyInitRequest as _coffer_v1_RekeyInitRequest, RekeyInitRequest__Output as _coffer_v1_RekeyInitRequest__Output } from './coffer/v1/RekeyInitRequest.ts';
 import type { Response as _coffer_v1_Response, Response__Output as _coffer_v1_Response__Output } from './coffer/v1/Response.ts';
 import type { ShareRequest as _coffer_v1_ShareRequest, ShareRequest__Output as _coffer_v1_ShareRequest__Output } from './coffer/v1/ShareRequest.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from './coffer/v1/StaleRead.ts';
 import type { SystemClient as _coffer_v1_SystemClient, SystemDefinition as _coffer_v1_SystemDefinition } from './coffer/v1/System.ts';
 import type { UnsealRequest as _coffer_v1_UnsealRequest, UnsealRequest__Output as _coffer_v1_UnsealRequest__Output } from './coffer/v1/UnsealRequest.ts';
 import type { WrapInfo as _coffer_v1_WrapInfo, WrapInfo__Output as _coffer_v1_WrapInfo__Output } from './coffer/v1/WrapInfo.ts';
@@ -30,6 +31,7 @@ export interface ProtoGrpcType {
       RekeyInitRequest: MessageTypeDefinition<_coffer_v1_RekeyInitRequest, _coffer_v1_RekeyInitRequest__Output>
       Response: MessageTypeDefinition<_coffer_v1_Response, _coffer_v1_Response__Output>
       ShareRequest: MessageTypeDefinition<_coffer_v1_ShareRequest, _coffer_v1_ShareRequest__Output>
+      StaleRead: MessageTypeDefinition<_coffer_v1_StaleRead, _coffer_v1_StaleRead__Output>
       System: SubtypeConstructor<typeof grpc.Client, _coffer_v1_SystemClient> & { service: _coffer_v1_SystemDefinition }
       UnsealRequest: MessageTypeDefinition<_coffer_v1_UnsealRequest, _coffer_v1_UnsealRequest__Output>
       WrapInfo: MessageTypeDefinition<_coffer_v1_WrapInfo, _coffer_v1_WrapInfo__Output>

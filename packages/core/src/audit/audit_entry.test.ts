@@ -33,6 +33,16 @@ describe('formatRequestEntry', () => {
     expect(clear.request.client_token).toBe(auditHash(salt, 'token-secret'));
   });
 
+  it('formatRequestEntry and formatResponseEntry record a stale read and its applied index', () => {
+    const hashing = { salt: newAuditSalt(), hmacAccessor: true };
+    const stale = { ...input, staleRead: { appliedIndex: 77 } };
+    expect(formatRequestEntry(hashing, stale, 0).request.stale_read).toEqual({ applied_index: 77 });
+    expect(formatResponseEntry(hashing, stale, 0).request.stale_read).toEqual({
+      applied_index: 77,
+    });
+    expect(formatRequestEntry(hashing, input, 0).request.stale_read).toBeUndefined();
+  });
+
   it('formatResponseEntry keeps the error and omits absent blocks', () => {
     const salt = newAuditSalt();
     const entry = formatResponseEntry(

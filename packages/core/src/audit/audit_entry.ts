@@ -48,6 +48,8 @@ export interface AuditRequestInput {
   readonly policies?: readonly string[] | undefined;
   /** The request's instant (ms since the epoch); absent: the broker's clock. */
   readonly timeMs?: number | undefined;
+  /** Set when the request was served from the node's applied state (a stale read). */
+  readonly staleRead?: { readonly appliedIndex: number } | undefined;
 }
 
 /** A response's wrapping token. */
@@ -104,6 +106,8 @@ export interface AuditRequestEntry {
   readonly wrap_ttl?: number | undefined;
   readonly data?: unknown;
   readonly policy_results?: { readonly allowed: boolean } | undefined;
+  /** A stale read: served from the node's applied state at this Raft index. */
+  readonly stale_read?: { readonly applied_index: number } | undefined;
 }
 
 /** The hashed `response` block of a response entry. */
@@ -218,6 +222,8 @@ function formatRequest(
     data: hashRequestData(hashing, input.data, response),
     policy_results:
       input.policyAllowed === undefined ? undefined : { allowed: input.policyAllowed },
+    stale_read:
+      input.staleRead === undefined ? undefined : { applied_index: input.staleRead.appliedIndex },
   };
 }
 

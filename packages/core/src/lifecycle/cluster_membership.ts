@@ -61,6 +61,8 @@ export interface ClusterMembershipParts {
   readonly isRemoved: () => boolean;
   /** This removed node was admitted again: forget what said it was removed. */
   readonly readmitted: () => void;
+  /** This fresh node joined and runs Raft sealed, taking in the cluster's state. */
+  readonly joined: () => void;
 }
 
 /** Join tokens last an hour unless asked otherwise. */
@@ -163,6 +165,7 @@ export class ClusterMembership {
     });
     this.#granted = new Map(grant.members.map((m) => [m.nodeId, m]));
     presence.joined(running, grant.identity);
+    this.#parts.joined();
   }
 
   /**

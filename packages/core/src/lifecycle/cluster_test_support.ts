@@ -19,7 +19,7 @@ import {
 
 /** A running cluster in this process. */
 export interface InProcessCofferCluster {
-  readonly harness: Harness & { readonly clock: ManualClock };
+  readonly harness: Harness & { readonly clock: ManualClock; readonly network: InMemoryNetwork };
   readonly nodes: CofferNode[];
   readonly rootToken: string;
   /** The current leader (drives the clock until there is one among the open nodes). */

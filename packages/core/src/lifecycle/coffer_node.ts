@@ -32,8 +32,9 @@ import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { JoinGrant, JoinRequest } from '../cluster/cluster_join.ts';
 import type { NodeClusterIdentity } from '../cluster/node_cluster_identity.ts';
 import type { ServerLog } from '../logging/server_log.ts';
-import { Operation, type CoreRequest, type CoreResponse } from '../router/request.ts';
+import { Consistency, Operation, type CoreRequest, type CoreResponse } from '../router/request.ts';
 import { unsealFromState, type SecureStore } from '../replicated/secure_store.ts';
+import { systemStaleReadRefusal } from '../router/stale_read.ts';
 import { keyringPath } from '../replicated/system_paths.ts';
 import { AttemptLimiter, type AttemptLimiterOptions } from '../seal/attempt_limiter.ts';
 import type { Pkcs11SealConfig } from '../seal/pkcs11_config.ts';
@@ -51,9 +52,12 @@ import { statusData } from './status_data.ts';
 import { proposeRaw } from './raw_state.ts';
 import {
   migrationShares,
+  migrationTargetOf,
   sealMigrationQuorum,
+  type SealMigrationRequest,
   type SealMigrationTarget,
 } from './seal_migration.ts';
+import type { SealMigrationProgress } from './seal_migration_routes.ts';
 import { ClusterMembership } from './cluster_membership.ts';
 import { ClusterPresence, type ClusterPresenceOptions } from './cluster_presence.ts';
 import { RekeyFlow, type RekeyOutcome, type RekeyProgress, type RekeyStep } from './rekey_flow.ts';
@@ -63,6 +67,7 @@ import { createRootToken, findToken, type TokenEntry } from './root_token.ts';
 import { gatePath, gateRequest, type GateDecision, type GateRequest } from './sealed_gate.ts';
 import { SealState, type UnsealKind } from './seal_state.ts';
 import type { SealRecord } from './seal_record.ts';
+import { sealRecordPath, wrappedRootKeyPath } from './seal_paths.ts';
 
 /** Which seal a node uses. */
 export type NodeSealSetting =
@@ -87,7 +92,7 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
   /** Request path settings: system TTLs, the body limit, audit file opening (tests). */
   readonly requests?: Pick<
     RequestServicesOptions,
-    'system' | 'requestBytesMax' | 'openAuditFile' | 'declaredAuditDevices'
+    'system' | 'requestBytesMax' | 'openAuditFile' | 'declaredAuditDevices' | 'staleReadWaitMs'
   >;
   /** The node's identity on the cluster port (certificate lifetime, appearance callback). */
   readonly cluster?: ClusterPresenceOptions;
@@ -107,6 +112,11 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
    * request id and client address; without it, a standby answers COFFER_CORE_NOT_ACTIVE.
    */
   readonly forward?: (request: CoreRequest) => Promise<CoreResponse>;
+  /**
+   * The PKCS#11 seal a migration started over the API (sys/seal-migration/init) moves to: the
+   * server config's `seal_migration_target`, so no HSM setting or PIN travels in a request.
+   */
+  readonly sealMigrationTarget?: Pkcs11SealConfig;
 }
 
 /** The voter other than this leader whose log matches it furthest (the best successor). */
@@ -136,6 +146,12 @@ function readsOnStandby(request: CoreRequest): boolean {
   );
 }
 
+/** request without its consistency option (forwarded requests carry none). */
+function linearizable<R extends CoreRequest>(request: R): Omit<R, 'consistency'> {
+  const { consistency, ...rest } = request;
+  return consistency === undefined ? request : rest;
+}
+
 const notReadyWaitMs = 1000;
 
 /**
@@ -147,6 +163,8 @@ const notReadyPollMs = 2;
 
 /** How often a node checks whether it is the active node (lease expiry runs only there). */
 const activeCheckIntervalMs = 1000;
+/** How often a joined HSM node looks for the replicated seal records. */
+const joinedSealPollMs = 250;
 
 /** The outcome of one submitted share. */
 export type UnsealStep =
@@ -174,6 +192,8 @@ export class CofferNode {
   readonly #generateRoot: GenerateRoot;
   readonly #rekey: RekeyFlow;
   readonly #migration: RekeyFlow;
+  /** The seal the running (or last) migration attempt moves to. */
+  #migrationTarget: SealType = SealType.shamir;
   readonly #limiter: AttemptLimiter;
   #quorum: { readonly kind: UnsealKind; readonly quorum: ShareQuorum<SecretKey> } | undefined;
   #autoUnseal: HsmAutoUnseal | undefined;
@@ -181,6 +201,8 @@ export class CofferNode {
   #initRunning = false;
   #services: Promise<RequestServices> | undefined;
   #activeCheck: { cancel(): void } | undefined;
+  /** The check of a joined HSM node for the replicated seal records (undefined when none). */
+  #joinedSealCheck: { cancel(): void } | undefined;
   #sealRequested = false;
   /**
    * Voters that refused this node on the cluster port as no member (COFFER_CORE_REMOVED), with
@@ -227,20 +249,7 @@ export class CofferNode {
       mayPromote: (nodeId) => this.membership.mayPromote(nodeId),
       removeMember: (nodeId) => this.membership.changeMember('remove', nodeId),
     });
-    this.membership = new ClusterMembership({
-      raft: this.#raft,
-      presence: this.#presence,
-      store,
-      barrier: this.#barrier,
-      clock: options.clock,
-      wallClockMs: options.wallClockMs,
-      settings: options.cluster ?? {},
-      isActive: () => this.#isActive(),
-      isRemoved: () => this.#role() === 'removed',
-      readmitted: () => {
-        this.#refusedBy.clear();
-      },
-    });
+    this.membership = this.#membershipOf(options, store);
     const limiter = new AttemptLimiter(options.clock, options.limiter);
     this.#limiter = limiter;
     this.#sealState = new SealState({ store, configured: options.seal.type, limiter });
@@ -328,6 +337,7 @@ export class CofferNode {
       unseal: sealType === SealType.shamir ? this.#unsealProgress(record) : undefined,
       seal: this.#hsm?.status(),
       autoUnsealFailure: this.#autoUnseal?.failure(),
+      sealMigrationRunning: this.#migration.progress() !== undefined,
     };
   }
 
@@ -365,6 +375,10 @@ export class CofferNode {
       };
     }
     const path = gatePath(request.path);
+    const staleRefusal = systemStaleReadRefusal({ consistency: request.consistency, path });
+    if (staleRefusal !== undefined) {
+      return { ok: false, requestId, code: staleRefusal.code, message: staleRefusal.message };
+    }
     const status = request.operation === Operation.read ? this.#statusAnswer(path) : undefined;
     if (status !== undefined) {
       return { ok: true, requestId, data: status };
@@ -424,7 +438,8 @@ export class CofferNode {
       return response;
     }
     this.#forwardedRequests += 1;
-    return forward(request);
+    // NB: the active node serves it linearizably: a read that reaches it has a leader.
+    return forward(linearizable(request));
   }
 
   /** Serves request through this node's request path (the router). */
@@ -578,6 +593,12 @@ export class CofferNode {
         changeMember: (change, nodeId) => this.membership.changeMember(change, nodeId),
         rotateCa: () => this.membership.rotateAuthority(),
         autopilotState: () => this.membership.autopilotState(),
+        startSealMigration: (request) => this.startConfiguredSealMigration(request),
+        submitSealMigrationShare: (share, options) => this.submitSealMigrationShare(share, options),
+        sealMigrationProgress: () => this.sealMigrationProgress(),
+        cancelSealMigration: () => {
+          this.cancelSealMigration();
+        },
       },
     }).then(
       (services) => {
@@ -591,6 +612,27 @@ export class CofferNode {
       },
     );
     return this.#services;
+  }
+
+  /** The node's membership operations, on its Raft, presence, store and barrier. */
+  #membershipOf(options: CofferNodeOptions, store: LevelStateStore): ClusterMembership {
+    return new ClusterMembership({
+      raft: this.#raft,
+      presence: this.#presence,
+      store,
+      barrier: this.#barrier,
+      clock: options.clock,
+      wallClockMs: options.wallClockMs,
+      settings: options.cluster ?? {},
+      isActive: () => this.#isActive(),
+      isRemoved: () => this.#role() === 'removed',
+      readmitted: () => {
+        this.#refusedBy.clear();
+      },
+      joined: () => {
+        this.#autoUnsealOnceReplicated();
+      },
+    });
   }
 
   /** Starts or stops lease expiry as this node becomes or stops being the active node. */
@@ -641,7 +683,12 @@ export class CofferNode {
           'Send the request to another node: this node was removed from the cluster (join it again with a new join token)',
       };
     }
-    if (role === 'standby' && readsOnStandby(request)) {
+    // NB: a stale read never leaves this node: it must answer while no leader does, and one
+    // that may not be stale is refused by this node's router before anything runs.
+    if (
+      role === 'standby' &&
+      (readsOnStandby(request) || request.consistency === Consistency.stale)
+    ) {
       return 'read_here';
     }
     if (role === 'standby') {
@@ -883,6 +930,34 @@ export class CofferNode {
     this.#logger.info('node_unsealed', { sealType: this.#options.seal.type });
   }
 
+  /**
+   * A fresh HSM node that joined unseals itself, with no human, once its replica holds the
+   * cluster's keyring and HSM-wrapped root key (they come by snapshot or log): checked every
+   * {@link joinedSealPollMs} on the node's clock until then, or until the node is sealed or
+   * closed.
+   */
+  #autoUnsealOnceReplicated(): void {
+    if (this.#options.seal.type !== SealType.pkcs11 || this.#hsm === undefined) {
+      return;
+    }
+    const check = (): void => {
+      this.#joinedSealCheck = undefined;
+      if (this.#closed || !this.#barrier.isSealed || this.#autoUnseal !== undefined) {
+        return;
+      }
+      const replicated = [keyringPath, sealRecordPath, wrappedRootKeyPath].every(
+        (path) => this.#store.get(path) !== undefined,
+      );
+      if (replicated) {
+        this.#logger.info('joined_node_auto_unsealing', {});
+        this.#startAutoUnseal();
+        return;
+      }
+      this.#joinedSealCheck = this.#options.clock.setTimer(joinedSealPollMs, check);
+    };
+    check();
+  }
+
   #startAutoUnseal(): void {
     const setting = this.#options.seal;
     const hsm = this.#hsm;
@@ -980,6 +1055,12 @@ export class CofferNode {
    */
   startSealMigration(target: SealMigrationTarget): RekeyProgress {
     this.#requireRunning();
+    if (this.#migration.progress() !== undefined) {
+      throw new CoreError(
+        CoreErrorCode.sealMigrationRunning,
+        'Finish the running seal migration or cancel it first: only one runs at a time',
+      );
+    }
     const quorum = sealMigrationQuorum(
       {
         store: this.#store,
@@ -990,7 +1071,26 @@ export class CofferNode {
       },
       target,
     );
-    return this.#migration.start(migrationShares(target), quorum);
+    const progress = this.#migration.start(migrationShares(target), quorum);
+    this.#migrationTarget = target.type;
+    return progress;
+  }
+
+  /**
+   * Starts a seal migration as the API asks for it (sys/seal-migration/init): a PKCS#11 target
+   * is the one this node's config names (`sealMigrationTarget`), never one from the request.
+   */
+  startConfiguredSealMigration(request: SealMigrationRequest): SealMigrationProgress {
+    const progress = this.startSealMigration(
+      migrationTargetOf(request, this.#options.sealMigrationTarget),
+    );
+    return { ...progress, target: this.#migrationTarget };
+  }
+
+  /** The running seal migration and the seal it moves to, or undefined. */
+  sealMigrationProgress(): SealMigrationProgress | undefined {
+    const progress = this.#migration.progress();
+    return progress === undefined ? undefined : { ...progress, target: this.#migrationTarget };
   }
 
   /**
@@ -1019,6 +1119,8 @@ export class CofferNode {
     this.#generateRoot.cancel();
     this.#rekey.cancel();
     this.#migration.cancel();
+    this.#joinedSealCheck?.cancel();
+    this.#joinedSealCheck = undefined;
     this.#presence.stop();
     await this.#stopRequestServices();
     await this.#raft.stop();

@@ -208,7 +208,8 @@ const unseal: Endpoint = async (node, request) => {
       request.requestId,
       CoreErrorCode.unsupportedOperation,
       'Unseal without "migrate": Coffer migrates a seal online on the unsealed active node ' +
-        '(docs/design/seal.md), so unsealing never migrates',
+        '(sys/seal-migration, `coffer operator seal-migrate`; docs/design/seal.md), so ' +
+        'unsealing never migrates',
     );
   }
   const key = request.data['key'] as string | undefined;

@@ -36,6 +36,8 @@ export interface NodeStatus {
   readonly seal: SealStatus | undefined;
   /** HSM nodes: the code of the error that stopped automatic unsealing, if one did. */
   readonly autoUnsealFailure: string | undefined;
+  /** A seal migration attempt is collecting shares on this node (the active node). */
+  readonly sealMigrationRunning: boolean;
 }
 
 /** The public part of a quorum's progress. */

@@ -1,7 +1,8 @@
 /**
  * The operator routes of `sys/` that act on the node itself, through the router so that a
  * policy governs them and the audit log records them: `sys/seal`, `sys/step-down`,
- * `sys/rotate` and `sys/key-status` need sudo (Vault's root-protected paths); `sys/metrics`
+ * `sys/rotate`, `sys/key-status` and `sys/seal-migration/*` (seal_migration_routes.ts) need
+ * sudo (Vault's root-protected paths); `sys/metrics`
  * answers nothing but lets a token with read on it scrape the metrics endpoint.
  *
  * NB: sealing stops the request path that serves this very request, so the route only asks
@@ -10,9 +11,10 @@
 import type { KeyringStatus } from '../barrier/keyring.ts';
 import type { Route } from '../router/backend.ts';
 import { raftRoutes, type RaftRoutesPort } from './raft_routes.ts';
+import { sealMigrationRoutes, type SealMigrationPort } from './seal_migration_routes.ts';
 
 /** What the routes need from the node. */
-export interface OperatorPort extends RaftRoutesPort {
+export interface OperatorPort extends RaftRoutesPort, SealMigrationPort {
   /** Seals the node once the current request has been answered. */
   readonly requestSeal: () => void;
   /** Hands leadership to another voter; answers a warning when there is none. */
@@ -75,5 +77,6 @@ export function operatorRoutes(port: OperatorPort): readonly Route[] {
     },
     { pattern: 'metrics', operations: { read: () => Promise.resolve({}) } },
     ...raftRoutes(port),
+    ...sealMigrationRoutes(port),
   ];
 }

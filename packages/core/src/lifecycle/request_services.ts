@@ -47,6 +47,7 @@ import type { TokenEntry } from '../token/token_entry.ts';
 import { TokenStore } from '../token/token_store.ts';
 import { capabilitiesRoutes } from './capabilities_routes.ts';
 import { operatorRoutes, type OperatorPort } from './operator_routes.ts';
+import { staleReadPoint } from './stale_read_point.ts';
 
 /** The secrets engine types `sys/mounts` enables. */
 export const secretsEngineTypes: readonly string[] = ['kv', 'kv-v2'];
@@ -70,6 +71,8 @@ export interface RequestServicesOptions {
   readonly operator?: OperatorPort;
   /** File audit devices the server config declares: enabled when missing, on becoming active. */
   readonly declaredAuditDevices?: readonly DeclaredAuditDevice[];
+  /** How long a stale read waits for the leader's read index (stale_read_point.ts). */
+  readonly staleReadWaitMs?: number;
 }
 
 /** A file audit device declared in the server config: its name and its options (file_path...). */
@@ -190,6 +193,11 @@ export class RequestServices {
       leases: this.leases,
       wrapping,
       readPoint: () => options.secure.readPoint(),
+      staleReadPoint: staleReadPoint({
+        secure: options.secure,
+        clock: options.clock,
+        waitMs: options.staleReadWaitMs,
+      }),
       wallClockMs: options.wallClockMs,
       ...(options.requestBytesMax === undefined
         ? {}

@@ -51,6 +51,51 @@ export type SealMigrationTarget =
       readonly recovery?: ShareConfig;
     };
 
+/**
+ * A migration as an operator asks for it over the API (sys/seal-migration/init): the target
+ * type and the new shares, never HSM settings. A PKCS#11 target's settings (library, token,
+ * key label, PIN file) come from the active node's server config (`seal_migration_target`),
+ * so no PIN or HSM path travels in a request, an audit line or a command line.
+ */
+export interface SealMigrationRequest {
+  readonly type: SealType;
+  /** The new shares: unseal shares (Shamir target) or recovery shares (PKCS#11 target). */
+  readonly shares?: ShareConfig;
+  /** PKCS#11 target: generate the wrapping key inside the HSM (refused when the label is taken). */
+  readonly generateHsmKey?: boolean;
+}
+
+/**
+ * The target of `request` on a node whose config names `configured` as its PKCS#11 migration
+ * target (if any). Throws COFFER_CORE_SEAL_MIGRATION_TARGET_MISSING for a PKCS#11 target the
+ * config does not name.
+ */
+export function migrationTargetOf(
+  request: SealMigrationRequest,
+  configured: Pkcs11SealConfig | undefined,
+): SealMigrationTarget {
+  if (request.type === SealType.shamir) {
+    return {
+      type: SealType.shamir,
+      ...(request.shares === undefined ? {} : { shares: request.shares }),
+    };
+  }
+  if (configured === undefined) {
+    throw new CoreError(
+      CoreErrorCode.sealMigrationTargetMissing,
+      'Add a "seal_migration_target" section (the PKCS#11 seal to migrate to) to the server ' +
+        'config of the active node and restart it: this node names no PKCS#11 target, and HSM ' +
+        'settings are never taken from a request',
+    );
+  }
+  return {
+    type: SealType.pkcs11,
+    config: configured,
+    ...(request.generateHsmKey === true ? { generateHsmKey: true } : {}),
+    ...(request.shares === undefined ? {} : { recovery: request.shares }),
+  };
+}
+
 /** What a migration reads and uses. */
 export interface SealMigrationContext {
   readonly store: LevelStateStore;

@@ -73,12 +73,23 @@ export class SealState {
       );
     }
     const record = decodeSealRecord(stored.value);
-    if (record.type !== type || this.#options.configured !== type) {
+    const configured = this.#options.configured;
+    if (record.type !== configured) {
+      // NB: after a seal migration both sides happen: a node still configured with the old
+      // seal holds the new records, and a node that was away holds the old ones.
       throw new CoreError(
         CoreErrorCode.sealTypeMismatch,
-        `Configure the node with the "${record.type}" seal its cluster was initialized with ` +
-          `(or migrate the seal): it is configured with "${this.#options.configured}" and this ` +
-          `operation needs "${type}"`,
+        `Start this node with the "${record.type}" seal its state holds: it is configured with ` +
+          `"${configured}". After a migration to "${record.type}" that is the new seal config; ` +
+          `if the cluster migrated to "${configured}" while this node was away, start it once ` +
+          `with its "${record.type}" seal to catch up, or join it again with an empty data directory`,
+      );
+    }
+    if (record.type !== type) {
+      throw new CoreError(
+        CoreErrorCode.sealTypeMismatch,
+        `Use the operations of the "${record.type}" seal this cluster has (or migrate the ` +
+          `seal): this one needs a "${type}" seal`,
       );
     }
     return record;

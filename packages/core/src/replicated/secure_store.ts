@@ -77,14 +77,24 @@ export interface SecureStoreOptions {
   readonly nowMs: () => number;
 }
 
+/**
+ * One ReadIndex round: `done` resolves once this node has applied up to the read index (and
+ * rejects NOT_ACTIVE when the round fails); `answered` resolves as soon as the leader gave the
+ * index, and never when it did not.
+ */
+export interface ReadRound {
+  readonly done: Promise<void>;
+  readonly answered: Promise<void>;
+}
+
 /** The replicated, encrypted key-value state of one node. */
 export class SecureStore {
   readonly #options: SecureStoreOptions;
   /** Client sessions: each keeps at most 48 writes in flight, so several carry a busy node. */
   readonly #sessions: readonly SessionClient[];
   /** The ReadIndex round in flight, and the one that starts after it (readPoint). */
-  #readRound: Promise<void> | undefined;
-  #nextReadRound: Promise<void> | undefined;
+  #readRound: ReadRound | undefined;
+  #nextReadRound: ReadRound | undefined;
   /** The keyring change in flight, so concurrent writers share one. */
   #keyringChange: Promise<void> | undefined;
 
@@ -144,6 +154,11 @@ export class SecureStore {
    * here when it resolves. The router takes one per request, then reads locally.
    */
   readPoint(): Promise<void> {
+    return this.readRound().done;
+  }
+
+  /** The read point of {@link readPoint} as its round: also tells when the leader answered. */
+  readRound(): ReadRound {
     // Reads share ReadIndex rounds (etcd's linearizable read loop does the same): a caller
     // joins the round that starts after it arrived, never one already in flight, whose index
     // could predate a write acknowledged before this call.
@@ -151,26 +166,42 @@ export class SecureStore {
       this.#readRound = this.#startReadRound();
       return this.#readRound;
     }
-    this.#nextReadRound ??= this.#readRound.then(
-      () => this.#promoteReadRound(),
-      () => this.#promoteReadRound(),
-    );
+    this.#nextReadRound ??= this.#roundAfter(this.#readRound);
     return this.#nextReadRound;
   }
 
-  #promoteReadRound(): Promise<void> {
-    this.#nextReadRound = undefined;
-    this.#readRound = this.#startReadRound();
-    return this.#readRound;
+  /** The round that starts when current ends. */
+  #roundAfter(current: ReadRound): ReadRound {
+    let markAnswered: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => {
+      markAnswered = resolve;
+    });
+    const promote = (): Promise<void> => {
+      this.#nextReadRound = undefined;
+      const round = this.#startReadRound();
+      this.#readRound = round;
+      void round.answered.then(markAnswered);
+      return round.done;
+    };
+    return { done: current.done.then(promote, promote), answered };
   }
 
-  #startReadRound(): Promise<void> {
-    const round: Promise<void> = this.#readPoint('serve the request').finally(() => {
-      if (this.#readRound === round) {
+  #startReadRound(): ReadRound {
+    let markAnswered: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => {
+      markAnswered = resolve;
+    });
+    const done: Promise<void> = this.#readPoint('serve the request', markAnswered).finally(() => {
+      if (this.#readRound?.done === done) {
         this.#readRound = undefined;
       }
     });
-    return round;
+    return { done, answered };
+  }
+
+  /** The Raft index of the last entry this node applied to its state. */
+  appliedIndex(): number {
+    return this.#options.store.appliedIndex();
   }
 
   /**
@@ -344,8 +375,8 @@ export class SecureStore {
     return best;
   }
 
-  async #readPoint(what: string): Promise<void> {
-    const result = await this.#options.node.readBarrier();
+  async #readPoint(what: string, onIndex?: () => void): Promise<void> {
+    const result = await this.#options.node.readBarrier(onIndex === undefined ? {} : { onIndex });
     if (!result.ok) {
       throw new CoreError(CoreErrorCode.notActive, `Cannot ${what}: ${result.message}`);
     }

@@ -20,6 +20,18 @@ export const Operation = {
 /** Union of {@link Operation} values. */
 export type Operation = (typeof Operation)[keyof typeof Operation];
 
+/**
+ * How fresh a read must be. `linearizable` (the default) reads after a ReadIndex round, so it
+ * sees every write acknowledged before it; `stale` lets a secret read fall back to the node's
+ * applied state when no leader answers that round (stale_read.ts, docs/design/cluster.md §6).
+ */
+export const Consistency = {
+  linearizable: 'linearizable',
+  stale: 'stale',
+} as const;
+/** Union of {@link Consistency} values. */
+export type Consistency = (typeof Consistency)[keyof typeof Consistency];
+
 /** A request body: JSON-like fields by name. */
 export type RequestData = Readonly<Record<string, unknown>>;
 
@@ -37,6 +49,20 @@ export interface CoreRequest {
   readonly requestId?: string;
   /** Wrap the response in a single-use wrapping token with this TTL (Vault's X-Vault-Wrap-TTL). */
   readonly wrapTtlSeconds?: number;
+  /**
+   * `stale` allows a read or list of secrets (outside `sys/`, `auth/` and `cubbyhole/`, without
+   * wrapping) to be served from this node's applied state when no leader answers; any other
+   * request carrying it is refused COFFER_CORE_STALE_READ_REFUSED. Absent: linearizable.
+   */
+  readonly consistency?: Consistency;
+}
+
+/**
+ * Set on a response served without a read point (a stale read): the Raft index the node had
+ * applied, so the caller can tell how far it may lag.
+ */
+export interface StaleRead {
+  readonly appliedIndex: number;
 }
 
 /** The lease of a secret in a response. */
@@ -81,6 +107,8 @@ export interface CoreSuccess {
   readonly auth?: AuthInfo;
   readonly wrapInfo?: WrapInfo;
   readonly warnings?: readonly string[];
+  /** Present when the request was served from possibly stale state (its warnings say so too). */
+  readonly staleRead?: StaleRead;
 }
 
 /** A refused or failed request: a stable code and a message that names the action to take. */
@@ -93,6 +121,8 @@ export interface CoreFailure {
   readonly message: string;
   /** Set with COFFER_CORE_RATE_LIMITED: when to try again. */
   readonly retryAfterMs?: number;
+  /** Present when the refusal came from possibly stale state (a NOT_FOUND may be out of date). */
+  readonly staleRead?: StaleRead;
 }
 
 /** The router's answer; adapters map `code` to their status (HTTP 403, gRPC PERMISSION_DENIED). */

@@ -4,7 +4,9 @@
  *
  * The pipeline, in order (each step refuses before the next runs):
  *   1. the path is valid (request_path.ts) and the body within the size limit;
- *   2. one linearizable read point, so the request sees every write acknowledged before it;
+ *   2. one linearizable read point, so the request sees every write acknowledged before it (a
+ *      read of secrets that asks for `consistency: 'stale'` falls back to the node's applied
+ *      state when no leader answers: stale_read.ts);
  *   3. the mount (longest prefix) and its route; the fields parse against the route's specs;
  *   4. the token is live (unless the route is a login), else one PERMISSION_DENIED for every
  *      kind of bad token;
@@ -33,8 +35,10 @@ import {
   type CoreResponse,
   type CoreSuccess,
   type RequestData,
+  type StaleRead,
 } from './request.ts';
 import { matchRoute } from './route_match.ts';
+import { checkStaleReadAllowed, staleReadWarning, wantsStaleRead } from './stale_read.ts';
 import type {
   AuditRecord,
   RouterAudit,
@@ -66,6 +70,12 @@ export interface RouterOptions<Token extends ValidToken> {
   readonly outcomes?: RouterOutcomes;
   /** Waits for a linearizable read point (ReadIndex); throws COFFER_CORE_NOT_ACTIVE on a standby. */
   readonly readPoint: () => Promise<void>;
+  /**
+   * The read point of a stale read (stale_read.ts): the ReadIndex round, waited for a short
+   * while; resolves undefined when it completed (the read is linearizable after all), or the
+   * index this node had applied when no leader answered. Absent: stale reads take readPoint.
+   */
+  readonly staleReadPoint?: () => Promise<StaleRead | undefined>;
   /** Wall-clock ms since the epoch: the request's instant, fixed when it arrives. */
   readonly wallClockMs: () => number;
   readonly requestBytesMax?: number;
@@ -92,6 +102,8 @@ interface RequestContext<Token> {
   readonly progress: Progress<Token>;
   /** A wrap asked on an unauthenticated route: allowed only for a login's answer. */
   wrapsUnauthenticated?: boolean;
+  /** Set when the request is served from the node's applied state, without a read point. */
+  staleRead?: StaleRead;
 }
 
 /** An audit record as the pipeline fills it in. */
@@ -142,16 +154,22 @@ export class Router<Token extends ValidToken> {
       requestLogged: false,
       mountPath: undefined,
     };
-    const response = await this.#respond({ request, requestId, nowMs, progress });
+    const context: RequestContext<Token> = { request, requestId, nowMs, progress };
+    const response = await this.#respond(context);
     const { mountPath } = progress;
-    return mountPath === undefined ? response : { ...response, mountPath };
+    const { staleRead } = context;
+    return {
+      ...response,
+      ...(mountPath === undefined ? {} : { mountPath }),
+      ...(staleRead === undefined || response.ok ? {} : { staleRead }),
+    };
   }
 
   async #respond(context: RequestContext<Token>): Promise<CoreResponse> {
     const { progress } = context;
     let success: CoreSuccess;
     try {
-      success = await this.#serve(context);
+      success = withStaleRead(await this.#serve(context), context.staleRead);
     } catch (error) {
       return this.#fail(error, progress);
     }
@@ -169,7 +187,7 @@ export class Router<Token extends ValidToken> {
     const operation = validateOperation(request.operation);
     const data = this.#validateData(request.data);
     const wrapTtlSeconds = validateWrapTtl(request.wrapTtlSeconds);
-    await this.#o.readPoint();
+    await this.#readPointOf(context, { operation, path, wrapTtlSeconds });
     const found = await this.#o.mounts.find(path);
     const match = found === undefined ? undefined : matchRoute(found.mount.routes, found.relative);
     const route = match?.compiled.route;
@@ -232,6 +250,32 @@ export class Router<Token extends ValidToken> {
       route,
       request: { ...unparsed, fields, operation: effective, sudo },
     });
+  }
+
+  /**
+   * Waits for the request's read point. A stale-read request, allowed only for a read or list
+   * of secrets, falls back to the node's applied state when no leader answers in time; both
+   * audit lines then record the applied index it was served at.
+   */
+  async #readPointOf(
+    context: RequestContext<Token>,
+    target: { operation: Operation; path: string; wrapTtlSeconds: number | undefined },
+  ): Promise<void> {
+    const { staleReadPoint, readPoint } = this.#o;
+    if (!wantsStaleRead(context.request.consistency)) {
+      await readPoint();
+      return;
+    }
+    checkStaleReadAllowed(target.operation, target);
+    if (staleReadPoint === undefined) {
+      await readPoint();
+      return;
+    }
+    const stale = await staleReadPoint();
+    if (stale !== undefined) {
+      context.staleRead = stale;
+      context.progress.record.staleRead = stale;
+    }
   }
 
   /**
@@ -526,6 +570,17 @@ function validateWrapTtl(ttl: unknown): number | undefined {
     );
   }
   return ttl;
+}
+
+/** success as a stale read answers it: with its applied index and a warning that says so. */
+function withStaleRead(success: CoreSuccess, stale: StaleRead | undefined): CoreSuccess {
+  return stale === undefined
+    ? success
+    : {
+        ...success,
+        staleRead: stale,
+        warnings: [...(success.warnings ?? []), staleReadWarning(stale)],
+      };
 }
 
 /** A create or an update: the operations whose kind the route's existence check decides. */

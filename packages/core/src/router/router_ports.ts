@@ -5,7 +5,14 @@
  */
 import type { AclRequest } from './acl_request.ts';
 import type { CallerInfo, LoginAuth, MountInfo, SecretLease } from './backend.ts';
-import type { AuthInfo, CoreSuccess, LeaseInfo, RequestData, WrapInfo } from './request.ts';
+import type {
+  AuthInfo,
+  CoreSuccess,
+  LeaseInfo,
+  RequestData,
+  StaleRead,
+  WrapInfo,
+} from './request.ts';
 
 /** A token the store validated. */
 export interface ValidToken {
@@ -83,6 +90,8 @@ export interface AuditRecord {
   readonly policies: readonly string[] | undefined;
   readonly policyAllowed: boolean | undefined;
   readonly timeMs: number;
+  /** Set when the request is served from the node's applied state (a stale read). */
+  readonly staleRead?: StaleRead | undefined;
 }
 
 /** A response as the audit log records it. */

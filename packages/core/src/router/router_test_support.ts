@@ -8,7 +8,7 @@ import type { Backend, CallerInfo, LoginAuth } from './backend.ts';
 import { MemoryStorageView } from './memory_storage_view.ts';
 import { MountTable, systemTtlsDefault, type MountEntry } from './mount_table.ts';
 import type { AuthInfo, CoreRequest, LeaseInfo } from './request.ts';
-import { Router } from './router.ts';
+import { Router, type RouterOptions } from './router.ts';
 import type {
   AuditRecord,
   AuditResponseRecord,
@@ -202,6 +202,10 @@ export interface FakeRouterOptions {
   readonly factories: Readonly<Record<string, (mount: MountEntry['path']) => Backend>>;
   readonly mounts: readonly { readonly path: string; readonly type: string }[];
   readonly requestBytesMax?: number;
+  /** The stale read point (router.ts); absent: stale reads take the linearizable one. */
+  readonly staleReadPoint?: RouterOptions<FakeToken>['staleReadPoint'];
+  /** The linearizable read point; default: resolves at once. */
+  readonly readPoint?: () => Promise<void>;
 }
 
 /** A router over memory storage with the fakes above and the given backends mounted. */
@@ -229,7 +233,8 @@ export async function fakeRouter(options: FakeRouterOptions) {
       },
     },
     wrapping,
-    readPoint: () => Promise.resolve(),
+    readPoint: options.readPoint ?? (() => Promise.resolve()),
+    ...(options.staleReadPoint === undefined ? {} : { staleReadPoint: options.staleReadPoint }),
     wallClockMs: () => nowMs,
     ...(options.requestBytesMax === undefined ? {} : { requestBytesMax: options.requestBytesMax }),
   });

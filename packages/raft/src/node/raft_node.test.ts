@@ -186,13 +186,19 @@ describe('RaftNode', () => {
     const leader = leaderOf(h) as RaftNode;
     await leader.propose(new TextEncoder().encode('x'));
     const follower = h.nodes.find((n) => n !== leader) as RaftNode;
-    const barrier = follower.readBarrier();
+    let indexed = 0;
+    const barrier = follower.readBarrier({
+      onIndex: () => {
+        indexed += 1;
+      },
+    });
     let result: unknown;
     void barrier.then((r) => {
       result = r;
     });
     await until(h, () => result !== undefined);
     expect(result).toEqual({ ok: true });
+    expect(indexed).toBe(1);
     expect(follower.raw.status().applied).toBeGreaterThanOrEqual(2);
     await stopAll(h);
   });

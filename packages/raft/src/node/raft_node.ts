@@ -87,6 +87,16 @@ interface ReadWaiter {
   index: LogIndex | undefined;
   readonly deadlineMs: number;
   readonly resolve: (outcome: RaftResult) => void;
+  readonly onIndex: (() => void) | undefined;
+}
+
+/** Options of {@link RaftNode.readBarrier}. */
+export interface ReadBarrierOptions {
+  /**
+   * Called once the leader has answered with the read index (what is left is applying up to
+   * it locally); never called when the round fails first.
+   */
+  readonly onIndex?: () => void;
 }
 
 const controlTypes = new Set<string>([
@@ -200,7 +210,7 @@ export class RaftNode {
   }
 
   /** Waits until this node has applied everything committed before the call (ReadIndex). */
-  readBarrier(): Promise<RaftResult> {
+  readBarrier(options: ReadBarrierOptions = {}): Promise<RaftResult> {
     if (!this.#running) {
       return Promise.resolve(this.#stoppedRefusal());
     }
@@ -216,6 +226,7 @@ export class RaftNode {
         index: undefined,
         deadlineMs: this.#options.clock.nowMs() + this.#options.requestTimeoutMs,
         resolve,
+        onIndex: options.onIndex,
       });
     });
   }
@@ -404,8 +415,9 @@ export class RaftNode {
     this.#answerProposals(ready.committedEntries, results);
     for (const state of ready.readStates) {
       const waiter = this.#readWaiters.get(new TextDecoder().decode(state.context));
-      if (waiter !== undefined) {
+      if (waiter !== undefined && waiter.index === undefined) {
         waiter.index = state.index;
+        waiter.onIndex?.();
       }
     }
     this.raw.advance(ready);

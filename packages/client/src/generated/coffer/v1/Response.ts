@@ -5,6 +5,7 @@
 import type { Lease as _coffer_v1_Lease, Lease__Output as _coffer_v1_Lease__Output } from '../../coffer/v1/Lease.ts';
 import type { AuthInfo as _coffer_v1_AuthInfo, AuthInfo__Output as _coffer_v1_AuthInfo__Output } from '../../coffer/v1/AuthInfo.ts';
 import type { WrapInfo as _coffer_v1_WrapInfo, WrapInfo__Output as _coffer_v1_WrapInfo__Output } from '../../coffer/v1/WrapInfo.ts';
+import type { StaleRead as _coffer_v1_StaleRead, StaleRead__Output as _coffer_v1_StaleRead__Output } from '../../coffer/v1/StaleRead.ts';
 
 /**
  * The router's answer to one request.
@@ -19,6 +20,11 @@ export interface Response {
   'auth'?: (_coffer_v1_AuthInfo | null);
   'wrap_info'?: (_coffer_v1_WrapInfo | null);
   'warnings'?: (string)[];
+  /**
+   * Set when the read was served from the node's applied state without a ReadIndex round (a
+   * stale read, asked for with `coffer-consistency: stale`); absent for a linearizable answer.
+   */
+  'stale_read'?: (_coffer_v1_StaleRead | null);
 }
 
 /**
@@ -34,4 +40,9 @@ export interface Response__Output {
   'auth': (_coffer_v1_AuthInfo__Output | null);
   'wrap_info': (_coffer_v1_WrapInfo__Output | null);
   'warnings': (string)[];
+  /**
+   * Set when the read was served from the node's applied state without a ReadIndex round (a
+   * stale read, asked for with `coffer-consistency: stale`); absent for a linearizable answer.
+   */
+  'stale_read': (_coffer_v1_StaleRead__Output | null);
 }

@@ -1,0 +1,338 @@
+/**
+ * One failover run (issue 9's failover proof): a three-node dev cluster on loopback, writers
+ * putting unique keys and creating tokens through a client that knows every node, and the
+ * leader SIGKILLed `kills` times. After each kill the run measures the time from the kill to
+ * the first acknowledged write sent after it, restarts the killed node, unseals it and waits
+ * until it has caught up and serves. At the end it counts failed requests, writes applied more
+ * than once (a key at version 2), tokens created more than once (by their leases), and the
+ * acknowledged writes each node is missing (read through that node alone).
+ *
+ * Used by the CI test (failover.test.ts) and by the hand-run soak (failover_soak.ts). Loopback
+ * only; every wait has a deadline; the cluster and its directory are removed at the end, also
+ * on failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { DevCluster, type CofferCommand, type DevClusterManifest } from '@coffer/api';
+import { CofferClient } from '@coffer/client';
+
+import { isLoopbackHost } from './loopback.ts';
+
+/** What a run does. */
+export interface FailoverRunOptions {
+  /** How `coffer` runs (DevCluster's command). */
+  readonly command: CofferCommand;
+  readonly kills: number;
+  /** The pause between a restarted node serving again and the next kill. */
+  readonly intervalMs: number;
+  readonly writers: number;
+  /** Progress lines (one per kill). */
+  readonly log: (line: string) => void;
+}
+
+/** What a run saw. */
+export interface FailoverReport {
+  readonly resumes: readonly {
+    readonly kill: number;
+    readonly leader: number;
+    readonly resumeMs: number;
+  }[];
+  readonly acked: number;
+  readonly failed: number;
+  readonly failures: Readonly<Record<string, number>>;
+  /** Acknowledged writes found at a version above 1. */
+  readonly appliedTwice: number;
+  readonly tokensAcked: number;
+  readonly tokensCreated: number;
+  /** Per node id, the acknowledged writes it does not serve. */
+  readonly missingByNode: Readonly<Record<number, number>>;
+  /** Terms advanced over the run: each election is a new term. */
+  readonly elections: number;
+}
+
+const deadlineMs = 60_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    if (await condition().catch(() => false)) {
+      return;
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function assertLoopback(manifest: DevClusterManifest): void {
+  for (const node of manifest.nodes) {
+    const host = node.api_address.slice(0, node.api_address.lastIndexOf(':'));
+    if (!isLoopbackHost(host)) {
+      throw new Error(`refusing a non-loopback address ${node.api_address}`);
+    }
+  }
+}
+
+/** Reads `keys` through `client` 32 at a time; returns how many are not at version 1. */
+async function notOnce(client: CofferClient, keys: readonly string[]): Promise<number> {
+  let count = 0;
+  for (let start = 0; start < keys.length; start += 32) {
+    const versions = await Promise.all(
+      keys.slice(start, start + 32).map((path) =>
+        client.kv.get({ mount: 'secret', path }).then(
+          (read) => (read.data['metadata'] as { version?: number } | undefined)?.version,
+          () => undefined,
+        ),
+      ),
+    );
+    count += versions.filter((version) => version !== 1).length;
+  }
+  return count;
+}
+
+/** The load: writers through a client that knows every node, and what they saw. */
+class Load {
+  readonly acked: string[] = [];
+  /** When each acknowledged request was sent and answered. */
+  readonly acks: { readonly sent: number; readonly answered: number }[] = [];
+  readonly failures: Record<string, number> = {};
+  failed = 0;
+  tokensAcked = 0;
+  #stop = false;
+  readonly #running: Promise<void>[];
+
+  constructor(client: CofferClient, writers: number) {
+    this.#running = Array.from({ length: writers }, (_, w) => this.#write(client, w));
+  }
+
+  /** When the first request sent after `atMs` was answered, or undefined. */
+  firstAnsweredAfter(atMs: number): number | undefined {
+    return this.acks.find((a) => a.sent > atMs)?.answered;
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await Promise.all(this.#running);
+  }
+
+  async #write(client: CofferClient, w: number): Promise<void> {
+    for (let n = 0; !this.#stop; n++) {
+      const sent = Date.now();
+      try {
+        if (w === 0 && n % 4 === 0) {
+          await client.auth.tokenCreate({ policies: ['default'], ttl: '1h' });
+          this.tokensAcked += 1;
+        } else {
+          const key = `soak/w${String(w)}-${String(n)}`;
+          await client.kv.put({ mount: 'secret', path: key, data: { n } });
+          this.acked.push(key);
+        }
+        this.acks.push({ sent, answered: Date.now() });
+      } catch (error) {
+        this.failed += 1;
+        const code = (error as { code?: string }).code ?? 'unknown';
+        this.failures[code] = (this.failures[code] ?? 0) + 1;
+      }
+    }
+  }
+}
+
+/** What the dev cluster wrote to its files. */
+interface ClusterSecrets {
+  readonly caCert: Buffer;
+  readonly rootToken: string;
+  readonly share: string;
+}
+
+/** The running cluster: its manifest, secrets, node pids and clients. */
+class Cluster {
+  readonly restarted: ChildProcess[] = [];
+  readonly #clients: CofferClient[] = [];
+  readonly #pids: Map<number, number>;
+  readonly client: CofferClient;
+
+  readonly manifest: DevClusterManifest;
+  readonly secrets: ClusterSecrets;
+  readonly command: CofferCommand;
+
+  constructor(manifest: DevClusterManifest, secrets: ClusterSecrets, command: CofferCommand) {
+    this.manifest = manifest;
+    this.secrets = secrets;
+    this.command = command;
+    this.#pids = new Map(manifest.nodes.map((n) => [n.id, n.pid]));
+    this.client = this.#track(
+      new CofferClient({
+        addresses: manifest.nodes.map((n) => n.api_address),
+        caCert: secrets.caCert,
+      }),
+    );
+  }
+
+  nodeClient(address: string): CofferClient {
+    return this.#track(new CofferClient({ address, caCert: this.secrets.caCert }));
+  }
+
+  async term(): Promise<number> {
+    return Number((await this.client.logical.read('sys/leader')).data['raft_term']);
+  }
+
+  /** Tokens with a lease under their creation path: every token with a TTL has one. */
+  async tokenLeases(): Promise<number> {
+    const listed = await this.client.logical.list('sys/leases/lookup/auth/token/create/');
+    return (listed.data['keys'] as unknown[]).length;
+  }
+
+  /** SIGKILLs the leader; returns its id and when. */
+  async killLeader(): Promise<{ readonly leaderId: number; readonly killedAt: number }> {
+    const leaderId = Number((await this.client.logical.read('sys/leader')).data['leader_id']);
+    const pid = this.#pids.get(leaderId);
+    if (pid === undefined) {
+      throw new Error('no leader to kill');
+    }
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    return { leaderId, killedAt };
+  }
+
+  /** Starts node `id` again, unseals it, and waits until it caught up and serves `probe`. */
+  async restart(id: number, probe: string | undefined): Promise<void> {
+    const node = this.manifest.nodes.find((n) => n.id === id);
+    if (node === undefined) {
+      throw new Error(`no node ${String(id)}`);
+    }
+    const child = spawn(
+      this.command.file,
+      [...this.command.args, 'server', '--config', node.config],
+      {
+        stdio: ['ignore', 'ignore', 'ignore'],
+      },
+    );
+    this.restarted.push(child);
+    this.#pids.set(id, child.pid ?? 0);
+    const again = this.nodeClient(node.api_address);
+    await waitFor(`node ${String(id)} to listen`, async () => {
+      await again.sys.sealStatus();
+      return true;
+    });
+    await again.sys.unseal({ key: this.secrets.share });
+    await waitFor(`node ${String(id)} to catch up and serve`, async () => {
+      const seen = (await again.logical.read('sys/leader')).data;
+      if (probe !== undefined) {
+        await again.kv.get({ mount: 'secret', path: probe });
+      }
+      return Number(seen['raft_applied_index']) >= Number(seen['raft_committed_index']);
+    });
+  }
+
+  close(): void {
+    for (const made of this.#clients) {
+      made.close();
+    }
+    for (const child of this.restarted) {
+      child.kill('SIGKILL');
+    }
+  }
+
+  #track(client: CofferClient): CofferClient {
+    this.#clients.push(client);
+    return client.withToken(this.secrets.rootToken);
+  }
+}
+
+async function openCluster(dev: DevCluster, command: CofferCommand): Promise<Cluster> {
+  const manifest = dev.manifest;
+  assertLoopback(manifest);
+  return new Cluster(
+    manifest,
+    {
+      caCert: await readFile(manifest.ca_cert),
+      rootToken: (await readFile(manifest.root_token_file, 'utf8')).trim(),
+      share: (await readFile(manifest.unseal_share_file, 'utf8')).trim(),
+    },
+    command,
+  );
+}
+
+/** The kills, one after another, each with its restart. */
+async function killAndRestart(
+  cluster: Cluster,
+  load: Load,
+  options: FailoverRunOptions,
+): Promise<FailoverReport['resumes']> {
+  const resumes: { kill: number; leader: number; resumeMs: number }[] = [];
+  for (let kill = 1; kill <= options.kills; kill++) {
+    await sleep(options.intervalMs);
+    const { leaderId, killedAt } = await cluster.killLeader();
+    // NB: a request sent after the kill: one in flight before it may be answered by the old
+    // leader's commit and say nothing about the new one.
+    await waitFor(`a write after kill ${String(kill)}`, () =>
+      Promise.resolve(load.firstAnsweredAfter(killedAt) !== undefined),
+    );
+    const resumeMs = (load.firstAnsweredAfter(killedAt) ?? killedAt) - killedAt;
+    resumes.push({ kill, leader: leaderId, resumeMs });
+    options.log(
+      `kill ${String(kill)}: node ${String(leaderId)} SIGKILLed; writes resumed after ${String(resumeMs)} ms`,
+    );
+    await cluster.restart(leaderId, load.acked.at(-1));
+  }
+  return resumes;
+}
+
+/** Runs the kills against a new dev cluster in a temporary directory, and reports. */
+export async function runFailover(options: FailoverRunOptions): Promise<FailoverReport> {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-failover-'));
+  let dev: DevCluster | undefined;
+  let cluster: Cluster | undefined;
+  try {
+    dev = await DevCluster.start({
+      dir: join(dir, 'cluster'),
+      nodeCount: 3,
+      command: options.command,
+    });
+    cluster = await openCluster(dev, options.command);
+    const tokensBefore = await cluster.tokenLeases();
+    const firstTerm = await cluster.term();
+    const load = new Load(cluster.client, options.writers);
+    const resumes = await killAndRestart(cluster, load, options).finally(() => load.stop());
+    const missingByNode: Record<number, number> = {};
+    for (const node of cluster.manifest.nodes) {
+      missingByNode[node.id] = await notOnce(cluster.nodeClient(node.api_address), load.acked);
+    }
+    return {
+      resumes,
+      acked: load.acked.length,
+      failed: load.failed,
+      failures: load.failures,
+      appliedTwice: await notOnce(cluster.client, load.acked),
+      tokensAcked: load.tokensAcked,
+      tokensCreated: (await cluster.tokenLeases()) - tokensBefore,
+      missingByNode,
+      elections: (await cluster.term()) - firstTerm,
+    };
+  } finally {
+    cluster?.close();
+    dev?.kill();
+    await dev?.allExited();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The report as lines for people: resume times, failures, duplicates, missing writes. */
+export function describeFailover(report: FailoverReport): string[] {
+  const sorted = report.resumes.map((r) => r.resumeMs).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  return [
+    `resume after SIGKILL of the leader: median ${String(median)} ms, max ${String(sorted.at(-1) ?? 0)} ms (${sorted.join(', ')})`,
+    `acknowledged writes: ${String(report.acked)}, failed requests: ${String(report.failed)} ${JSON.stringify(report.failures)}`,
+    `writes applied twice (a key at version > 1): ${String(report.appliedTwice)}`,
+    `acknowledged writes missing per node: ${JSON.stringify(report.missingByNode)}`,
+    `leader elections seen (terms advanced): ${String(report.elections)} for ${String(report.resumes.length)} kills`,
+    `token creations acknowledged: ${String(report.tokensAcked)}, tokens created: ${String(report.tokensCreated)} (created twice: ${String(report.tokensCreated - report.tokensAcked)})`,
+  ];
+}

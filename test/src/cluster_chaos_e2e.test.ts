@@ -6,7 +6,7 @@
  * is promoted to voter and serves every acknowledged write; an old member removed under load
  * refuses to serve (also after a restart) and joins again with its data; then all four are
  * SIGKILLed at once and restarted, and every acknowledged write is there; no write applied
- * twice; and the clients' read/write history of shared keys is linearizable (the simulation
+ * twice; and the clients' read, put and compare-and-set history of shared keys is linearizable (the simulation
  * issue's checker, raft/testing). Prints the leader changes seen.
  * Method: `DevCluster` starts three node processes on loopback; restarts spawn `coffer server
  * --config` again and unseal with the cluster's share; every wait polls a condition with a
@@ -25,16 +25,11 @@ import {
   type DevClusterManifest,
 } from '@coffer/api';
 import { CofferClient } from '@coffer/client';
-import {
-  checkOperations,
-  describeResult,
-  kvModel,
-  kvUnknownOutput,
-  type KvOperation,
-} from '@coffer/raft/testing';
+import { checkOperations, describeResult, kvModel } from '@coffer/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { alive, cleanEnv, cofferCommand, waitFor } from './coffer_processes.ts';
+import { startKvHistory } from './kv_history.ts';
 
 const command = cofferCommand;
 
@@ -137,61 +132,17 @@ describe('a cluster under load', () => {
     const addresses = manifest.nodes.map((n) => n.api_address);
     const everyNode = new CofferClient({ addresses, caCert }).withToken(rootToken);
     const termBefore = Number((await everyNode.logical.read('sys/leader')).data['raft_term']);
-    const started = Date.now();
-    const history: KvOperation[] = [];
     const acked: string[] = [];
     const failures: string[] = [];
     let stopLoad = false;
 
-    // Four clients on three shared keys (the checked history), one on unique keys (duplicates).
-    const sharedClient = async (clientId: number): Promise<void> => {
-      const client = new CofferClient({ addresses, caCert }).withToken(rootToken);
-      for (let n = 0; !stopLoad; n++) {
-        const key = `shared/k${String(n % 3)}`;
-        const write = (n + clientId) % 2 === 0;
-        const value = `c${String(clientId)}-${String(n)}`;
-        const callTime = Date.now() - started;
-        try {
-          if (write) {
-            await client.kv.put({ mount: 'secret', path: key, data: { v: value } });
-            history.push({
-              clientId,
-              input: { kind: 'put', key, value },
-              callTime,
-              output: {},
-              returnTime: Date.now() - started,
-            });
-          } else {
-            const read = await client.kv.get({ mount: 'secret', path: key }).then(
-              (r) => (r.data['data'] as { v?: string } | undefined)?.v,
-              (error: unknown) => {
-                if ((error as { code?: string }).code === 'COFFER_CORE_NOT_FOUND') {
-                  return undefined;
-                }
-                throw error;
-              },
-            );
-            history.push({
-              clientId,
-              input: { kind: 'get', key },
-              callTime,
-              output: { value: read },
-              returnTime: Date.now() - started,
-            });
-          }
-        } catch (error) {
-          failures.push((error as { code?: string }).code ?? 'unknown');
-          history.push({
-            clientId,
-            input: write ? { kind: 'put', key, value } : { kind: 'get', key },
-            callTime,
-            output: kvUnknownOutput,
-            returnTime: Number.POSITIVE_INFINITY,
-          });
-        }
-      }
-      client.close();
-    };
+    // Four history clients on three shared keys (the checked history), and one writer of
+    // unique keys (to find lost or duplicated writes).
+    const shared = startKvHistory({
+      count: 4,
+      newClient: () => new CofferClient({ addresses, caCert }).withToken(rootToken),
+    });
+    const failed = (): string[] => [...failures, ...shared.failures];
     const uniqueWriter = async (): Promise<void> => {
       const client = new CofferClient({ addresses, caCert }).withToken(rootToken);
       for (let n = 0; !stopLoad; n++) {
@@ -205,7 +156,7 @@ describe('a cluster under load', () => {
       }
       client.close();
     };
-    const load = [0, 1, 2, 3].map(sharedClient).concat(uniqueWriter());
+    const load = uniqueWriter();
 
     // The cluster CA rotates under load: every node renews at once with the new CA, the
     // active node retires the old one a certificate lifetime (60 s) later, and meanwhile each
@@ -223,7 +174,7 @@ describe('a cluster under load', () => {
       },
       120_000,
     );
-    expect(failures).toEqual([]);
+    expect(failed()).toEqual([]);
 
     // A rolling restart: every node in turn, the leader last.
     const leaderId = Number((await everyNode.logical.read('sys/leader')).data['leader_id']);
@@ -232,7 +183,7 @@ describe('a cluster under load', () => {
       await stop(id, 'SIGTERM');
       await restart(id);
     }
-    expect(failures).toEqual([]);
+    expect(failed()).toEqual([]);
 
     // Membership under load: a fourth node joins with a token, autopilot promotes it once it
     // has kept up for the stabilization time, and it serves what the others acknowledged.
@@ -254,7 +205,7 @@ describe('a cluster under load', () => {
     const fourth = nodeClient(4);
     expect((await fourth.kv.get({ mount: 'secret', path: lastAcked })).data['data']).toBeDefined();
     fourth.close();
-    expect(failures).toEqual([]);
+    expect(failed()).toEqual([]);
 
     // An old member is removed, refuses to serve (also once restarted), and joins again with
     // one request and the data it holds.
@@ -297,8 +248,8 @@ describe('a cluster under load', () => {
       return (await refusal()) === 'served';
     });
     stopLoad = true;
-    await Promise.all(load);
-    expect(failures).toEqual([]);
+    await Promise.all([load, shared.stop()]);
+    expect(failed()).toEqual([]);
     expect(acked.length).toBeGreaterThan(0);
 
     // Every node dies at once; after the restart every acknowledged write is there, once.
@@ -324,11 +275,11 @@ describe('a cluster under load', () => {
     }
     expect(missingOrTwice).toBe(0);
 
-    const verdict = checkOperations(kvModel, history, { stepsMaxPerPartition: 5_000_000 });
+    const verdict = checkOperations(kvModel, shared.history, { stepsMaxPerPartition: 5_000_000 });
     expect(verdict.verdict, describeResult(kvModel, verdict)).toBe('ok');
     const termAfter = Number((await everyNode.logical.read('sys/leader')).data['raft_term']);
     console.log(
-      `rolling restart, a fourth node, removal and rejoin, SIGKILL of all: ${String(history.length)} checked operations, ${String(acked.length)} unique writes, leader changes seen (terms advanced): ${String(termAfter - termBefore)}`,
+      `rolling restart, a fourth node, removal and rejoin, SIGKILL of all: ${String(shared.history.length)} checked operations, ${String(acked.length)} unique writes, leader changes seen (terms advanced): ${String(termAfter - termBefore)}`,
     );
     everyNode.close();
   }, 420_000);

@@ -237,6 +237,11 @@ describe('a three-node cluster of real processes', () => {
     // The leader dies without warning; the survivors elect another and keep serving a client
     // that knows every node's address.
     const leaderId = Number((await peers(1)).find((p) => p.leader)?.node_id);
+    const termFormed = Number(
+      (await client(leaderId, caCert, init.root_token).logical.read('sys/leader')).data[
+        'raft_term'
+      ],
+    );
     const leader = node(leaderId);
     leader.process?.child.kill('SIGKILL');
     await leader.process?.stop();
@@ -254,7 +259,11 @@ describe('a three-node cluster of real processes', () => {
       });
       return true;
     });
-    console.log(`writes resumed ${Date.now() - killedAt} ms after SIGKILL of node ${leaderId}`);
+    const termAfter = Number((await everyNode.logical.read('sys/leader')).data['raft_term']);
+    console.log(
+      `writes resumed ${Date.now() - killedAt} ms after SIGKILL of node ${leaderId}; ` +
+        `leader changes seen (terms advanced since the cluster formed): ${String(termAfter - termFormed)}`,
+    );
 
     // The killed node restarts sealed, unseals, catches up and serves again.
     await start(leader);

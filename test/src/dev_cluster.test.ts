@@ -152,6 +152,10 @@ describe('coffer dev cluster', () => {
     child?.kill('SIGINT');
     await waitFor('the stop to begin', () => stdout.includes('Stopping every node'), 10_000);
     child?.kill('SIGINT');
+    // A signal after the stop, while the process exits, changes nothing (regression: it was
+    // killed by the signal's default action and exited with no code).
+    await waitFor('the stop to end', () => stdout.includes('Stopped.'), 20_000);
+    child?.kill('SIGINT');
     expect(await exited).toBe(0);
     await waitFor('every node process to be gone', () =>
       (manifest?.nodes ?? []).every((node) => !alive(node.pid)),

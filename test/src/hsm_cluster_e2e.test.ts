@@ -157,6 +157,15 @@ describe('a cluster of HSM-sealed nodes', () => {
       ] as readonly { voter: boolean }[];
       return servers.filter((server) => server.voter).length === 3;
     });
+    const termOf = async (node: HsmNode): Promise<number> => {
+      const client = clientOf(node, rootToken);
+      try {
+        return Number((await client.logical.read('sys/leader')).data['raft_term']);
+      } finally {
+        client.close();
+      }
+    };
+    const termFormed = await termOf(first);
     const second = clientOf(joiners[0], rootToken);
     await second.kv.put({ mount: 'secret', path: 'app', data: { value: canary } });
     const third = clientOf(joiners[1], rootToken);
@@ -179,6 +188,9 @@ describe('a cluster of HSM-sealed nodes', () => {
     expect((after.data['data'] as Record<string, string>)['value']).toBe(canary);
     again.close();
 
+    console.log(
+      `HSM nodes joined and restarted with no human; leader changes seen (terms advanced): ${String((await termOf(first)) - termFormed)}`,
+    );
     for (const node of nodes) {
       const log = await readFile(node.logFile, 'utf8');
       expect(log).toContain('node_unsealed');

@@ -17,16 +17,11 @@ import { join } from 'node:path';
 
 import { DevCluster, type DevClusterManifest } from '@coffer/api';
 import { CofferClient } from '@coffer/client';
-import {
-  checkOperations,
-  describeResult,
-  kvModel,
-  kvUnknownOutput,
-  type KvOperation,
-} from '@coffer/raft/testing';
+import { checkOperations, describeResult, kvModel } from '@coffer/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { cleanEnv, cofferCommand, waitFor } from './coffer_processes.ts';
+import { startKvHistory } from './kv_history.ts';
 import { PartitionProxy } from './partition_proxy.ts';
 
 const command = cofferCommand;
@@ -58,67 +53,6 @@ async function valueAt(ids: readonly number[], path: string): Promise<unknown> {
   } finally {
     client.close();
   }
-}
-
-/** Clients on three shared keys through every node, recording a history for the checker. */
-function startHistoryClients(count: number): {
-  readonly history: KvOperation[];
-  readonly failures: string[];
-  stop(): Promise<void>;
-} {
-  const started = Date.now();
-  const history: KvOperation[] = [];
-  const failures: string[] = [];
-  let stopping = false;
-  const run = async (clientId: number): Promise<void> => {
-    const client = clientOf([1, 2, 3]);
-    for (let n = 0; !stopping; n++) {
-      const key = `shared/k${String(n % 3)}`;
-      const write = (n + clientId) % 2 === 0;
-      const value = `c${String(clientId)}-${String(n)}`;
-      const input = write
-        ? ({ kind: 'put', key, value } as const)
-        : ({ kind: 'get', key } as const);
-      const callTime = Date.now() - started;
-      try {
-        let output: KvOperation['output'] = {};
-        if (write) {
-          await client.kv.put({ mount: 'secret', path: key, data: { v: value } });
-        } else {
-          const read = await client.kv.get({ mount: 'secret', path: key }).then(
-            (r) => (r.data['data'] as { v?: string } | undefined)?.v,
-            (error: unknown) => {
-              if ((error as { code?: string }).code === 'COFFER_CORE_NOT_FOUND') {
-                return undefined;
-              }
-              throw error;
-            },
-          );
-          output = { value: read };
-        }
-        history.push({ clientId, input, callTime, output, returnTime: Date.now() - started });
-      } catch (error) {
-        failures.push((error as { code?: string }).code ?? 'unknown');
-        history.push({
-          clientId,
-          input,
-          callTime,
-          output: kvUnknownOutput,
-          returnTime: Number.POSITIVE_INFINITY,
-        });
-      }
-    }
-    client.close();
-  };
-  const running = Array.from({ length: count }, (_, id) => run(id));
-  return {
-    history,
-    failures,
-    stop: async () => {
-      stopping = true;
-      await Promise.all(running);
-    },
-  };
 }
 
 beforeAll(async () => {
@@ -155,7 +89,7 @@ describe('a partition of three nodes', () => {
   it('the minority cannot commit and says so, the majority serves, and all converge after healing', async () => {
     const all = [1, 2, 3];
     const everyNode = clientOf(all);
-    const load = startHistoryClients(3);
+    const load = startKvHistory({ count: 3, newClient: () => clientOf(all) });
     await everyNode.kv.put({ mount: 'secret', path: 'before', data: { v: 'before' } });
     const created = await everyNode.auth.tokenCreate({ policies: ['default'], ttl: '1h' });
     const token = created.auth?.clientToken ?? '';

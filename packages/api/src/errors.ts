@@ -48,6 +48,8 @@ export const ApiErrorCode = {
   clusterPeerRefused: 'COFFER_API_CLUSTER_PEER_REFUSED',
   /** A cluster peer sent bytes that are not a Raft message; its stream was ended. */
   clusterInvalidMessage: 'COFFER_API_CLUSTER_INVALID_MESSAGE',
+  /** A GraphQL document is over a limit (tokens, depth, cost, aliases, router requests). */
+  queryTooComplex: 'COFFER_API_QUERY_TOO_COMPLEX',
 } as const;
 
 /** The union of every @coffer/api error code string. */

@@ -37,3 +37,8 @@ export {
   type KvOperation,
   type KvOutput,
 } from './testing/kv_model.ts';
+export {
+  startHistoryClients,
+  type HistoryClients,
+  type HistoryClientsOptions,
+} from './testing/history_clients.ts';

@@ -103,6 +103,7 @@ export const statusOf: Readonly<Record<CoreErrorCode | ApiErrorCode, status>> = 
   COFFER_API_CLUSTER_PROTOCOL_MISMATCH: status.FAILED_PRECONDITION,
   COFFER_API_CLUSTER_PEER_REFUSED: status.UNAUTHENTICATED,
   COFFER_API_CLUSTER_INVALID_MESSAGE: status.INVALID_ARGUMENT,
+  COFFER_API_QUERY_TOO_COMPLEX: status.RESOURCE_EXHAUSTED,
 };
 
 /** The status of `code`; an unknown string (a newer peer's code) is INTERNAL. */

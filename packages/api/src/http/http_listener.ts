@@ -1,16 +1,18 @@
 /**
  * The HTTP listener (TLS, port 8300 by default): Vault's `/v1/sys/health` and
- * `/v1/sys/seal-status`, and the Prometheus scrape at `/v1/sys/metrics`, over the core router.
- * GraphQL joins it in its own issue, as one more entry of the route table (http_routes.ts).
+ * `/v1/sys/seal-status`, the Prometheus scrape at `/v1/sys/metrics`, and, when configured, the
+ * GraphQL management API at `/graphql` (graphql/graphql_endpoint.ts), over the core router.
  *
  * Each request is matched on its exact path (no decoding) and method, refused with a JSON body
  * carrying a stable code when nothing matches, and otherwise answered by its route. The
- * listener never reads a body for these routes: a request that carries one is refused and its
- * connection closed, so a client cannot make the server read without bound.
+ * listener never reads a body for the status routes: a request that carries one is refused and
+ * its connection closed, so a client cannot make the server read without bound; `/graphql`
+ * reads its own, up to its limit (a declared length over it is refused here first).
  *
  * Invariant: no answer repeats a header value, a query value or the request path; errors carry
  * fixed messages from this package or from core (which never hold secrets).
  */
+import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +22,8 @@ import { createSecureContext } from 'node:tls';
 import { CoreErrorCode, type CoreRequest, type CoreResponse, type ServerLog } from '@coffer/core';
 
 import { ApiError, ApiErrorCode } from '../errors.ts';
-import type { ApiMetrics } from '../metrics/api_metrics.ts';
+import { graphqlRoute, type GraphqlSettings } from '../graphql/graphql_endpoint.ts';
+import type { ApiMetrics, MetricsSnapshot } from '../metrics/api_metrics.ts';
 import type { TlsMaterial } from '@coffer/core';
 import { sendError, type HttpRefusal } from './http_reply.ts';
 import { statusRoutes, type HttpExchange, type HttpMethod, type HttpRoute } from './http_routes.ts';
@@ -50,6 +53,10 @@ export interface HttpListenerOptions {
   readonly wallClockMs?: () => number;
   /** Where failures of the listener itself go (never a token, path or value). */
   readonly log?: ServerLog;
+  /** Serves `/graphql` with these settings when `enabled`; absent: no GraphQL endpoint. */
+  readonly graphql?: GraphqlSettings;
+  /** The node's metrics for GraphQL's `Query.metrics`. */
+  readonly metricsSnapshot?: () => MetricsSnapshot;
 }
 
 const requestBytesMaxDefault = 1024 * 1024;
@@ -59,7 +66,8 @@ const requestTimeoutMs = 30_000;
 const keepAliveTimeoutMs = 5_000;
 const knownMethods: ReadonlySet<string> = new Set<HttpMethod>(['GET', 'HEAD', 'POST']);
 
-const routesSummary = '/v1/sys/health, /v1/sys/seal-status and /v1/sys/metrics';
+const routesSummary =
+  '/v1/sys/health, /v1/sys/seal-status, /v1/sys/metrics and, when enabled, POST /graphql';
 
 /** An HTTPS server over the core router. Start it with {@link HttpListener.start}. */
 export class HttpListener {
@@ -78,7 +86,8 @@ export class HttpListener {
       version: options.version ?? '0.0.0',
       wallClockMs: options.wallClockMs ?? Date.now,
     });
-    this.#routes = new Map(routes.map((route) => [route.path, route]));
+    const graphql = options.graphql?.enabled === true ? [graphqlRouteOf(options)] : [];
+    this.#routes = new Map([...routes, ...graphql].map((route) => [route.path, route]));
     const handler = options.handler;
     this.#handle = typeof handler === 'function' ? handler : (request) => handler.handle(request);
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
@@ -254,6 +263,17 @@ export class HttpListener {
   }
 }
 
+/** The `/graphql` route of `options` (whose `graphql` is set). */
+function graphqlRouteOf(options: HttpListenerOptions): HttpRoute {
+  const settings = options.graphql;
+  assert(settings !== undefined);
+  return graphqlRoute({
+    settings,
+    ...(options.metricsSnapshot === undefined ? {} : { metricsSnapshot: options.metricsSnapshot }),
+    ...(options.log === undefined ? {} : { log: options.log }),
+  });
+}
+
 /** A refusal before any route runs; `allow` is set on a 405. */
 type EarlyRefusal = HttpRefusal & { readonly allow?: string };
 
@@ -299,14 +319,27 @@ function refuseRequest(
       allow,
     };
   }
-  return refuseBody(request, context.requestBytesMax);
+  return refuseBody(request, route.bodyBytesMax ?? context.requestBytesMax, {
+    bodyTaken: route.bodyBytesMax !== undefined,
+  });
 }
 
-/** These routes take no body: any body, or one over the limit, is refused. */
-function refuseBody(request: IncomingMessage, requestBytesMax: number): EarlyRefusal | undefined {
+/**
+ * A route that takes no body refuses any body, and closes the connection; one that takes a
+ * body (`bodyTaken`) checks its size itself, declared or counted as it reads.
+ */
+function refuseBody(
+  request: IncomingMessage,
+  requestBytesMax: number,
+  options: { readonly bodyTaken: boolean },
+): EarlyRefusal | undefined {
   const length = request.headers['content-length'];
   const chunked = request.headers['transfer-encoding'] !== undefined;
   if (!chunked && (length === undefined || length === '0')) {
+    return undefined;
+  }
+  if (options.bodyTaken) {
+    // NB: the route refuses an oversized body itself, in its own answer shape.
     return undefined;
   }
   const tooLarge = length !== undefined && !(Number(length) <= requestBytesMax);

@@ -1,7 +1,7 @@
 /**
  * The HTTP listener's route table: Vault's status endpoints and the Prometheus scrape. Each
- * route is a path, its methods and a function that answers one exchange; adding an endpoint
- * (GraphQL, in its own issue) is adding an entry here.
+ * route is a path, its methods and a function that answers one exchange; the GraphQL endpoint
+ * (graphql/graphql_endpoint.ts) is one more entry, added by the listener when configured.
  *
  * Every router request a route makes goes through `exchange.call`, which the listener times
  * and counts in the request metrics under the mount core reports (`mountPath`), as the gRPC
@@ -42,6 +42,11 @@ export interface HttpRoute {
   /** The exact request path (no decoding, no trailing slash). */
   readonly path: string;
   readonly methods: readonly HttpMethod[];
+  /**
+   * The largest body the route reads itself (GraphQL); absent: the route takes no body and the
+   * listener refuses any.
+   */
+  readonly bodyBytesMax?: number;
   /** Answers the exchange; a throw is answered with a 500 by the listener. */
   serve(exchange: HttpExchange): Promise<void>;
 }

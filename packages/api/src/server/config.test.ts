@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ApiErrorCode } from '../errors.ts';
+import { graphqlSettingsDefault } from '../graphql/graphql_endpoint.ts';
 import { loadServerConfig, serverLimitsDefault, validateServerConfig } from './config.ts';
 
 const minimal = {
@@ -73,6 +74,7 @@ describe('validateServerConfig', () => {
       limits: serverLimitsDefault,
       metricsUnauthenticated: false,
       grpcReflection: false,
+      graphql: graphqlSettingsDefault,
       log: { level: 'info' },
     });
   });
@@ -99,10 +101,30 @@ describe('validateServerConfig', () => {
         limits: { request_bytes_max: 10, grpc_message_bytes_max: 20, in_flight_max: 3 },
         metrics: { unauthenticated: true },
         grpc: { reflection: true },
+        graphql: {
+          enabled: false,
+          introspection: true,
+          request_bytes_max: 1000,
+          tokens_max: 100,
+          depth_max: 4,
+          cost_max: 50,
+          aliases_max: 0,
+          router_requests_max: 5,
+        },
         log: { level: 'debug', file: 'coffer.log' },
       },
       '/srv',
     );
+    expect(config.graphql).toEqual({
+      enabled: false,
+      introspection: true,
+      requestBytesMax: 1000,
+      tokensMax: 100,
+      depthMax: 4,
+      costMax: 50,
+      aliasesMax: 0,
+      routerRequestsMax: 5,
+    });
     expect(config.listeners.grpc).toMatchObject({ host: '::1', port: 0 });
     expect(config.listeners.http).toEqual({
       host: 'localhost',
@@ -150,11 +172,15 @@ describe('validateServerConfig', () => {
       metrics: { unauthenticated: 'yes' },
       log: { level: 'trace' },
       listener: {},
+      graphql: { introspection: 'on', depth_max: 0, playground: true },
     });
     expect(result.code).toBe(ApiErrorCode.configInvalid);
     expect(result.lines).toEqual(
       expect.arrayContaining([
         'node_id: expected an integer ≥ 1 (got 0)',
+        'graphql.introspection: expected true or false (got "on")',
+        'graphql.depth_max: expected a depth (integer ≥ 1) (got 0)',
+        expect.stringMatching(/^graphql\.playground: unknown field/),
         'storage.path: expected the path of the data directory (missing)',
         'listeners.grpc.address: expected "host:port" with a port from 0 to 65535 (got "8200")',
         expect.stringMatching(/^listeners\.grpc\.tls_ca: unknown field/),
@@ -168,7 +194,7 @@ describe('validateServerConfig', () => {
         expect.stringMatching(/^listener: unknown field/),
       ]),
     );
-    expect(result.lines).toHaveLength(11);
+    expect(result.lines).toHaveLength(14);
   });
 
   it('validateServerConfig names missing required sections', () => {

@@ -19,6 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 import { ApiError, ApiErrorCode } from '../errors.ts';
+import { graphqlSettingsDefault, type GraphqlSettings } from '../graphql/graphql_endpoint.ts';
 
 /** The gRPC listener's default address (PRODUCT.md ports). */
 export const grpcAddressDefault = '127.0.0.1:8200';
@@ -122,6 +123,8 @@ export interface ServerConfig {
   readonly limits: ServerLimits;
   readonly metricsUnauthenticated: boolean;
   readonly grpcReflection: boolean;
+  /** The GraphQL endpoint of the HTTP listener (`graphql`; docs/design/graphql.md). */
+  readonly graphql: GraphqlSettings;
   readonly log: { readonly level: LogLevel; readonly file?: string };
   readonly cluster?: ClusterConfig;
 }
@@ -230,6 +233,36 @@ const limits = z.strictObject({
   shutdown_grace_ms: positiveInt('milliseconds (integer ≥ 1)').optional(),
 });
 
+const graphql = z.strictObject({
+  enabled: flag.optional(),
+  introspection: flag.optional(),
+  request_bytes_max: positiveInt('a byte count (integer ≥ 1)').optional(),
+  tokens_max: positiveInt('a count of tokens (integer ≥ 1)').optional(),
+  depth_max: positiveInt('a depth (integer ≥ 1)').optional(),
+  cost_max: positiveInt('a cost (integer ≥ 1)').optional(),
+  aliases_max: z
+    .number({ error: 'expected a count (integer ≥ 0)' })
+    .int({ error: 'expected a count (integer ≥ 0)' })
+    .min(0, { error: 'expected a count (integer ≥ 0)' })
+    .optional(),
+  router_requests_max: positiveInt('a count of requests (integer ≥ 1)').optional(),
+});
+
+/** The `graphql` section with its defaults filled in. */
+function resolveGraphql(raw: z.output<typeof graphql> | undefined): GraphqlSettings {
+  const d = graphqlSettingsDefault;
+  return {
+    enabled: raw?.enabled ?? d.enabled,
+    introspection: raw?.introspection ?? d.introspection,
+    requestBytesMax: raw?.request_bytes_max ?? d.requestBytesMax,
+    tokensMax: raw?.tokens_max ?? d.tokensMax,
+    depthMax: raw?.depth_max ?? d.depthMax,
+    costMax: raw?.cost_max ?? d.costMax,
+    aliasesMax: raw?.aliases_max ?? d.aliasesMax,
+    routerRequestsMax: raw?.router_requests_max ?? d.routerRequestsMax,
+  };
+}
+
 const cluster = z
   .strictObject({
     address: hostPort.default(clusterDefaults.address),
@@ -288,6 +321,7 @@ const configSchema = z.strictObject(
     cluster: cluster.optional(),
     metrics: z.strictObject({ unauthenticated: flag.optional() }).optional(),
     grpc: z.strictObject({ reflection: flag.optional() }).optional(),
+    graphql: graphql.optional(),
     log: z
       .strictObject({
         level: z
@@ -447,6 +481,7 @@ function resolveConfig(raw: RawConfig, base: string): ServerConfig {
     },
     metricsUnauthenticated: raw.metrics?.unauthenticated ?? false,
     grpcReflection: raw.grpc?.reflection ?? false,
+    graphql: resolveGraphql(raw.graphql),
     log: {
       level: raw.log?.level ?? LogLevel.info,
       ...(raw.log?.file === undefined ? {} : { file: absolute(base, raw.log.file) }),

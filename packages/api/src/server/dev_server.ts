@@ -20,6 +20,7 @@ import { ApiError, ApiErrorCode } from '../errors.ts';
 import { createSelfSignedTls, type TlsMaterial } from '@coffer/core';
 import { CofferServer, waitForLeadership, type CofferServerOptions } from './coffer_server.ts';
 import { serverLimitsDefault, type ServerConfig } from './config.ts';
+import { graphqlSettingsDefault } from '../graphql/graphql_endpoint.ts';
 
 /** Where the dev server listens unless told otherwise (PRODUCT.md ports). */
 export const devAddressesDefault = { grpc: '127.0.0.1:8200', http: '127.0.0.1:8300' } as const;
@@ -78,6 +79,8 @@ function devConfig(dir: string, options: DevServerOptions): ServerConfig {
     limits: serverLimitsDefault,
     metricsUnauthenticated: false,
     grpcReflection: true,
+    // NB: dev mode answers introspection, as it serves gRPC reflection, for tools like GraphiQL.
+    graphql: { ...graphqlSettingsDefault, introspection: true },
     log: { level: 'info' },
   };
 }

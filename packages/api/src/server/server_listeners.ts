@@ -86,6 +86,8 @@ async function startHttp(start: ListenerStart): Promise<ServerListener> {
     metricsUnauthenticated: config.metricsUnauthenticated,
     requestBytesMax: config.limits.requestBytesMax,
     log: start.log,
+    graphql: config.graphql,
+    metricsSnapshot: () => node.metrics(),
   });
   return {
     get port() {

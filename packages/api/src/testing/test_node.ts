@@ -64,7 +64,16 @@ function isLeader(node: CofferNode): boolean {
   return node.raftNode?.raw.status().softState.role === 'leader';
 }
 
-function testNodeOptions(dir: string): CofferNodeOptions {
+/** Options of {@link openTestNode}. */
+export interface TestNodeOptions {
+  /**
+   * The node's wall clock (token and lease expiry); default Date.now. A test that needs a token
+   * to expire passes a clock it can move forward instead of waiting.
+   */
+  readonly wallClockMs?: () => number;
+}
+
+function testNodeOptions(dir: string, options: TestNodeOptions = {}): CofferNodeOptions {
   return {
     dataDir: join(dir, 'node'),
     id: 1,
@@ -72,7 +81,7 @@ function testNodeOptions(dir: string): CofferNodeOptions {
     transport: loneTransport,
     clock: monotonicClock,
     randomInt: (n) => randomInt(n),
-    wallClockMs: () => Date.now(),
+    wallClockMs: options.wallClockMs ?? (() => Date.now()),
     tickIntervalMs: 10,
     raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 },
     seal: { type: 'shamir' },
@@ -126,9 +135,9 @@ async function initThroughRouter(
 }
 
 /** Opens a fresh node in its own temporary directory and waits until it leads. */
-export async function openTestNode(): Promise<TestNode> {
+export async function openTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-api-'));
-  const node = await CofferNode.open(testNodeOptions(dir));
+  const node = await CofferNode.open(testNodeOptions(dir, options));
   await waitUntil('leadership', () => isLeader(node));
   return {
     node,

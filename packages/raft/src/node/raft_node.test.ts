@@ -203,6 +203,33 @@ describe('RaftNode', () => {
     await stopAll(h);
   });
 
+  it('RaftNode.readBarrier fails at once when the leader changes before it answered, not at the request timeout', async () => {
+    const h = await startCluster(() => new ListMachine());
+    await until(
+      h,
+      () =>
+        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
+    );
+    const leader = leaderOf(h) as RaftNode;
+    await leader.propose(new TextEncoder().encode('x'));
+    // Cut off, the leader can confirm no read: it steps down (CheckQuorum) within an election
+    // timeout, and the pending round can never be answered after that.
+    h.network.isolate(leader.id, [1, 2, 3]);
+    const startedMs = h.clock.nowMs();
+    let result: unknown;
+    void leader.readBarrier().then((r) => {
+      result = r;
+    });
+    await until(h, () => result !== undefined);
+    expect(result).toMatchObject({ ok: false, code: 'COFFER_RAFT_NOT_LEADER' });
+    expect(leader.raw.status().softState.role).not.toBe('leader');
+    // Regression: it waited for the request timeout (10 s) while every read sharing the round
+    // waited with it.
+    expect(h.clock.nowMs() - startedMs).toBeLessThan(5_000);
+    h.network.heal();
+    await stopAll(h);
+  });
+
   it('RaftNode stops for good and answers COFFER_RAFT_STOPPED after a failed write', async () => {
     const h = await startCluster(() => new ListMachine());
     await until(h, () => leaderOf(h) !== undefined);

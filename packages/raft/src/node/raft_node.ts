@@ -423,6 +423,7 @@ export class RaftNode {
     this.raw.advance(ready);
     this.#answerReads();
     if (ready.softState !== undefined) {
+      this.#refuseUnansweredReads();
       this.#options.onLeaderChange?.({
         leaderId: ready.softState.leader,
         term: this.raw.raft.term,
@@ -472,6 +473,25 @@ export class RaftNode {
       if (waiter.index !== undefined && waiter.index <= applied) {
         this.#readWaiters.delete(key);
         waiter.resolve(accepted);
+      }
+    }
+  }
+
+  /**
+   * The leader or this node's role changed: a read round not answered yet never will be (a
+   * leader that stepped down dropped its pending rounds, and a new leader never saw one sent
+   * to the old), so it fails now rather than at the request timeout, and its caller retries
+   * on whoever leads. A round already answered only waits to apply, and goes on.
+   */
+  #refuseUnansweredReads(): void {
+    const refusal = refuse(
+      RaftErrorCode.notLeader,
+      'Retry the read: the leader changed before it confirmed the read index',
+    );
+    for (const [key, waiter] of this.#readWaiters) {
+      if (waiter.index === undefined) {
+        this.#readWaiters.delete(key);
+        waiter.resolve(refusal);
       }
     }
   }

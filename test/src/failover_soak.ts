@@ -1,14 +1,12 @@
 /**
  * The failover soak, run by hand and bounded by its arguments (failover_run.ts does the work;
- * failover.test.ts runs ten kills in CI):
+ * failover_e2e.test.ts runs ten kills in CI):
  *
  *   npm run soak:failover -- --kills 10 --interval-ms 3000 --writers 8
  */
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { childExecArgv } from '@coffer/api';
-
+import { cofferCommand } from './coffer_processes.ts';
 import { describeFailover, runFailover } from './failover_run.ts';
 
 const { values } = parseArgs({
@@ -18,12 +16,11 @@ const { values } = parseArgs({
     writers: { type: 'string', default: '8' },
   },
 });
-const cli = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
 const kills = Number(values.kills);
 const intervalMs = Number(values['interval-ms']);
 const writers = Number(values.writers);
 const report = await runFailover({
-  command: { file: process.execPath, args: [...childExecArgv(process.execArgv), cli] },
+  command: cofferCommand,
   kills,
   intervalMs,
   writers,

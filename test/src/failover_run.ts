@@ -7,9 +7,12 @@
  * than once (a key at version 2), tokens created more than once (by their leases), and the
  * acknowledged writes each node is missing (read through that node alone).
  *
- * Used by the CI test (failover.test.ts) and by the hand-run soak (failover_soak.ts). Loopback
- * only; every wait has a deadline; the cluster and its directory are removed at the end, also
- * on failure.
+ * Beside the writers, history clients read, put and compare-and-set a few shared keys through
+ * every node, for the linearizability checker.
+ *
+ * Used by the CI test (failover_e2e.test.ts) and by the hand-run soak (failover_soak.ts). The
+ * dev cluster listens on loopback only; every wait has a deadline; the cluster and its
+ * directory are removed at the end, also on failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -18,8 +21,9 @@ import { join } from 'node:path';
 
 import { DevCluster, type CofferCommand, type DevClusterManifest } from '@coffer/api';
 import { CofferClient } from '@coffer/client';
+import type { KvOperation } from '@coffer/raft/testing';
 
-import { isLoopbackHost } from './loopback.ts';
+import { startKvHistory, type KvHistoryLoad } from './kv_history.ts';
 
 /** What a run does. */
 export interface FailoverRunOptions {
@@ -51,6 +55,8 @@ export interface FailoverReport {
   readonly missingByNode: Readonly<Record<number, number>>;
   /** Terms advanced over the run: each election is a new term. */
   readonly elections: number;
+  /** The history clients' operations on the shared keys, for the checker. */
+  readonly history: readonly KvOperation[];
 }
 
 const deadlineMs = 60_000;
@@ -68,15 +74,6 @@ async function waitFor(what: string, condition: () => Promise<boolean>): Promise
     await sleep(50);
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-function assertLoopback(manifest: DevClusterManifest): void {
-  for (const node of manifest.nodes) {
-    const host = node.api_address.slice(0, node.api_address.lastIndexOf(':'));
-    if (!isLoopbackHost(host)) {
-      throw new Error(`refusing a non-loopback address ${node.api_address}`);
-    }
-  }
 }
 
 /** Reads `keys` through `client` 32 at a time; returns how many are not at version 1. */
@@ -106,9 +103,20 @@ class Load {
   tokensAcked = 0;
   #stop = false;
   readonly #running: Promise<void>[];
+  readonly historyClients: KvHistoryLoad;
 
-  constructor(client: CofferClient, writers: number) {
+  constructor(client: CofferClient, writers: number, newClient: () => CofferClient) {
     this.#running = Array.from({ length: writers }, (_, w) => this.#write(client, w));
+    this.historyClients = startKvHistory({ count: 3, newClient });
+  }
+
+  /** The failed calls of writers and history clients, by code. */
+  allFailures(): Record<string, number> {
+    const all = { ...this.failures };
+    for (const code of this.historyClients.failures) {
+      all[code] = (all[code] ?? 0) + 1;
+    }
+    return all;
   }
 
   /** When the first request sent after `atMs` was answered, or undefined. */
@@ -118,7 +126,7 @@ class Load {
 
   async stop(): Promise<void> {
     this.#stop = true;
-    await Promise.all(this.#running);
+    await Promise.all([...this.#running, this.historyClients.stop()]);
   }
 
   async #write(client: CofferClient, w: number): Promise<void> {
@@ -166,10 +174,15 @@ class Cluster {
     this.secrets = secrets;
     this.command = command;
     this.#pids = new Map(manifest.nodes.map((n) => [n.id, n.pid]));
-    this.client = this.#track(
+    this.client = this.everyNodeClient();
+  }
+
+  /** A new client that knows every node. */
+  everyNodeClient(): CofferClient {
+    return this.#track(
       new CofferClient({
-        addresses: manifest.nodes.map((n) => n.api_address),
-        caCert: secrets.caCert,
+        addresses: this.manifest.nodes.map((n) => n.api_address),
+        caCert: this.secrets.caCert,
       }),
     );
   }
@@ -247,7 +260,6 @@ class Cluster {
 
 async function openCluster(dev: DevCluster, command: CofferCommand): Promise<Cluster> {
   const manifest = dev.manifest;
-  assertLoopback(manifest);
   return new Cluster(
     manifest,
     {
@@ -298,7 +310,8 @@ export async function runFailover(options: FailoverRunOptions): Promise<Failover
     cluster = await openCluster(dev, options.command);
     const tokensBefore = await cluster.tokenLeases();
     const firstTerm = await cluster.term();
-    const load = new Load(cluster.client, options.writers);
+    const everyNode = cluster;
+    const load = new Load(cluster.client, options.writers, () => everyNode.everyNodeClient());
     const resumes = await killAndRestart(cluster, load, options).finally(() => load.stop());
     const missingByNode: Record<number, number> = {};
     for (const node of cluster.manifest.nodes) {
@@ -307,13 +320,14 @@ export async function runFailover(options: FailoverRunOptions): Promise<Failover
     return {
       resumes,
       acked: load.acked.length,
-      failed: load.failed,
-      failures: load.failures,
+      failed: load.failed + load.historyClients.failures.length,
+      failures: load.allFailures(),
       appliedTwice: await notOnce(cluster.client, load.acked),
       tokensAcked: load.tokensAcked,
       tokensCreated: (await cluster.tokenLeases()) - tokensBefore,
       missingByNode,
       elections: (await cluster.term()) - firstTerm,
+      history: load.historyClients.history,
     };
   } finally {
     cluster?.close();

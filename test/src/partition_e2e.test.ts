@@ -2,9 +2,10 @@
  * Goal: a network partition of three real nodes: the minority (the old leader, alone) cannot
  * commit and says so, the majority elects a leader and keeps serving; after healing every node
  * converges on the majority's writes, a write the minority refused never appears, and a token
- * revoked on the majority side fails on every node, the healed one included. Clients that know
- * every node write and read shared keys throughout, and their history is linearizable (the
- * simulation issue's checker, raft/testing).
+ * revoked on the majority side fails on every node, the healed one included. The cut-off node
+ * answers NO_LEADER at once, and serves a read that asks for a stale one from its own state.
+ * Clients that know every node read, put and compare-and-set shared keys throughout, and their
+ * history is linearizable (the simulation issue's checker, raft/testing).
  * Method: `DevCluster` starts three node processes on loopback, each with its outbound
  * connections through its own CONNECT proxy (partition_proxy.ts): cutting the leader's proxy and
  * blocking the leader's cluster port in the others' is a symmetric partition. Clients use the
@@ -129,6 +130,17 @@ describe('a partition of three nodes', () => {
     );
     expect(refused).toBe('COFFER_CORE_NO_LEADER');
     expect(staleRead).toBe('COFFER_CORE_NO_LEADER');
+    // A read that asks for it is served stale from the cut-off node's applied state, says so,
+    // and the option never covers a login or token endpoint.
+    const stale = await minorityClient.kv.get(
+      { mount: 'secret', path: 'before' },
+      { consistency: 'stale' },
+    );
+    expect((stale.data['data'] as Record<string, unknown> | undefined)?.['v']).toBe('before');
+    expect(stale.staleRead?.appliedIndex).toBeGreaterThan(0);
+    expect(
+      await codeOf(minorityClient.logical.read('auth/token/lookup-self', { consistency: 'stale' })),
+    ).toBe('COFFER_CORE_STALE_READ_REFUSED');
 
     // Heal: the old leader catches up with the majority.
     proxies.get(minority)?.isolate(false);

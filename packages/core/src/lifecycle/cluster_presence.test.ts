@@ -22,6 +22,7 @@ import {
   closeOpenedNodes,
   drive,
   driveUntil,
+  harnessEpochMs,
   openNode,
   removeRoot,
   singleNodeOptions,
@@ -158,14 +159,22 @@ describe('a node on the cluster port', () => {
     );
   });
 
-  it('loses its certificate at seal and gets a fresh one after unseal', async () => {
+  it('loses its certificate at seal, and after unseal gets a fresh one even when the old one expired meanwhile', async () => {
     const before = node.clusterIdentity?.material().certPem;
     await drive(harness, node.seal());
     expect(node.clusterIdentity).toBeUndefined();
+    // Down (sealed) for longer than a certificate lives: the old one has expired.
+    harness.clock.advance(2 * lifetimeMs);
+    const wallNowMs = (): number => harnessEpochMs + harness.clock.nowMs();
+    expect(Date.parse(new X509Certificate(before ?? '').validTo)).toBeLessThan(wallNowMs());
     for (const share of shares) {
       await drive(harness, node.submitUnsealShare(share));
     }
     await driveUntil(harness, () => node.clusterIdentity !== undefined);
-    expect(node.clusterIdentity?.material().certPem).not.toBe(before);
+    const fresh = node.clusterIdentity?.material().certPem ?? '';
+    expect(fresh).not.toBe(before);
+    const cert = new X509Certificate(fresh);
+    expect(Date.parse(cert.validFrom)).toBeLessThanOrEqual(wallNowMs());
+    expect(Date.parse(cert.validTo)).toBeGreaterThan(wallNowMs());
   });
 });

@@ -38,7 +38,8 @@ export async function removeRoot(root: string): Promise<void> {
   await rm(root, { recursive: true, force: true });
 }
 
-const epochMs = Date.UTC(2026, 10, 25);
+/** The wall-clock time the harness clock starts at (certificate validity, keyring times). */
+export const harnessEpochMs = Date.UTC(2026, 10, 25);
 
 /** What a test node is: where, which member, which seal. */
 export interface TestNodeSpec {
@@ -62,7 +63,7 @@ export function singleNodeOptions(harness: Harness, options: TestNodeSpec): Coff
     transport: () => harness.network.connect(asNodeId(id)),
     clock: harness.clock,
     randomInt: (n) => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n,
-    wallClockMs: () => epochMs + harness.clock.nowMs(),
+    wallClockMs: () => harnessEpochMs + harness.clock.nowMs(),
     tickIntervalMs: 10,
     // NB: 30 ticks (100 with peers), not 10: drive() moves the clock by event-loop turns, and
     // a node whose fsync is slow on a loaded machine must not look dead to its peers after a

@@ -154,19 +154,7 @@ export async function runDevCluster(
     host.off('SIGINT', onSignal);
     host.off('SIGTERM', onSignal);
     host.off('exit', onExit);
-    if (cluster !== undefined) {
-      // NB: the process exits once its handles close, a moment after this returns; a late
-      // signal (the relayed twin of the last Ctrl-C) must not kill it with the default action
-      // and turn the clean exit 0 into a death by signal.
-      host.on('SIGINT', ignoreSignal);
-      host.on('SIGTERM', ignoreSignal);
-    }
   }
-}
-
-/** A stop signal that arrives after the dev cluster stopped: the process is exiting anyway. */
-function ignoreSignal(): void {
-  // Nothing to do.
 }
 
 function messageOf(error: unknown): string {

@@ -7,8 +7,12 @@ import { randomInt } from 'node:crypto';
 
 import type { ClusterTimer, ReconnectBackoff } from './raft_peer_stream.ts';
 
-/** Reconnection backoff: 100 ms doubling up to 5 s, each delay jittered. */
-export const clusterBackoffDefault: ReconnectBackoff = { initialMs: 100, maxMs: 5_000 };
+/**
+ * Reconnection backoff: 100 ms doubling up to 1 s, each delay jittered. NB: the ceiling stays
+ * within an election timeout, so a peer back from a partition or a restart is dialled again
+ * within a second (at 5 s, a healed node's own messages could wait that long to flow).
+ */
+export const clusterBackoffDefault: ReconnectBackoff = { initialMs: 100, maxMs: 1_000 };
 
 /** How long a new stream may wait to be admitted before it is given up. */
 export const clusterAdmitTimeoutMsDefault = 5_000;

@@ -114,7 +114,7 @@ export interface ForwardClientOptions {
   readonly resolve: (nodeId: number) => string | undefined;
   /** The largest response accepted, in bytes; default 64 MiB. */
   readonly responseBytesMax?: number;
-  /** Leader stream reconnection backoff; default 100 ms doubling up to 5 s, jittered. */
+  /** Leader stream reconnection backoff; default 100 ms doubling up to 1 s, jittered. */
   readonly backoff?: ReconnectBackoff;
   /** How long a leader stream may take to be admitted before it is given up; default 5 s. */
   readonly admitTimeoutMs?: number;

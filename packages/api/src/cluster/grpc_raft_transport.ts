@@ -55,7 +55,7 @@ export interface GrpcRaftTransportOptions {
   readonly queueMessagesMax?: number;
   /** Encoded bytes per batch (one larger message goes alone); default 1 MiB. */
   readonly batchBytesMax?: number;
-  /** Reconnection backoff; default 100 ms doubling up to 5 s, each delay jittered. */
+  /** Reconnection backoff; default 100 ms doubling up to 1 s, each delay jittered. */
   readonly backoff?: ReconnectBackoff;
   /** How long a new stream may wait to be admitted before it is given up; default 5 s. */
   readonly admitTimeoutMs?: number;

@@ -36,9 +36,13 @@ function logMany(device: FileAuditDevice, count: number, first = 0): Promise<voi
   return Array.from({ length: count }, (_, index) => device.log(sampleEntry(first + index)));
 }
 
-/** Lets queued I/O callbacks and microtasks run until done() holds (at most 1,000 turns). */
+/**
+ * Lets queued I/O callbacks and microtasks run until done() holds (at most 100,000 turns).
+ * NB: the files are real, so a write or sync waits on the disk and the thread pool; 1,000 turns
+ * (about 20 ms) were too few on a loaded CI machine.
+ */
 async function turnsUntil(done: () => boolean): Promise<void> {
-  for (let turn = 0; turn < 1000 && !done(); turn++) {
+  for (let turn = 0; turn < 100_000 && !done(); turn++) {
     await new Promise<void>((resolve) => {
       setImmediate(resolve);
     });

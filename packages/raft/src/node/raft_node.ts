@@ -88,6 +88,9 @@ interface ReadWaiter {
   readonly deadlineMs: number;
   readonly resolve: (outcome: RaftResult) => void;
   readonly onIndex: (() => void) | undefined;
+  /** Who led, and this node's role, when the round was asked for. */
+  readonly leaderAtStart: number;
+  readonly roleAtStart: string;
 }
 
 /** Options of {@link RaftNode.readBarrier}. */
@@ -227,6 +230,8 @@ export class RaftNode {
         deadlineMs: this.#options.clock.nowMs() + this.#options.requestTimeoutMs,
         resolve,
         onIndex: options.onIndex,
+        leaderAtStart: this.raw.raft.leader,
+        roleAtStart: this.raw.raft.role,
       });
     });
   }
@@ -423,7 +428,7 @@ export class RaftNode {
     this.raw.advance(ready);
     this.#answerReads();
     if (ready.softState !== undefined) {
-      this.#refuseUnansweredReads();
+      this.#refuseUnansweredReads(ready.softState);
       this.#options.onLeaderChange?.({
         leaderId: ready.softState.leader,
         term: this.raw.raft.term,
@@ -481,15 +486,19 @@ export class RaftNode {
    * The leader or this node's role changed: a read round not answered yet never will be (a
    * leader that stepped down dropped its pending rounds, and a new leader never saw one sent
    * to the old), so it fails now rather than at the request timeout, and its caller retries
-   * on whoever leads. A round already answered only waits to apply, and goes on.
+   * on whoever leads. A round already answered only waits to apply, and goes on; so does one
+   * asked for under the leader and role the change reports.
    */
-  #refuseUnansweredReads(): void {
+  #refuseUnansweredReads(now: { readonly leader: number; readonly role: string }): void {
     const refusal = refuse(
       RaftErrorCode.notLeader,
       'Retry the read: the leader changed before it confirmed the read index',
     );
     for (const [key, waiter] of this.#readWaiters) {
-      if (waiter.index === undefined) {
+      // NB: a Ready reports a change that may predate a round asked for since (a new leader's
+      // first reads): such a round was asked of the current leader and goes on.
+      const askedBefore = waiter.leaderAtStart !== now.leader || waiter.roleAtStart !== now.role;
+      if (waiter.index === undefined && askedBefore) {
         this.#readWaiters.delete(key);
         waiter.resolve(refusal);
       }

@@ -195,6 +195,7 @@ export class ClusterPort {
 class DeferredTransport implements Transport {
   #real: Transport | undefined;
   #handler: ((message: RaftMessage) => void) | undefined;
+  #onPeerLost: ((peerId: number) => void) | undefined;
   #closed = false;
   readonly #onClose: () => Promise<void>;
 
@@ -211,6 +212,9 @@ class DeferredTransport implements Transport {
     if (this.#handler !== undefined) {
       real.listen(this.#handler);
     }
+    if (this.#onPeerLost !== undefined) {
+      real.onPeerLost?.(this.#onPeerLost);
+    }
   }
 
   send(messages: readonly RaftMessage[]): void {
@@ -220,6 +224,11 @@ class DeferredTransport implements Transport {
   listen(handler: (message: RaftMessage) => void): void {
     this.#handler = handler;
     this.#real?.listen(handler);
+  }
+
+  onPeerLost(handler: (peerId: number) => void): void {
+    this.#onPeerLost = handler;
+    this.#real?.onPeerLost?.(handler);
   }
 
   async close(): Promise<void> {

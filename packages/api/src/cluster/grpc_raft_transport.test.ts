@@ -145,7 +145,7 @@ describe('GrpcRaftTransport', () => {
     expect(one.transport.stats().drainWaits).toBeGreaterThan(0);
   });
 
-  it('reconnects with growing jittered backoff to a peer that went away and came back', async () => {
+  it('reconnects with growing jittered backoff to a peer that went away and came back, telling onPeerLost once', async () => {
     const timer = new ManualTimer();
     const admitTimeoutMs = 60_000;
     const options = {
@@ -157,11 +157,15 @@ describe('GrpcRaftTransport', () => {
     const { nodes, addresses } = await startNodes([1, 2], options);
     const [one, two] = nodes as [TestClusterNode, TestClusterNode];
     const waiting = (): boolean => one.transport.peerStatus(2)?.state === 'waiting';
+    const lost: number[] = [];
+    one.transport.onPeerLost((peerId) => lost.push(peerId));
     one.transport.send([raftMessage({ type: 'heartbeat', from: 1, to: 2, tag: 1 })]);
     await waitUntil('the first message arrives', () => two.received.length === 1);
+    expect(lost).toEqual([]);
 
     await two.close();
     await waitUntil('node 1 notices and waits to reconnect', waiting);
+    expect(lost).toEqual([2]);
     one.transport.send([raftMessage({ type: 'heartbeat', from: 1, to: 2, tag: 2 })]);
     for (let attempt = 0; attempt < 3; attempt++) {
       timer.fireAll();
@@ -170,6 +174,8 @@ describe('GrpcRaftTransport', () => {
     // Admitted streams reset the backoff; failed attempts double it up to the cap.
     const retryDelaysMs = timer.delaysMs.filter((delayMs) => delayMs !== admitTimeoutMs);
     expect(retryDelaysMs).toEqual([100, 200, 400, 400]);
+    // Attempts that were never admitted lose nothing more.
+    expect(lost).toEqual([2]);
     expect(one.transport.peerStatus(2)?.queuedMessages).toBe(1);
 
     const back = await startTestNode(two.tls, addresses, options);
@@ -194,6 +200,8 @@ describe('GrpcRaftTransport', () => {
     const { nodes, addresses } = await startNodes([1], { timer, admitTimeoutMs: 5_000 });
     const [one] = nodes as [TestClusterNode];
     addresses.set(2, `127.0.0.1:${port}`);
+    const lost: number[] = [];
+    one.transport.onPeerLost((peerId) => lost.push(peerId));
     try {
       one.transport.send([raftMessage({ type: 'heartbeat', from: 1, to: 2 })]);
       await waitUntil('the stream connects', () => sockets.size === 1);
@@ -203,6 +211,7 @@ describe('GrpcRaftTransport', () => {
       expect(one.transport.stats().streamsTimedOut).toBe(1);
       timer.fireAll();
       await waitUntil('the next attempt connects', () => sockets.size === 2);
+      expect(lost).toEqual([]);
     } finally {
       for (const socket of sockets) {
         socket.destroy();

@@ -121,6 +121,7 @@ export class GrpcRaftTransport implements Transport {
     drainWaits: 0,
   };
   #handler: ((message: RaftMessage) => void) | undefined;
+  #onPeerLost: ((peerId: number) => void) | undefined;
   #messagesDroppedUnroutable = 0;
   #serversRefused = 0;
   #closed = false;
@@ -152,6 +153,11 @@ export class GrpcRaftTransport implements Transport {
 
   listen(handler: (message: RaftMessage) => void): void {
     this.#handler = handler;
+  }
+
+  /** Tells `handler` when an admitted stream to a peer ends or fails (RaftPeerStream). */
+  onPeerLost(handler: (peerId: number) => void): void {
+    this.#onPeerLost = handler;
   }
 
   /** Ends every stream and channel; later sends are dropped. */
@@ -230,6 +236,11 @@ export class GrpcRaftTransport implements Transport {
       counters: this.#counters,
       onRefused: (code) => {
         this.#options.onRefused?.(peerId, code);
+      },
+      onLost: () => {
+        if (!this.#closed) {
+          this.#onPeerLost?.(peerId);
+        }
       },
     });
     this.#peers.set(peerId, peer);

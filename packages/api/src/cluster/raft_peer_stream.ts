@@ -91,6 +91,11 @@ export interface RaftPeerStreamOptions {
   readonly counters: PeerStreamCounters;
   /** Told each time the peer ends a stream with a refusal code. */
   readonly onRefused?: (code: string) => void;
+  /**
+   * Told each time a stream the peer had admitted ends or fails: the peer's process died, its
+   * link went down, or it closed the stream. Raft uses it to stop counting on a lost leader.
+   */
+  readonly onLost?: () => void;
 }
 
 type Stream = ClientDuplexStream<RaftBatch, RaftStreamReply>;
@@ -274,9 +279,13 @@ export class RaftPeerStream {
       this.#lastRefusalCode = code;
       this.#options.onRefused?.(code);
     }
+    const wasAdmitted = this.#admitted;
     this.#dropStream();
     if (!this.#closed) {
       this.#scheduleRetry();
+      if (wasAdmitted) {
+        this.#options.onLost?.();
+      }
     }
   }
 

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { ConfState } from '@coffer/raft';
+import type { ConfState, RaftLogger } from '@coffer/raft';
 import {
   RaftNode,
   type DriverClock,
@@ -18,6 +18,7 @@ import {
 import { LevelLogStore, type LevelStateStore } from '@coffer/storage';
 
 import type { Barrier } from '../barrier/barrier.ts';
+import type { SealLogger } from '../seal/seal_provider.ts';
 import { CoreStateMachine } from '../replicated/core_state_machine.ts';
 import { SecureStore } from '../replicated/secure_store.ts';
 
@@ -39,6 +40,36 @@ export interface RaftRunnerOptions {
   readonly requestTimeoutMs?: number;
   /** Told when this node's view of the leader or its role changes (RaftNodeOptions). */
   readonly onLeaderChange?: RaftNodeOptions['onLeaderChange'];
+  /** Where Raft's info and warn events go (its debug events are dropped). */
+  readonly logger?: SealLogger;
+}
+
+/**
+ * Raft's events in the server log: one `raft` event with the sentence as `message` and the
+ * numeric fields Raft gives (node ids, terms, indexes, codes; never entry data).
+ */
+export function raftLoggerOf(logger: SealLogger): RaftLogger {
+  const fieldsOf = (
+    message: string,
+    fields: Record<string, unknown> = {},
+  ): Record<string, string | number | boolean> => {
+    const plain: Record<string, string | number | boolean> = { message };
+    for (const [name, value] of Object.entries(fields)) {
+      if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') {
+        plain[name] = value;
+      }
+    }
+    return plain;
+  };
+  return {
+    debug: () => undefined,
+    info: (event, fields) => {
+      logger.info('raft', fieldsOf(event, fields));
+    },
+    warn: (event, fields) => {
+      logger.warn('raft', fieldsOf(event, fields));
+    },
+  };
 }
 
 /** What a join hands Raft: the granted membership and the snapshot key. */
@@ -117,6 +148,7 @@ export class RaftRunner {
         : { snapshotKeepEntries: o.snapshotKeepEntries }),
       ...(o.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: o.requestTimeoutMs }),
       ...(o.onLeaderChange === undefined ? {} : { onLeaderChange: o.onLeaderChange }),
+      ...(o.logger === undefined ? {} : { logger: raftLoggerOf(o.logger) }),
     });
     const secure = new SecureStore({ node, store, barrier, nowMs: o.wallClockMs });
     await this.#leadAlone(node);

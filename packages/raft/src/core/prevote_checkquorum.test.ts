@@ -362,6 +362,62 @@ describe('follower lease', () => {
     ]);
   });
 
+  it('Raft.peerLost ends the lease of the lost leader: the follower grants a pre-vote at once', () => {
+    const r = ledFollower();
+    r.peerLost(asNodeId(2));
+    r.step(msg({ type: MessageType.preVote, from: 3, to: 1, term: 2 }));
+    expect(readMessages(r)).toEqual([
+      msg({ type: MessageType.preVoteResponse, from: 1, to: 3, term: 2 }),
+    ]);
+    expect(r.term).toBe(1);
+  });
+
+  it('Raft.peerLost of a peer that is not the leader changes nothing', () => {
+    const r = ledFollower();
+    r.peerLost(asNodeId(3));
+    r.step(msg({ type: MessageType.preVote, from: 3, to: 1, term: 2 }));
+    expect(readMessages(r)).toEqual([]);
+    expect(r.leader).toBe(2);
+  });
+
+  it('Raft.peerLost makes a follower campaign within the randomized part of its timeout', () => {
+    // randomInt 5: the timeout is 15 ticks; 10 of them are skipped, 5 remain.
+    const r = ledFollower({ randomInt: () => 5 });
+    r.peerLost(asNodeId(2));
+    for (let i = 0; i < 4; i++) {
+      r.tick();
+    }
+    expect(r.role).toBe(Role.follower);
+    r.tick();
+    expect(r.role).toBe(Role.preCandidate);
+  });
+
+  it('Raft.peerLost on both followers elects a new leader after a crash in under half the ticks', () => {
+    /** Ticks from the crash of leader 1 to a new leader, per seed. */
+    function ticksToLeader(reportLost: boolean): number[] {
+      return Array.from({ length: 30 }, (_, i) => {
+        const cluster = new InMemoryCluster({ voters: [1, 2, 3], seed: i + 1 });
+        cluster.elect(1);
+        tickAndSettle(cluster, 3);
+        cluster.crash(1);
+        if (reportLost) {
+          cluster.node(2).raw.reportPeerLost(asNodeId(1));
+          cluster.node(3).raw.reportPeerLost(asNodeId(1));
+        }
+        return tickUntilLeader(cluster, 200);
+      });
+    }
+    const sum = (ticks: number[]): number => ticks.reduce((a, b) => a + b, 0);
+    const told = ticksToLeader(true);
+    const untold = ticksToLeader(false);
+    // Untold, a follower waits out a whole timeout (10 ticks) first; told, only its random part.
+    expect(Math.min(...untold)).toBeGreaterThanOrEqual(10);
+    expect(Math.min(...told)).toBeLessThan(10);
+    expect(sum(told)).toBeLessThan(sum(untold) / 2);
+    // A split vote still costs one more randomized timeout, never more than two in these seeds.
+    expect(Math.max(...told)).toBeLessThan(20);
+  });
+
   it('Raft.step makes a follower without CheckQuorum grant a higher-term vote at once', () => {
     const r = ledFollower({ checkQuorum: false });
     r.step(msg({ type: MessageType.vote, from: 3, to: 1, term: 2 }));

@@ -137,6 +137,11 @@ export class RawNode {
     return this.raft.transferLeader(to);
   }
 
+  /** An established connection to peer `id` broke (see {@link Raft.peerLost}). */
+  reportPeerLost(id: NodeId): void {
+    this.raft.peerLost(id);
+  }
+
   /** The transport could not reach a peer: fall back to probing it. */
   reportUnreachable(id: NodeId): void {
     const progress = this.raft.progress.get(id);

@@ -91,6 +91,12 @@ export interface Transport {
   send(messages: readonly Message[]): void;
   /** Registers the handler for messages that arrive for this node. */
   listen(handler: (message: Message) => void): void;
+  /**
+   * Registers the handler told when an established connection to a peer broke (its process
+   * died or the link went down), so a follower of that peer need not wait out a whole election
+   * timeout (RawNode.reportPeerLost). Optional: a transport that cannot tell leaves it out.
+   */
+  onPeerLost?(handler: (peerId: number) => void): void;
   close(): Promise<void>;
 }
 

@@ -230,6 +230,60 @@ describe('RaftNode', () => {
     await stopAll(h);
   });
 
+  it('RaftNode.readBarrier asks again when its ReadIndex request is lost, and is answered within a retry', async () => {
+    const h = await startCluster(() => new ListMachine());
+    await until(
+      h,
+      () =>
+        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
+    );
+    const leader = leaderOf(h) as RaftNode;
+    await leader.propose(new TextEncoder().encode('x'));
+    const follower = h.nodes.find((n) => n !== leader) as RaftNode;
+    // The follower's request to the leader is dropped (its stream was reconnecting); nothing
+    // else changes, so no leader change ends the round.
+    h.network.cut(follower.id, leader.id);
+    const startedMs = h.clock.nowMs();
+    let result: unknown;
+    void follower.readBarrier().then((r) => {
+      result = r;
+    });
+    for (let i = 0; i < 5; i++) {
+      await turn();
+    }
+    h.network.heal();
+    await until(h, () => result !== undefined);
+    expect(result).toEqual({ ok: true });
+    // One retry (500 ms), not the 10 s request timeout.
+    expect(h.clock.nowMs() - startedMs).toBeLessThan(1_000);
+    expect(h.clock.nowMs() - startedMs).toBeGreaterThanOrEqual(500);
+    await stopAll(h);
+  });
+
+  it('RaftNode hands a lost peer from its transport to Raft: followers of a dead leader elect another sooner', async () => {
+    const h = await startCluster(() => new ListMachine());
+    await until(
+      h,
+      () =>
+        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
+    );
+    const leader = leaderOf(h) as RaftNode;
+    const followers = h.nodes.filter((n) => n !== leader);
+    h.network.isolate(
+      leader.id,
+      h.nodes.map((n) => n.id),
+    );
+    const crashedAtMs = h.clock.nowMs();
+    for (const follower of followers) {
+      h.network.reportLost(follower.id, leader.id);
+    }
+    await until(h, () => followers.some((n) => n.raw.status().softState.role === 'leader'));
+    // Without the report a follower waits out at least one whole election timeout: 10 ticks of
+    // 10 ms here.
+    expect(h.clock.nowMs() - crashedAtMs).toBeLessThan(100);
+    await stopAll(h);
+  });
+
   it('RaftNode stops for good and answers COFFER_RAFT_STOPPED after a failed write', async () => {
     const h = await startCluster(() => new ListMachine());
     await until(h, () => leaderOf(h) !== undefined);

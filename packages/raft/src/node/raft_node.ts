@@ -63,6 +63,13 @@ export interface RaftNodeOptions {
   readonly proposalsQueuedMax?: number;
   /** How long a proposal or read may wait before COFFER_RAFT_TIMEOUT. */
   readonly requestTimeoutMs?: number;
+  /**
+   * How long a read waits for its read index before asking again under a new context (etcd
+   * retries every 500 ms too). A ReadIndex request or answer lost on the way (a stream to the
+   * leader reconnecting) is never answered, and the leader ignores a context it already
+   * answered, so the new request has its own.
+   */
+  readonly readIndexRetryMs?: number;
   /** Entries kept behind a snapshot so that slow followers can catch up without one. */
   readonly snapshotKeepEntries?: number;
   readonly logger?: RaftLogger;
@@ -86,6 +93,8 @@ interface Waiter {
 interface ReadWaiter {
   index: LogIndex | undefined;
   readonly deadlineMs: number;
+  /** When to ask again if the read index has not come by then. */
+  retryAtMs: number;
   readonly resolve: (outcome: RaftResult) => void;
   readonly onIndex: (() => void) | undefined;
   /** Who led, and this node's role, when the round was asked for. */
@@ -124,6 +133,7 @@ type DriverLimits = Required<
     | 'dataInboxMessagesMax'
     | 'proposalsQueuedMax'
     | 'requestTimeoutMs'
+    | 'readIndexRetryMs'
     | 'snapshotKeepEntries'
   >
 >;
@@ -134,6 +144,7 @@ const defaults: DriverLimits = {
   dataInboxMessagesMax: 1024,
   proposalsQueuedMax: 65_536,
   requestTimeoutMs: 10_000,
+  readIndexRetryMs: 500,
   snapshotKeepEntries: 1000,
 };
 
@@ -188,6 +199,12 @@ export class RaftNode {
     options.transport.listen((m) => {
       node.#receive(m);
     });
+    options.transport.onPeerLost?.((peerId) => {
+      if (node.#running) {
+        node.raw.reportPeerLost(asNodeId(peerId));
+        node.#signal();
+      }
+    });
     node.#scheduleTick();
     node.#loop = node.#run();
     return node;
@@ -217,23 +234,28 @@ export class RaftNode {
     if (!this.#running) {
       return Promise.resolve(this.#stoppedRefusal());
     }
-    const key = `${this.id}:${++this.#readSequence}`;
-    const context = new TextEncoder().encode(key);
-    const result = this.raw.readIndex(context);
+    const key = this.#nextReadContext();
+    const result = this.raw.readIndex(new TextEncoder().encode(key));
     if (!result.ok) {
       return Promise.resolve(result);
     }
     this.#signal();
+    const now = this.#options.clock.nowMs();
     return new Promise((resolve) => {
       this.#readWaiters.set(key, {
         index: undefined,
-        deadlineMs: this.#options.clock.nowMs() + this.#options.requestTimeoutMs,
+        deadlineMs: now + this.#options.requestTimeoutMs,
+        retryAtMs: now + this.#options.readIndexRetryMs,
         resolve,
         onIndex: options.onIndex,
         leaderAtStart: this.raw.raft.leader,
         roleAtStart: this.raw.raft.role,
       });
     });
+  }
+
+  #nextReadContext(): string {
+    return `${this.id}:${++this.#readSequence}`;
   }
 
   /** Proposes a single-server membership change. */
@@ -521,8 +543,26 @@ export class RaftNode {
       if (waiter.deadlineMs <= now) {
         this.#readWaiters.delete(key);
         waiter.resolve(timeout);
+      } else if (waiter.index === undefined && waiter.retryAtMs <= now) {
+        this.#askReadIndexAgain(key, waiter, now);
       }
     }
+  }
+
+  /**
+   * Asks for the read index of an unanswered read again, under a new context: its answer is a
+   * later read point than the first request's, still within the caller's wait. A late answer
+   * to the old context is ignored.
+   */
+  #askReadIndexAgain(key: string, waiter: ReadWaiter, now: number): void {
+    waiter.retryAtMs = now + this.#options.readIndexRetryMs;
+    const again = this.#nextReadContext();
+    if (!this.raw.readIndex(new TextEncoder().encode(again)).ok) {
+      return; // no leader now: a leader change refuses the read, or a later retry asks again
+    }
+    this.#readWaiters.delete(key);
+    this.#readWaiters.set(again, waiter);
+    this.#signal();
   }
 
   /**

@@ -9,6 +9,7 @@ import { decodeMessage, encodeMessage, type Transport } from '../node.ts';
 /** The wire between in-memory transports, with switches for partitions. */
 export class InMemoryNetwork {
   readonly #handlers = new Map<NodeId, (m: Message) => void>();
+  readonly #lostHandlers = new Map<NodeId, (peerId: number) => void>();
   #blocked = new Set<string>();
   /** Messages that failed to decode on arrival (should stay 0). */
   decodeFailures = 0;
@@ -24,8 +25,12 @@ export class InMemoryNetwork {
       listen: (handler) => {
         this.#handlers.set(id, handler);
       },
+      onPeerLost: (handler) => {
+        this.#lostHandlers.set(id, handler);
+      },
       close: () => {
         this.#handlers.delete(id);
+        this.#lostHandlers.delete(id);
         return Promise.resolve();
       },
     };
@@ -73,6 +78,11 @@ export class InMemoryNetwork {
         this.cut(id, peer);
       }
     }
+  }
+
+  /** Tells node `id`'s transport that its connection to `peer` broke (as a peer's crash would). */
+  reportLost(id: number, peer: number): void {
+    this.#lostHandlers.get(id as NodeId)?.(peer);
   }
 
   heal(): void {

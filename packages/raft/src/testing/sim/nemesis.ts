@@ -216,6 +216,14 @@ export class Nemesis {
   #crashAndRestart(node: SimNode, downUs: number): void {
     node.crash({ decommission: false });
     this.#host.stats.crashes++;
+    // Most peers see their connection to a dead process break within milliseconds.
+    for (const peer of this.#upNodes()) {
+      if (this.#host.random.float() < 0.8) {
+        this.#host.world.after(500 + this.#host.random.int(5_000), () => {
+          peer.peerLost(node.id);
+        });
+      }
+    }
     this.#host.world.after(downUs, () => {
       if (!node.up && !node.decommissioned) {
         node.start();

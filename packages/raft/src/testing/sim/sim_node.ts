@@ -591,6 +591,18 @@ export class SimNode {
     });
   }
 
+  /**
+   * Tells this node that its transport's connection to `peer` broke (RawNode.reportPeerLost):
+   * what a real node sees when a peer's process dies.
+   */
+  peerLost(peer: NodeId): void {
+    if (this.up) {
+      this.#run(() => {
+        this.raw.reportPeerLost(peer);
+      });
+    }
+  }
+
   /** Delivers a client request to this node. */
   request(request: KvRequest): void {
     this.#run(() => {

@@ -4,14 +4,15 @@
  * of order, write a policy limited to `secret/data/app/*`, create a token with it, read and write
  * inside, get permission denied outside, enable a file audit device and find the request there
  * with HMACed values only (and in the device the config declares, which the node enables by
- * itself), seal, and get "sealed" on everything but status.
+ * itself), find the next request in a new file after a rename and SIGHUP (audit files are
+ * reopened), seal, and get "sealed" on everything but status.
  * Method: `coffer server --config` runs as a child process (real LevelDB, real TLS sockets on
  * 127.0.0.1 with ports picked by the kernel); every `coffer` command is its own process with
  * COFFER_ADDR and COFFER_CACERT set and HOME in the test's directory; shares and values reach
  * the CLI on stdin or from files, never as arguments. Waits are on output lines and process
  * exits with deadlines, never sleeps.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,6 +25,7 @@ import {
   processDeadlineMs,
   runCoffer,
   startCofferServer,
+  waitFor,
   type Ran,
   type ServerProcess,
 } from './coffer_processes.ts';
@@ -157,11 +159,36 @@ describe('coffer server end to end (CLI and client library)', () => {
       expect(declared).toContain('secret/data/app/db');
       expect(declared).not.toContain(canary);
 
+      // SIGHUP reopens the audit files: after a rename (log rotation) the next request lands in
+      // a new file at the configured path, and the renamed one keeps what it had.
+      await rename(auditFile, `${auditFile}.1`);
+      server?.child.kill('SIGHUP');
+      await waitFor('the server_reloaded log line', async () =>
+        (await readFile(join(dir, 'server.log'), 'utf8')).includes('"event":"server_reloaded"'),
+      );
+      await ok(['kv', 'get', 'secret/app/db', ...asApp]);
+      const reopened = await readFile(auditFile, 'utf8');
+      expect(reopened).toContain('secret/data/app/db');
+      expect(reopened).not.toContain(canary);
+      expect((await readFile(`${auditFile}.1`, 'utf8')).startsWith(audit)).toBe(true);
+
       await ok(['operator', 'seal', ...asRoot]);
       expect((await coffer(['status'])).code).toBe(2);
       const sealed = await coffer(['kv', 'get', 'secret/app/db', ...asApp]);
       expect(sealed.code).toBe(2);
       expect(sealed.stderr).toContain('COFFER_CORE_SEALED');
+      for (const args of [
+        ['kv', 'put', 'secret/app/db', 'a=b'],
+        ['kv', 'list', 'secret/'],
+        ['policy', 'list'],
+        ['token', 'lookup'],
+        ['read', 'sys/mounts'],
+        ['audit', 'list'],
+      ]) {
+        const refused = await coffer([...args, ...asRoot]);
+        expect({ args, code: refused.code }).toEqual({ args, code: 2 });
+        expect(refused.stderr).toContain('COFFER_CORE_SEALED');
+      }
       await expect(client.kv.get({ path: 'app/db' })).rejects.toMatchObject({
         code: 'COFFER_CORE_SEALED',
       });

@@ -131,6 +131,30 @@ describe('coffer kv', () => {
     expect(table.stdout).toBe('Keys\n----\napp/\ndb\n');
   });
 
+  it('kv patch sends the changed keys and --cas to kv.patch, not kv.put', async () => {
+    const run = await cli.run(['kv', 'patch', '--cas', '2', 'secret/app/db', 'user=other']);
+    expect(run.code).toBe(0);
+    expect(cli.client.callsOf('kv.patch')[0]?.args[0]).toEqual({
+      mount: 'secret',
+      path: 'app/db',
+      cas: 2,
+      data: { user: 'other' },
+    });
+    expect(cli.client.callsOf('kv.put')).toHaveLength(0);
+  });
+
+  it('kv metadata get reads the metadata of mount/path and prints it as JSON', async () => {
+    const metadata = { current_version: 2, max_versions: 0, versions: { '1': {}, '2': {} } };
+    cli.client.answer('kv.readMetadata', { data: metadata });
+    const run = await cli.run(['kv', 'metadata', 'get', '--format', 'json', 'secret/app/db']);
+    expect(run.code).toBe(0);
+    expect(cli.client.callsOf('kv.readMetadata')[0]?.args[0]).toEqual({
+      mount: 'secret',
+      path: 'app/db',
+    });
+    expect(JSON.parse(run.stdout)).toMatchObject({ data: metadata });
+  });
+
   it('kv metadata put sends the options given', async () => {
     const run = await cli.run([
       'kv',

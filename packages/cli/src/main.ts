@@ -7,10 +7,16 @@
  * NB: DEP0123 is off: grpc-js sends an IP target as the TLS server name, which Node flags once
  * per process with a warning no user can act on.
  */
-import { CommanderError } from 'commander';
 
-import { createNodeContext } from './node_context.ts';
-import { createProgram } from './program.ts';
+// NB: Node opens the inspector on SIGUSR1 unless a listener is installed, and Node 20 has no flag
+// to turn that off. This listener goes in before anything else loads (hence the dynamic imports
+// below): `coffer server` installs its logging guard only after loading the server stack and
+// its config (hardenProcess), and every command may hold a share or a token in its heap.
+process.on('SIGUSR1', () => undefined);
+
+const { CommanderError } = await import('commander');
+const { createNodeContext } = await import('./node_context.ts');
+const { createProgram } = await import('./program.ts');
 
 try {
   await createProgram(createNodeContext(), (code) => {

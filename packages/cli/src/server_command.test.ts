@@ -5,8 +5,9 @@
  * serves TLS with the CA it wrote; a --config server exits 0 on SIGTERM and its data is intact
  * when it is started again; SIGHUP with a rotated certificate makes new TLS connections see
  * the new certificate while an open connection stays open and the process keeps serving; a
- * secret-bearing environment variable refuses the start; the running server's core file size
- * limit is 0 (/proc/<pid>/limits).
+ * secret-bearing environment variable or --inspect in NODE_OPTIONS refuses the start; the
+ * running server's core file size limit is 0 (/proc/<pid>/limits) and kill -USR1 leaves its
+ * inspector closed, also while it loads (the config is a FIFO the test holds open).
  * Method: the command spawned through tsx with the @coffer/source condition and a clean
  * environment (no secret-bearing variable); every wait is on output or the exit with a
  * deadline, never a fixed sleep. TLS is checked with raw node:tls connections (ALPN h2) and
@@ -14,10 +15,10 @@
  * signal handling (SIGHUP reloads, a second stop signal forces exit 1) is also checked
  * in-process against a fake process and a server whose close the test finishes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -260,6 +261,13 @@ describe('coffer server', { timeout: 90_000 }, () => {
     expect(run.stderr).toContain('COFFER_API_SECRET_IN_ENVIRONMENT');
     expect(run.stdout + run.stderr).not.toContain('env-secret-value');
     expect(existsSync(join(dir, 'd-env'))).toBe(false);
+    const inspect = startServer(['--config', file], {
+      ...cleanEnv,
+      NODE_OPTIONS: '--inspect=127.0.0.1:0',
+    });
+    expect(await inspect.exited).toBe(1);
+    expect(inspect.stderr).toContain('COFFER_API_DEBUGGER_REFUSED');
+    expect(existsSync(join(dir, 'd-env'))).toBe(false);
   });
 
   it('coffer server refuses neither and both of --config and --dev, and unknown flags', async () => {
@@ -337,6 +345,25 @@ describe('coffer server', { timeout: 90_000 }, () => {
     expect(first.stdout + first.stderr + second.stdout + second.stderr).not.toContain(token);
   });
 
+  it('coffer server keeps the inspector closed on SIGUSR1 while it loads, before its guard', async () => {
+    await writeCertificate();
+    const fifo = join(dir, 'early.json');
+    execFileSync('mkfifo', [fifo]);
+    const run = startServer(['--config', fifo]);
+    // Opening a FIFO for writing waits for its reader: once open, the server is reading its
+    // config, which comes before hardenProcess installs the logging guard.
+    const writer = await open(fifo, 'w');
+    run.signal('SIGUSR1');
+    await writer.writeFile(JSON.stringify({ ...serverConfig, storage: { path: 'd-early' } }));
+    await writer.close();
+    const { http } = await addressesOf(run);
+    const ca = await readFile(join(dir, 'cert.pem'), 'utf8');
+    expect((await httpsGet(http, '/v1/sys/health', ca)).status).toBe(501);
+    expect(run.stderr).not.toMatch(/Debugger listening|Starting inspector/);
+    run.signal('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
   it('coffer server reloads its certificate on SIGHUP without dropping open connections', async () => {
     const before = new X509Certificate(await writeCertificate()).fingerprint256;
     const file = await writeConfig('reload.json', { ...serverConfig, storage: { path: 'd2' } });
@@ -355,6 +382,12 @@ describe('coffer server', { timeout: 90_000 }, () => {
     expect(open.getPeerCertificate().fingerprint256).toBe(before);
     open.destroy();
     const ca = await readFile(join(dir, 'cert.pem'), 'utf8');
+    expect((await httpsGet(http, '/v1/sys/health', ca)).status).toBe(501);
+    // kill -USR1 would open the inspector of a Node process without the guard the server
+    // installs at start: here it is logged and the process goes on serving, with no debugger.
+    run.signal('SIGUSR1');
+    await run.waitFor(/"event":"inspector_signal_ignored"/, 'stderr');
+    expect(run.stderr).not.toContain('Debugger listening');
     expect((await httpsGet(http, '/v1/sys/health', ca)).status).toBe(501);
     run.signal('SIGTERM');
     expect(await run.exited).toBe(0);

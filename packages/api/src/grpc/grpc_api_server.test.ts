@@ -203,6 +203,26 @@ describe('GrpcApiServer token sweep', () => {
     expect(names.some((name) => name.includes('reflection'))).toBe(false);
   });
 
+  it('exempts from the token exactly the health, lifecycle and login methods Vault leaves open', async () => {
+    // Pinned so that marking a method tokenless cannot quietly shrink the sweep below.
+    const system = ['Init', 'Unseal', 'SealStatus', 'Health'];
+    const rekey = ['RekeyInit', 'RekeyUpdate', 'RekeyStatus', 'RekeyCancel'];
+    const root = ['GenerateRootInit', 'GenerateRootUpdate', 'GenerateRootStatus'];
+    const tokenless = coffer().filter((name) => findMethod(name)?.tokenless === true);
+    expect(tokenless.sort()).toEqual(
+      [
+        ...[...system, ...rekey, ...root, 'GenerateRootCancel'].map(
+          (m) => `/coffer.v1.System/${m}`,
+        ),
+        '/coffer.v1.Auth/AppRoleLogin',
+      ].sort(),
+    );
+    for (const name of ['Health', 'SealStatus', 'RekeyStatus', 'GenerateRootStatus']) {
+      answered(await client.call(`/coffer.v1.System/${name}`, {}));
+    }
+    answered(await client.raw('/grpc.health.v1.Health/Check', Buffer.alloc(0)));
+  });
+
   it('refuses every token-bound method without a token and with a bogus one', async () => {
     const bound = coffer().filter((name) => findMethod(name)?.tokenless !== true);
     expect(bound.length).toBeGreaterThan(40);
@@ -258,6 +278,7 @@ describe('GrpcApiServer malformed input', () => {
     expect(refusal.status).toBe(status.INVALID_ARGUMENT);
     expect(refusal.errorCode).toBe('COFFER_API_INVALID_REQUEST');
     expect(refusal.details).toMatch(/UTF-8/);
+    answered(await client.call('/coffer.v1.System/Health', {}));
   });
 
   it('refuses a malformed data_json with INVALID_ARGUMENT, never quoting it', async () => {

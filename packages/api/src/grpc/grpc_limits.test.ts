@@ -4,7 +4,8 @@
  * the router answers; a call whose deadline has passed is answered DEADLINE_EXCEEDED without
  * reaching the router; a call cancelled while the router works gets no answer and frees its
  * slot; the router's request carries the metadata (token, wrap TTL, request id) and the peer
- * address; reflection is served only when enabled; shutdown ends the listener.
+ * address; reflection is served only when enabled; shutdown refuses new calls, lets an
+ * in-flight one finish within the grace, cancels one that outlives it, and ends the listener.
  * Method: a real GrpcApiServer over TLS on 127.0.0.1 port 0 in front of a fake RequestHandler
  * whose answers the test releases by hand (gates), and a fake wall clock for the deadline.
  * Waits are on call answers and on the handler's arrivals, never on timers.
@@ -196,5 +197,42 @@ describe('GrpcApiServer limits', () => {
     const result = await client.call(health, {}, { deadlineMs: 2000 });
     client.close();
     expect(result.ok).toBe(false);
+  });
+
+  it('shutdown lets an in-flight call finish within the grace and refuses new calls', async () => {
+    const handler = new GatedHandler();
+    const tls = await createTestTls();
+    const server = await GrpcApiServer.start({ handler, host: '127.0.0.1', port: 0, tls });
+    const client = new GrpcTestClient(server.port, tls.certPem);
+    const running = client.call(health, {});
+    await handler.arrived(1);
+    let closed = false;
+    const shutdown = server.shutdown(60_000).then(() => {
+      closed = true;
+    });
+    const late = new GrpcTestClient(server.port, tls.certPem);
+    const refused = await late.call(health, {}, { deadlineMs: 2000 });
+    late.close();
+    expect(refused.ok).toBe(false);
+    expect(handler.requests).toHaveLength(1);
+    expect(closed).toBe(false);
+    handler.releaseAll();
+    expect(await running).toMatchObject({ ok: true });
+    await shutdown;
+    client.close();
+  });
+
+  it('shutdown cancels a call that outlives the grace, then resolves', async () => {
+    const handler = new GatedHandler();
+    const tls = await createTestTls();
+    const server = await GrpcApiServer.start({ handler, host: '127.0.0.1', port: 0, tls });
+    const client = new GrpcTestClient(server.port, tls.certPem);
+    const running = client.call(health, {});
+    await handler.arrived(1);
+    await server.shutdown(100);
+    const result = await running;
+    expect(result.ok).toBe(false);
+    handler.releaseAll();
+    client.close();
   });
 });

@@ -219,6 +219,42 @@ describe('HttpListener on an active node', () => {
     expect(open.body).toContain('coffer_sealed 0');
   });
 
+  it('HttpListener serves the metrics to a token whose policy reads sys/metrics, not to others', async () => {
+    const policy = 'path "sys/metrics" { capabilities = ["read"] }\n';
+    const wrote = await testNode.node.handle({
+      operation: 'update',
+      path: 'sys/policies/acl/scraper',
+      data: { policy },
+      token: rootToken,
+    });
+    expect(wrote.ok).toBe(true);
+    const tokenWith = async (policies: string[]): Promise<string> => {
+      const created = await testNode.node.handle({
+        operation: 'update',
+        path: 'auth/token/create',
+        data: { policies },
+        token: rootToken,
+      });
+      const token = created.ok ? created.auth?.clientToken : undefined;
+      expect(typeof token).toBe('string');
+      return token ?? '';
+    };
+    const scraper = await ask({
+      port: listener.port,
+      path: '/v1/sys/metrics',
+      headers: { 'x-coffer-token': await tokenWith(['scraper']) },
+    });
+    expect(scraper.status).toBe(200);
+    expect(scraper.body).toContain('coffer_active 1');
+    const other = await ask({
+      port: listener.port,
+      path: '/v1/sys/metrics',
+      headers: { 'x-coffer-token': await tokenWith(['default']) },
+    });
+    expect(other.status).toBe(403);
+    expect(json(other)).toMatchObject({ code: 'COFFER_CORE_PERMISSION_DENIED' });
+  });
+
   it('HttpListener metrics carry request series with only operation, mount and code labels', async () => {
     const reply = await ask({ port: openListener.port, path: '/v1/sys/metrics' });
     const series = reply.body

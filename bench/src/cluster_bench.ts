@@ -24,6 +24,13 @@ import { parseClusterBenchOptions, type ClusterBenchOptions } from './cluster_op
 import { runCell, type PhaseCell } from './cluster_phases.ts';
 import { preambleOf, runEnvironment, tableOf, type ClusterBenchReport } from './cluster_report.ts';
 import type { BenchSystem } from './cluster_system.ts';
+import {
+  attributePhase,
+  attributionLines,
+  nodeProfiles,
+  threadRoleLines,
+  type PhaseAttribution,
+} from './cluster_profile.ts';
 import { checkTargets } from './cluster_targets.ts';
 import { startCofferSystem } from './coffer_system.ts';
 import { breakdownLines, readCpuProfile, stagesOf } from './cpu_profile_stages.ts';
@@ -104,8 +111,31 @@ async function steadyPhases(running: Running, options: ClusterBenchOptions): Pro
   return cells;
 }
 
-/** The Coffer leader's CPU by stage in each steady phase's measured windows. */
+/**
+ * Coffer's CPU per request by stage over the whole cluster (cluster_profile.ts), then the
+ * leader's main thread by stage, in each steady phase's measured windows.
+ */
 async function profileSummary(
+  dir: string,
+  run: {
+    leaderPid: number | undefined;
+    pids: ReadonlyMap<string, number>;
+    cells: readonly PhaseCell[];
+  },
+): Promise<unknown> {
+  const profiles = await nodeProfiles(dir, run.pids);
+  const perRequest: PhaseAttribution[] = [];
+  for (const phase of new Set(run.cells.map((cell) => cell.phase))) {
+    const cells = run.cells.filter((cell) => cell.phase === phase);
+    const attribution = attributePhase(phase, cells, profiles);
+    console.log(`\n${attributionLines(attribution).join('\n')}`);
+    perRequest.push(attribution);
+  }
+  return { perRequest, leaderMainThread: await leaderSummary(dir, run) };
+}
+
+/** The Coffer leader's main thread by stage in each steady phase's measured windows. */
+async function leaderSummary(
   dir: string,
   run: { leaderPid: number | undefined; cells: readonly PhaseCell[] },
 ): Promise<unknown> {
@@ -148,6 +178,7 @@ async function main(): Promise<void> {
   const failover: Record<string, FailoverResult> = {};
   let cells: PhaseCell[] = [];
   let leaderPid: number | undefined;
+  let cofferPids: ReadonlyMap<string, number> = new Map();
   let finished = false;
   try {
     await startAll(running, options, { dir, profileDir });
@@ -159,7 +190,8 @@ async function main(): Promise<void> {
       }
     }
     const coffer = running.systems.find((s) => s.name === 'coffer');
-    leaderPid = coffer === undefined ? undefined : coffer.pids().get((await coffer.leader()).node);
+    cofferPids = coffer?.pids() ?? cofferPids;
+    leaderPid = coffer === undefined ? undefined : cofferPids.get((await coffer.leader()).node);
     finished = true;
   } finally {
     for (const system of running.systems) {
@@ -189,7 +221,7 @@ async function main(): Promise<void> {
     targets: checkTargets(cells, failover, options.clients),
     ...(profileDir === undefined
       ? {}
-      : { profile: await profileSummary(profileDir, { leaderPid, cells }) }),
+      : { profile: await profileSummary(profileDir, { leaderPid, pids: cofferPids, cells }) }),
   };
   print(report);
   const base = join(resultsDir, `cluster-${stamp}`);
@@ -201,9 +233,13 @@ async function main(): Promise<void> {
 function print(report: ClusterBenchReport): void {
   console.log(`\n${preambleOf(report).join('\n')}`);
   console.log(
-    'Coffer setup (DevCluster): server_stabilization_time_ms 1000 (joiner promotion only, not on the request path)',
+    'setup: Coffer DevCluster nodes with every config key at its default (server_stabilization_time_ms included); etcd members with only their names, URLs, cluster and TLS flags',
   );
   console.log(tableOf(report.cells, report.failover).join('\n'));
+  const threads = threadRoleLines(report.cells);
+  if (threads.length > 0) {
+    console.log(`\n${threads.join('\n')}`);
+  }
   console.log('\ntargets (ratios of this run):');
   for (const check of report.targets) {
     console.log(`  ${check.met ? 'met    ' : 'NOT met'}  ${check.target}: ${check.measured}`);

@@ -14,6 +14,7 @@ import {
   type Operation,
 } from './cluster_system.ts';
 import { clientBoundFactor, type NoopServer } from './noop_server.ts';
+import { threadCpuBetween, readThreadsOf, type ThreadRole } from './cluster_threads.ts';
 import { cpuBetween, readCpu } from './proc_cpu.ts';
 
 /** The longest the no-op baseline is measured, in seconds. */
@@ -24,6 +25,8 @@ export interface SystemCell {
   readonly stats: SampleStats;
   /** CPU seconds per server process and `loadgen`, over the measured time. */
   readonly cpuSeconds: Readonly<Record<string, number>>;
+  /** Each server process's CPU seconds by thread role (cluster_threads.ts). */
+  readonly threadCpuSeconds: Readonly<Record<string, Readonly<Record<ThreadRole, number>>>>;
   readonly leaderBefore: string;
   readonly leaderAfter: string;
   /** Raft terms the leader's term advanced by: each leader change takes at least one. */
@@ -41,6 +44,13 @@ export interface PhaseCell {
   readonly clients: number;
   readonly noop: SampleStats & { readonly cpuSeconds: Readonly<Record<string, number>> };
   readonly systems: Readonly<Record<string, SystemCell>>;
+  /**
+   * The phase is client-bound: the no-op server did not reach 2× the rate of either system, so
+   * the load generator may have limited what the phase measured.
+   */
+  readonly clientBound: boolean;
+  /** The no-op rate over the fastest system's rate (≥ 2: not client-bound; 0: nothing measured). */
+  readonly noopHeadroom: number;
 }
 
 /** How long, and how hard. */
@@ -70,6 +80,7 @@ async function drive(
   }
   let firstError: string | undefined;
   const before = readCpu(pids());
+  const threadsBefore = readThreadsOf(pids());
   const fromUs = monotonicUs();
   const sample = await closedLoop(target.senders, {
     callers: run.callers,
@@ -78,10 +89,12 @@ async function drive(
   });
   const toUs = monotonicUs();
   const cpuSeconds = cpuBetween(before, readCpu(pids()));
+  const threadCpuSeconds = threadCpuBetween(threadsBefore, readThreadsOf(pids()), pids());
   target.close();
   return {
     stats: statsOf(sample),
     cpuSeconds,
+    threadCpuSeconds,
     firstError,
     monotonicUs: [fromUs, toUs] as const,
   };
@@ -133,10 +146,13 @@ export async function runCell(
       clientBound: baseline.stats.opsPerSecond < clientBoundFactor * measured.stats.opsPerSecond,
     };
   }
+  const fastest = Math.max(0, ...Object.values(results).map((r) => r.stats.opsPerSecond));
   return {
     phase: cell.phase,
     clients: cell.clients,
     noop: { ...baseline.stats, cpuSeconds: baseline.cpuSeconds },
     systems: results,
+    clientBound: Object.values(results).some((result) => result.clientBound),
+    noopHeadroom: fastest > 0 ? baseline.stats.opsPerSecond / fastest : 0,
   };
 }

@@ -10,6 +10,7 @@ import type { SampleStats } from './closed_loop.ts';
 import type { ClusterBenchOptions } from './cluster_options.ts';
 import type { PhaseCell, SystemCell } from './cluster_phases.ts';
 import type { FailoverResult } from './failover_phase.ts';
+import { clientBoundFactor } from './noop_server.ts';
 
 /** The machine and software of a run. */
 export interface RunEnvironment {
@@ -72,11 +73,24 @@ function cpuText(cpu: Readonly<Record<string, number>>): string {
     .join(', ');
 }
 
+/** The CPU seconds of every server process together (not the load generator). */
+function cpuSecondsOf(cpu: Readonly<Record<string, number>>): number {
+  return Object.entries(cpu)
+    .filter(([name]) => name !== 'loadgen')
+    .reduce((sum, [, value]) => sum + value, 0);
+}
+
 /** Server CPU per acknowledged request, in ms: every server process of the system together. */
 function cpuPerOp(cpu: Readonly<Record<string, number>>, stats: SampleStats): string {
-  const servers = Object.entries(cpu).filter(([name]) => name !== 'loadgen');
-  const seconds = servers.reduce((sum, [, value]) => sum + value, 0);
-  return stats.ops > 0 ? ((1000 * seconds) / stats.ops).toFixed(2) : '-';
+  return stats.ops > 0 ? ((1000 * cpuSecondsOf(cpu)) / stats.ops).toFixed(2) : '-';
+}
+
+/** The ratio row's note: whether the phase is client-bound, and the no-op server's headroom. */
+function phaseNote(cell: PhaseCell): string {
+  const headroom = `no-op ${cell.noopHeadroom.toFixed(1)}× the faster system`;
+  return cell.clientBound
+    ? `phase CLIENT-BOUND (${headroom}, needs ≥ ${clientBoundFactor}×)`
+    : `not client-bound (${headroom})`;
 }
 
 function statsColumns(stats: SampleStats): string[] {
@@ -139,9 +153,9 @@ function cellRows(cell: PhaseCell): string[][] {
       '',
       '',
       '',
+      ratio(cpuSecondsOf(coffer.cpuSeconds) / c.ops, cpuSecondsOf(etcd.cpuSeconds) / e.ops),
       '',
-      '',
-      '',
+      phaseNote(cell),
     ]);
   }
   return rows;

@@ -31,6 +31,12 @@ function kvService(): ServiceClientConstructor {
 /** The JSON text of every KV v2 write: `{"value": <128 bytes>}`. */
 const dataJson = JSON.stringify({ value: benchValue });
 
+/** Whether a KV v2 read's answer holds the value written (the same check as etcd's reads). */
+function holdsValue(response: unknown): boolean {
+  const json = (response as { data_json?: unknown } | undefined)?.data_json;
+  return typeof json === 'string' && json.includes(benchValue);
+}
+
 function sender(client: KvClient, operation: Operation, metadata: Metadata): Send {
   const method = operation === 'read' ? 'Get' : 'Put';
   const send = client[method];
@@ -44,11 +50,13 @@ function sender(client: KvClient, operation: Operation, metadata: Metadata): Sen
         operation === 'read'
           ? { mount: 'secret', path }
           : { mount: 'secret', path, data_json: dataJson };
-      send.call(client, request, metadata, (error: Error | null) => {
-        if (error === null) {
-          resolve();
-        } else {
+      send.call(client, request, metadata, (error: Error | null, response?: unknown) => {
+        if (error !== null) {
           reject(error);
+        } else if (operation === 'read' && !holdsValue(response)) {
+          reject(new Error(`bench:cluster: Coffer read ${path} without its value`));
+        } else {
+          resolve();
         }
       });
     });

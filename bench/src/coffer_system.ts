@@ -62,10 +62,13 @@ function benchCommand(profileDir: string | undefined): CofferCommand {
   };
 }
 
+/** The commit the nodes run, and whether packages/ has uncommitted changes (they run too). */
 function gitVersion(): string {
   try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-    return `coffer ${sha.trim()}`;
+    const git = (args: string[]): string => execFileSync('git', args, { encoding: 'utf8' }).trim();
+    const sha = git(['rev-parse', '--short', 'HEAD']);
+    const dirty = git(['status', '--porcelain', '--', 'packages']) !== '';
+    return `coffer ${sha}${dirty ? ' + uncommitted changes in packages/' : ''}`;
   } catch {
     return 'coffer (unknown commit)';
   }
@@ -106,6 +109,10 @@ export async function startCofferSystem(options: CofferSystemOptions): Promise<B
     dir: options.dir,
     nodeCount: 3,
     command: benchCommand(options.profileDir),
+    // NB: DevCluster writes server_stabilization_time_ms 1000 for a quick dev start; undefined
+    // drops the key from each node's config, so the nodes run with the default (10 s; it only
+    // delays a joiner's promotion to voter at the start, never a request).
+    clusterSettings: { server_stabilization_time_ms: undefined },
     env: (id) => ({ ...process.env, COFFER_BENCH_NODE_DIR: join(options.dir, `node-${id}`) }),
     onProgress: (line) => {
       options.onProgress(`coffer: ${line}`);
@@ -221,6 +228,13 @@ class CofferSystem implements BenchSystem {
       }
     } finally {
       target.close();
+    }
+    // NB: the read senders check each answer holds the value; this checks they can at all.
+    const reads = this.target('read', { addresses: this.addresses(), channels: 1 });
+    try {
+      await reads.senders[0]?.(0);
+    } finally {
+      reads.close();
     }
   }
 

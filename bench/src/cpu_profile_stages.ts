@@ -144,7 +144,7 @@ export function breakdownLines(breakdown: StageBreakdown): string[] {
   const line = ([stage, stageMs]: readonly [string, number]): string =>
     `  ${stage.padEnd(40)} ${(stageMs / 1000).toFixed(2).padStart(7)} s  ${((100 * stageMs) / totalMs).toFixed(1).padStart(5)} %`;
   return [
-    `busy CPU ${(totalMs / 1000).toFixed(2)} s on the main thread (idle excluded)`,
+    `non-idle samples ${(totalMs / 1000).toFixed(2)} s on the main thread (wall time: on a shared machine it includes waits for a core; read the shares)`,
     ...stages.map(line),
     ...(unattributedTop.length === 0 ? [] : ['  unattributed, by innermost frame:']),
     ...unattributedTop.map(([frame, frameMs]) => `    ${line([frame, frameMs]).trim()}`),

@@ -91,7 +91,6 @@ function memberFlags(
     `--peer-key-file=${shared.tls['key'] ?? ''}`,
     `--peer-trusted-ca-file=${shared.tls['ca'] ?? ''}`,
     '--peer-client-cert-auth',
-    '--logger=zap',
     ...shared.extra,
   ];
 }

@@ -121,7 +121,7 @@ class EtcdSystem implements BenchSystem {
     );
     const senders = channels.map((channel): Send =>
       operation === 'read'
-        ? (index) => channel.range(Buffer.from(keyOf(index)), false).then(() => undefined)
+        ? (index) => channel.range(Buffer.from(keyOf(index)), false).then(checkRead)
         : (index) => channel.put(Buffer.from(keyOf(index)), value).then(() => undefined),
     );
     return {
@@ -169,6 +169,13 @@ class EtcdSystem implements BenchSystem {
     } finally {
       target.close();
     }
+    // NB: the hand codec (etcd_codec.ts) checked end to end: a put read back value for value.
+    const reads = this.target('read', { addresses: this.addresses(), channels: 1 });
+    try {
+      await reads.senders[0]?.(0);
+    } finally {
+      reads.close();
+    }
   }
 
   close(): Promise<void> {
@@ -179,6 +186,16 @@ class EtcdSystem implements BenchSystem {
     for (const member of this.#cluster.live()) {
       member.child.kill('SIGKILL');
     }
+  }
+}
+
+/** A linearizable read must find the one value written; anything else fails the request. */
+function checkRead(answer: { values: readonly Buffer[] }): void {
+  const [found] = answer.values;
+  if (answer.values.length !== 1 || found === undefined || !found.equals(value)) {
+    throw new Error(
+      `bench:cluster: an etcd range answered ${answer.values.length} values, not the one written`,
+    );
   }
 }
 

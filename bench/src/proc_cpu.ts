@@ -1,7 +1,7 @@
 /**
  * CPU seconds of processes, read from /proc/<pid>/stat (utime + stime, in clock ticks), and of
  * this process from process.cpuUsage(): what each server and the load generator spent in a
- * phase is the difference of two readings.
+ * phase is the difference of two readings. By thread: cluster_threads.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,9 +18,14 @@ const ticksPerSecond = ((): number => {
 
 /** The CPU seconds (user + system) process `pid` has used; undefined when it is gone. */
 export function processCpuSeconds(pid: number): number | undefined {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** The CPU seconds (user + system) of a /proc stat file (a process's or a thread's). */
+export function statCpuSeconds(file: string): number | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }

@@ -76,21 +76,29 @@ async function waitFor(what: string, condition: () => Promise<boolean>): Promise
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Reads `keys` through `client` 32 at a time; returns how many are not at version 1. */
-async function notOnce(client: CofferClient, keys: readonly string[]): Promise<number> {
-  let count = 0;
-  for (let start = 0; start < keys.length; start += 32) {
+/**
+ * Reads `keys` through `client` 64 at a time; returns how many are missing and how many are past
+ * version 1 (written twice).
+ */
+async function versionsOf(
+  client: CofferClient,
+  keys: readonly string[],
+): Promise<{ readonly missing: number; readonly twice: number }> {
+  let missing = 0;
+  let twice = 0;
+  for (let start = 0; start < keys.length; start += 64) {
     const versions = await Promise.all(
-      keys.slice(start, start + 32).map((path) =>
+      keys.slice(start, start + 64).map((path) =>
         client.kv.get({ mount: 'secret', path }).then(
           (read) => (read.data['metadata'] as { version?: number } | undefined)?.version,
           () => undefined,
         ),
       ),
     );
-    count += versions.filter((version) => version !== 1).length;
+    missing += versions.filter((version) => version === undefined).length;
+    twice += versions.filter((version) => version !== undefined && version > 1).length;
   }
-  return count;
+  return { missing, twice };
 }
 
 /** The load: writers through a client that knows every node, and what they saw. */
@@ -213,8 +221,15 @@ class Cluster {
     return { leaderId, killedAt };
   }
 
-  /** Starts node `id` again, unseals it, and waits until it caught up and serves `probe`. */
-  async restart(id: number, probe: string | undefined): Promise<void> {
+  /**
+   * Starts node `id` again, unseals it, and waits until it caught up and serves `probe`;
+   * returns how long each step took (ms).
+   */
+  async restart(
+    id: number,
+    probe: string | undefined,
+  ): Promise<{ listening: number; unsealed: number; serving: number }> {
+    const startedAt = Date.now();
     const node = this.manifest.nodes.find((n) => n.id === id);
     if (node === undefined) {
       throw new Error(`no node ${String(id)}`);
@@ -233,7 +248,9 @@ class Cluster {
       await again.sys.sealStatus();
       return true;
     });
+    const listeningAt = Date.now();
     await again.sys.unseal({ key: this.secrets.share });
+    const unsealedAt = Date.now();
     // NB: a read on the node itself is linearizable (a ReadIndex round, then applying up to
     // it), so serving the last acknowledged write proves it caught up; comparing its applied
     // and committed indexes under continuous writes would chase a moving target.
@@ -244,6 +261,11 @@ class Cluster {
       }
       return Number(seen['leader_id']) > 0;
     });
+    return {
+      listening: listeningAt - startedAt,
+      unsealed: unsealedAt - listeningAt,
+      serving: Date.now() - unsealedAt,
+    };
   }
 
   close(): void {
@@ -294,7 +316,10 @@ async function killAndRestart(
     options.log(
       `kill ${String(kill)}: node ${String(leaderId)} SIGKILLed; writes resumed after ${String(resumeMs)} ms`,
     );
-    await cluster.restart(leaderId, load.acked.at(-1));
+    const took = await cluster.restart(leaderId, load.acked.at(-1));
+    options.log(
+      `  node ${String(leaderId)} restarted: listening after ${String(took.listening)} ms, unsealed in ${String(took.unsealed)} ms, serving after ${String(took.serving)} ms more`,
+    );
   }
   return resumes;
 }
@@ -316,16 +341,24 @@ export async function runFailover(options: FailoverRunOptions): Promise<Failover
     const everyNode = cluster;
     const load = new Load(cluster.client, options.writers, () => everyNode.everyNodeClient());
     const resumes = await killAndRestart(cluster, load, options).finally(() => load.stop());
+    // NB: each node reads every acknowledged key itself (a linearizable read on that node).
+    const checkedFrom = Date.now();
     const missingByNode: Record<number, number> = {};
+    let appliedTwice = 0;
     for (const node of cluster.manifest.nodes) {
-      missingByNode[node.id] = await notOnce(cluster.nodeClient(node.api_address), load.acked);
+      const seen = await versionsOf(cluster.nodeClient(node.api_address), load.acked);
+      missingByNode[node.id] = seen.missing;
+      appliedTwice = Math.max(appliedTwice, seen.twice);
     }
+    options.log(
+      `read ${String(load.acked.length)} acknowledged keys on each node in ${String(Date.now() - checkedFrom)} ms`,
+    );
     return {
       resumes,
       acked: load.acked.length,
       failed: load.failed + load.historyClients.failures.length,
       failures: load.allFailures(),
-      appliedTwice: await notOnce(cluster.client, load.acked),
+      appliedTwice,
       tokensAcked: load.tokensAcked,
       tokensCreated: (await cluster.tokenLeases()) - tokensBefore,
       missingByNode,

@@ -119,6 +119,14 @@ async function until(h: Harness, condition: () => boolean, roundsMax = 2000): Pr
   throw new Error('Condition not reached within the round limit');
 }
 
+/** Ticks until a leader exists and every node knows one. */
+async function untilEveryNodeKnowsTheLeader(h: Harness): Promise<void> {
+  await until(
+    h,
+    () => leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
+  );
+}
+
 function leaderOf(h: Harness): RaftNode | undefined {
   return h.nodes.find((n) => n.raw.status().softState.role === 'leader');
 }
@@ -145,11 +153,7 @@ describe('RaftNode', () => {
 
   it('RaftNode.propose on a follower answers NotLeader with the leader hint', async () => {
     const h = await startCluster(() => new ListMachine());
-    await until(
-      h,
-      () =>
-        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
-    );
+    await untilEveryNodeKnowsTheLeader(h);
     const leader = leaderOf(h) as RaftNode;
     const follower = h.nodes.find((n) => n !== leader) as RaftNode;
     const outcome = await follower.propose(new Uint8Array([1]));
@@ -178,11 +182,7 @@ describe('RaftNode', () => {
 
   it('RaftNode.readBarrier resolves once the node has applied the read index', async () => {
     const h = await startCluster(() => new ListMachine());
-    await until(
-      h,
-      () =>
-        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
-    );
+    await untilEveryNodeKnowsTheLeader(h);
     const leader = leaderOf(h) as RaftNode;
     await leader.propose(new TextEncoder().encode('x'));
     const follower = h.nodes.find((n) => n !== leader) as RaftNode;
@@ -205,11 +205,7 @@ describe('RaftNode', () => {
 
   it('RaftNode.readBarrier fails at once when the leader changes before it answered, not at the request timeout', async () => {
     const h = await startCluster(() => new ListMachine());
-    await until(
-      h,
-      () =>
-        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
-    );
+    await untilEveryNodeKnowsTheLeader(h);
     const leader = leaderOf(h) as RaftNode;
     await leader.propose(new TextEncoder().encode('x'));
     // Cut off, the leader can confirm no read: it steps down (CheckQuorum) within an election
@@ -232,11 +228,7 @@ describe('RaftNode', () => {
 
   it('RaftNode.readBarrier asks again when its ReadIndex request is lost, and is answered within a retry', async () => {
     const h = await startCluster(() => new ListMachine());
-    await until(
-      h,
-      () =>
-        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
-    );
+    await untilEveryNodeKnowsTheLeader(h);
     const leader = leaderOf(h) as RaftNode;
     await leader.propose(new TextEncoder().encode('x'));
     const follower = h.nodes.find((n) => n !== leader) as RaftNode;
@@ -262,11 +254,7 @@ describe('RaftNode', () => {
 
   it('RaftNode hands a lost peer from its transport to Raft: followers of a dead leader elect another sooner', async () => {
     const h = await startCluster(() => new ListMachine());
-    await until(
-      h,
-      () =>
-        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
-    );
+    await untilEveryNodeKnowsTheLeader(h);
     const leader = leaderOf(h) as RaftNode;
     const followers = h.nodes.filter((n) => n !== leader);
     h.network.isolate(
@@ -304,11 +292,7 @@ describe('RaftNode', () => {
       apps.push(app);
       return new SessionStateMachine(app, { sessionTtlMs: 60_000, responsesPerClientMax: 64 });
     });
-    await until(
-      h,
-      () =>
-        leaderOf(h) !== undefined && h.nodes.every((n) => n.raw.status().softState.leader !== 0),
-    );
+    await untilEveryNodeKnowsTheLeader(h);
     const first = leaderOf(h) as RaftNode;
     const registered = await first.propose(encodeRegister(1000));
     expect(registered.ok).toBe(true);

@@ -4,6 +4,9 @@
  * the state sealed and unseal with the cluster's share; autopilot makes them voters; a standby
  * serves every request by forwarding it to the active node; after SIGKILL of the leader the
  * survivors elect a new one and keep serving; the killed node restarts, unseals and catches up.
+ * A GraphQL subscription on a standby's HTTP listener receives the leader change of a
+ * step-down, and a client that reconnects with its last index gets the next step-down's change
+ * it missed, with the next index (issue 10 item 4).
  * The cluster port refuses a client without a certificate at the handshake.
  * Method: real processes, real LevelDB, real TLS sockets on 127.0.0.1; the CLI and the client
  * library as an operator and a service use them; every wait polls a condition with a deadline.
@@ -27,6 +30,7 @@ import {
   type Ran,
   type ServerProcess,
 } from './coffer_processes.ts';
+import { subscribeClusterEvents, type ClusterEventStream } from './graphql_events.ts';
 
 interface Node {
   readonly id: number;
@@ -42,6 +46,8 @@ let caFile = '';
 let share = '';
 let rootFile = '';
 const nodes = new Map<number, Node>();
+/** Each node's HTTP listener (GraphQL), `host:port`, as its last config named it. */
+const httpAddresses = new Map<number, string>();
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -100,6 +106,7 @@ async function waitFor(
 async function writeConfig(n: Node, joinTokenFile?: string): Promise<string> {
   const file = join(n.dir, 'coffer.yaml');
   const http = await freePort();
+  httpAddresses.set(n.id, `127.0.0.1:${String(http)}`);
   await writeFile(
     file,
     [
@@ -142,6 +149,28 @@ async function peers(id: number): Promise<{ node_id: string; voter: boolean; lea
     await ok(id, ['operator', 'raft', 'list-peers', '--format', 'json', '--token-file', rootFile]),
   ) as { servers: { node_id: string; voter: boolean; leader: boolean }[] };
   return listed.servers;
+}
+
+/**
+ * Steps the leader `from` down (through another node, which forwards it) until another node
+ * leads; a step-down the leader cannot hand over yet is asked again after a while.
+ */
+async function stepDown(from: number): Promise<void> {
+  const through = [1, 2, 3].find((id) => id !== from) ?? 0;
+  const admin = client(through, await readFile(caFile), (await readFile(rootFile, 'utf8')).trim());
+  let askedAt = 0;
+  await waitFor(`a leader other than node ${String(from)}`, async () => {
+    const now = Number((await admin.logical.read('sys/leader')).data['leader_id']);
+    if (now !== from && now > 0) {
+      return true;
+    }
+    if (Date.now() - askedAt > 5000) {
+      askedAt = Date.now();
+      await admin.logical.write('sys/step-down', {});
+    }
+    return false;
+  });
+  admin.close();
 }
 
 function client(id: number, caCert: Buffer, token: string): CofferClient {
@@ -278,6 +307,55 @@ describe('a three-node cluster of real processes', () => {
       );
     });
   }, 180_000);
+
+  it('a GraphQL subscription on a standby gets the leader change of a step-down, and resumes from its last index', async () => {
+    const rootToken = (await readFile(rootFile, 'utf8')).trim();
+    const caCert = await readFile(caFile);
+    const firstLeader = Number((await peers(1)).find((p) => p.leader)?.node_id);
+    const standbyId = [1, 2, 3].find((id) => id !== firstLeader) ?? 0;
+    const watch = (cursor: { after: number; epoch: string }): ClusterEventStream =>
+      subscribeClusterEvents({
+        address: httpAddresses.get(standbyId) ?? '',
+        caPem: caCert,
+        token: rootToken,
+        ...cursor,
+      });
+    // NB: a read of sys/events without an index answers this node's epoch and last index.
+    const now = (await client(standbyId, caCert, rootToken).logical.read('sys/events')).data;
+    const epoch = String(now['epoch']);
+    const first = watch({ after: Number(now['after']), epoch });
+    await stepDown(firstLeader);
+    const change = await first.waitForEvent(
+      'the leader change of the step-down',
+      (event) =>
+        event.type === 'LEADER_CHANGE' && ![null, String(firstLeader)].includes(event.leaderId),
+    );
+    const seen = first.events();
+    expect(seen.map((event) => event.index)).toEqual(
+      seen.map((_, i) => Number(now['after']) + 1 + i),
+    );
+    expect(new Set(seen.map((event) => event.epoch))).toEqual(new Set([epoch]));
+    first.close();
+
+    // While no client listens, leadership moves again; the reconnecting client resumes after
+    // the last index it saw and misses nothing.
+    const lastIndex = Math.max(...seen.map((event) => event.index));
+    const secondLeader = Number(change.leaderId);
+    await stepDown(secondLeader);
+    const resumed = watch({ after: lastIndex, epoch });
+    await resumed.waitForEvent(
+      'the leader change made while disconnected',
+      (event) =>
+        event.type === 'LEADER_CHANGE' && ![null, String(secondLeader)].includes(event.leaderId),
+    );
+    const missed = resumed.events();
+    expect(missed.map((event) => event.index)).toEqual(missed.map((_, i) => lastIndex + 1 + i));
+    resumed.close();
+    for (const body of [first.body, resumed.body]) {
+      expect(body).not.toContain(rootToken);
+      expect(body).not.toContain(secretValue);
+    }
+  }, 90_000);
 
   it('a standby forwards logins with the real client address: a CIDR-bound secret_id is refused outside its range', async () => {
     const rootToken = (await readFile(rootFile, 'utf8')).trim();

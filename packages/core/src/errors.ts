@@ -156,6 +156,12 @@ export const CoreErrorCode = {
   dataDirInUse: 'COFFER_CORE_DATA_DIR_IN_USE',
   /** `operator raft recover` found no node state and Raft log in the data directory. */
   recoveryRefused: 'COFFER_CORE_RECOVERY_REFUSED',
+  /**
+   * A `sys/events` read cannot continue from the index it names: the index belongs to another
+   * epoch (the node restarted, or another node), is past the node's last event, or its next
+   * event fell out of the retention window. Read the state again and subscribe without one.
+   */
+  eventsIndexExpired: 'COFFER_CORE_EVENTS_INDEX_EXPIRED',
   /** The request failed on an unexpected internal error; the server log has details. */
   internal: 'COFFER_CORE_INTERNAL',
 } as const;

@@ -13,8 +13,13 @@ import type { Fields } from './router_values.ts';
 export interface FieldSource {
   /** The field's arguments. */
   readonly args: Fields;
-  /** The parent object's value (for a nested field such as `LeaseKey.lease`). */
+  /**
+   * The parent object's value (for a nested field such as `LeaseKey.lease`); for a
+   * Subscription field, the `next` of the previous poll's {@link PollPage} (undefined first).
+   */
   readonly parent: unknown;
+  /** How long one poll of a Subscription field asks the router to wait for an item. */
+  readonly pollWaitMs: number;
   /** The node's metrics, for `Query.metrics` (which its router request only authorizes). */
   readonly metricsSnapshot: (() => MetricsSnapshot) | undefined;
 }
@@ -36,6 +41,15 @@ export interface FieldRoute {
   readonly toCall: (source: FieldSource) => RouterCall | undefined;
   /** The field's value from the router's answer. Throws ApiError COFFER_API_INTERNAL. */
   readonly toValue: (answer: CoreSuccess, source: FieldSource) => unknown;
+}
+
+/**
+ * The value a Subscription field's `toValue` makes of one poll's answer: the items to send,
+ * one message each, in order, and what the next poll continues from (its `parent`).
+ */
+export interface PollPage {
+  readonly items: readonly unknown[];
+  readonly next: unknown;
 }
 
 /** The routed fields of one type, by field name. */

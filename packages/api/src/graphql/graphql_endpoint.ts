@@ -8,6 +8,10 @@
  *     ─▶ body within graphql.request_bytes_max ─▶ yoga: tokens ─▶ parse ─▶ validate (graphql's
  *     rules, depth, cost, aliases, introspection) ─▶ execute: each routed field → exchange.call
  *
+ * A subscription (`Accept: text/event-stream`) is answered as Server-Sent Events, streamed as
+ * yoga makes them; each of its polls is one `exchange.call` outside the document's budget, and
+ * the port's signal aborts when the client goes away, which stops the polls.
+ *
  * CSRF: a browser sends `application/json` cross-site only after a CORS preflight, which this
  * listener never answers with CORS headers; GET, forms and multipart are refused, so no simple
  * request (a link, an image, a form) can run an operation with the operator's credentials.
@@ -43,6 +47,11 @@ export interface GraphqlSettings extends QueryLimits {
   readonly requestBytesMax: number;
   /** Router requests one document may make (nested routed fields under lists add up). */
   readonly routerRequestsMax: number;
+  /**
+   * How long one poll of a subscription waits for an event (core caps it at its
+   * `events.wait_ms_max`): a subscription whose token expires or is revoked ends within one.
+   */
+  readonly subscriptionWaitMs: number;
 }
 
 /** The defaults of {@link GraphqlSettings} (docs/server-config.md). */
@@ -55,6 +64,7 @@ export const graphqlSettingsDefault: GraphqlSettings = {
   costMax: 500,
   aliasesMax: 50,
   routerRequestsMax: 100,
+  subscriptionWaitMs: 10_000,
 };
 
 /** What the route needs besides its settings. */
@@ -166,15 +176,78 @@ function isJsonRequest(request: IncomingMessage): boolean {
 }
 
 /**
- * The media type the answer is asked in: `application/graphql-response+json` (request errors
- * answer 4xx) when the client accepts it, else `application/json` (they answer 200, the
- * legacy GraphQL over HTTP way).
+ * The media type the answer is asked in: `text/event-stream` (Server-Sent Events, graphql-sse's
+ * distinct connections mode: subscriptions) when the client asks for it, else
+ * `application/graphql-response+json` (request errors answer 4xx) when the client accepts it,
+ * else `application/json` (they answer 200, the legacy GraphQL over HTTP way).
  */
 function acceptOf(request: IncomingMessage): string {
   const accept = request.headers.accept ?? '';
-  return accept.length <= 256 && accept.includes('application/graphql-response+json')
+  if (accept.length > 256) {
+    return 'application/json';
+  }
+  if (accept.includes('text/event-stream')) {
+    return eventStreamType;
+  }
+  return accept.includes('application/graphql-response+json')
     ? 'application/graphql-response+json'
     : 'application/json';
+}
+
+const eventStreamType = 'text/event-stream';
+
+/** Resolves when `response` may take more data, or when it closed. */
+function writable(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.once('drain', done);
+    response.once('close', done);
+  });
+}
+
+/**
+ * Streams yoga's Server-Sent Events answer (a subscription's messages) as they come. When the
+ * client goes away the stream is cancelled, which ends the subscription's source stream (it
+ * stops after the poll it is waiting on).
+ */
+async function sendEventStream(answer: Response, response: ServerResponse): Promise<void> {
+  response.writeHead(answer.status, {
+    ...commonHeaders,
+    'content-type': eventStreamType,
+    connection: 'keep-alive',
+  });
+  response.flushHeaders();
+  const reader = answer.body?.getReader();
+  if (reader === undefined) {
+    response.end();
+    return;
+  }
+  const cancel = (): void => {
+    reader.cancel().catch(() => undefined);
+  };
+  response.once('close', cancel);
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done || response.destroyed) {
+        break;
+      }
+      if (!response.write(chunk.value)) {
+        await writable(response);
+      }
+    }
+  } catch {
+    // NB: the stream failed after its headers went out: nothing can be answered any more.
+    response.destroy();
+    return;
+  } finally {
+    response.off('close', cancel);
+  }
+  response.end();
 }
 
 /** The body, or undefined once it passes `bytesMax` (the rest is not read) or the client left. */
@@ -211,7 +284,12 @@ function routerPortOf(
 ): RouterPort {
   let requests = 0;
   const budget = options.settings.routerRequestsMax;
+  const gone = new AbortController();
+  exchange.response.once('close', () => {
+    gone.abort();
+  });
   return {
+    signal: gone.signal,
     call: (call: RouterCall) => {
       requests += 1;
       if (requests > budget) {
@@ -226,6 +304,13 @@ function routerPortOf(
         ...(options.token === undefined ? {} : { token: options.token }),
       });
     },
+    poll: (call: RouterCall) =>
+      exchange.call({
+        ...call,
+        requestId: randomUUID(),
+        ...(options.token === undefined ? {} : { token: options.token }),
+      }),
+    pollWaitMs: options.settings.subscriptionWaitMs,
     metricsSnapshot: options.metricsSnapshot,
   };
 }
@@ -285,6 +370,20 @@ async function serveGraphql(
     },
     { coffer: routerPortOf(exchange, { ...options, token }) },
   );
+  if (answer.status === 406) {
+    // NB: yoga answers 406, with no body, a stream (a subscription) asked as one JSON answer.
+    await answer.body?.cancel();
+    sendRefusal(response, {
+      status: 406,
+      code: ApiErrorCode.invalidRequest,
+      message: 'Ask for a subscription with "Accept: text/event-stream" (Server-Sent Events)',
+    });
+    return;
+  }
+  if ((answer.headers.get('content-type') ?? '').startsWith(eventStreamType)) {
+    await sendEventStream(answer, response);
+    return;
+  }
   const text = await answer.text();
   response.writeHead(answer.status, {
     ...commonHeaders,

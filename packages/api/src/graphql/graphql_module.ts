@@ -31,6 +31,7 @@ export const {
   OperationTypeNode,
   parse,
   printSchema,
+  subscribe,
   TokenKind,
 } = graphql;
 

@@ -1,7 +1,7 @@
 /**
  * Goal: every GraphQL field that reaches core is exactly ONE core router request, the one its
- * route declares, and nothing reaches core another way (issue 10 item 1): every Query and
- * Mutation field has a route; every resolver of the schema is built from the route table; each
+ * route declares (a Subscription field: one per poll), and nothing reaches core another way
+ * (issue 10 item 1): every Query, Mutation and Subscription field has a route; every resolver of the schema is built from the route table; each
  * field, run, sends one request whose operation and path match its declared pattern; the same
  * operation through GraphQL and through the typed gRPC method is the same router request; every
  * typed gRPC method maps to a router path.
@@ -15,12 +15,17 @@ import { describe, expect, it } from 'vitest';
 
 import type { CoreResponse, Operation } from '@coffer/core';
 
-import { execute, getNamedType, isObjectType, parse } from './graphql_module.ts';
+import { execute, getNamedType, isObjectType, parse, subscribe } from './graphql_module.ts';
 import { sampleOf } from '../testing/graphql_documents.ts';
 import { methodDefinitionOf } from '../testing/grpc_test_client.ts';
 import { findMethod, methodTable, type RouterCall } from '../grpc/method_table.ts';
 import { fieldRoutes, findFieldRoute } from './field_routes.ts';
-import { executableSchema, isRoutedResolver, type GraphqlContext } from './graphql_resolvers.ts';
+import {
+  executableSchema,
+  isRoutedResolver,
+  isRoutedSubscriber,
+  type GraphqlContext,
+} from './graphql_resolvers.ts';
 
 const schema: GraphQLSchema = executableSchema();
 
@@ -70,6 +75,12 @@ function recordingContext(answer?: (call: RouterCall) => CoreResponse): Recorded
           calls.push(call);
           return Promise.resolve((answer ?? refuse)(call));
         },
+        poll: (call) => {
+          calls.push(call);
+          return Promise.resolve((answer ?? refuse)(call));
+        },
+        pollWaitMs: 250,
+        signal: new AbortController().signal,
         metricsSnapshot: undefined,
       },
     },
@@ -104,6 +115,23 @@ async function runField(
   return result.errors ?? [];
 }
 
+/** Every message of a subscription document until it ends (it must end: the context refuses). */
+async function subscribeAll(text: string, recorded: Recorded): Promise<unknown[]> {
+  const stream = await subscribe({
+    schema,
+    document: parse(text),
+    contextValue: recorded.context,
+  });
+  if (!(Symbol.asyncIterator in stream)) {
+    return [stream];
+  }
+  const messages: unknown[] = [];
+  for await (const message of stream) {
+    messages.push(JSON.parse(JSON.stringify(message)));
+  }
+  return messages;
+}
+
 /** Every routed root field as [operation, field name]. */
 const rootFields: (readonly ['query' | 'mutation', string])[] = [
   ...Object.keys(fieldRoutes['Query'] ?? {}).map((name) => ['query', name] as const),
@@ -111,8 +139,8 @@ const rootFields: (readonly ['query' | 'mutation', string])[] = [
 ];
 
 describe('the GraphQL route table', () => {
-  it('has a route for every Query and Mutation field, and a field for every route', () => {
-    for (const typeName of ['Query', 'Mutation']) {
+  it('has a route for every Query, Mutation and Subscription field, and a field for every route', () => {
+    for (const typeName of ['Query', 'Mutation', 'Subscription']) {
       const type = schema.getType(typeName);
       if (!isObjectType(type)) {
         throw new Error(`${typeName} is not an object type`);
@@ -139,6 +167,9 @@ describe('the GraphQL route table', () => {
         const routed = findFieldRoute(type.name, field.name) !== undefined;
         expect(field.resolve === undefined ? false : isRoutedResolver(field.resolve)).toBe(routed);
         expect(field.resolve !== undefined, `${type.name}.${field.name}`).toBe(routed);
+        const subscription = type.name === 'Subscription';
+        expect(field.subscribe !== undefined, `${type.name}.${field.name}`).toBe(subscription);
+        expect(isRoutedSubscriber(field.subscribe)).toBe(subscription);
       }
     }
   });
@@ -157,6 +188,100 @@ describe('the GraphQL route table', () => {
       expect(JSON.stringify(errors[0])).toContain('COFFER_CORE_PERMISSION_DENIED');
     },
   );
+
+  it.each(Object.keys(fieldRoutes['Subscription'] ?? {}))(
+    'subscription field %s sends exactly one router request per poll, matching its declared path',
+    async (name) => {
+      const recorded = recordingContext();
+      const messages = await subscribeAll(`subscription { ${name} { __typename } }`, recorded);
+      const route = findFieldRoute('Subscription', name);
+      expect(recorded.calls).toHaveLength(1);
+      const [call] = recorded.calls;
+      expect(call?.operation).toBe(route?.operation);
+      expect(matchesPattern(route?.path ?? '', call?.path ?? ''), call?.path ?? '').toBe(true);
+      expect(messages).toHaveLength(1);
+      expect(JSON.stringify(messages[0])).toContain('COFFER_CORE_PERMISSION_DENIED');
+    },
+  );
+
+  it('Subscription.clusterEvents polls sys/events from the last answer and ends on a refusal', async () => {
+    let polls = 0;
+    const recorded = recordingContext((): CoreResponse => {
+      polls += 1;
+      if (polls === 1) {
+        return {
+          ok: true,
+          requestId: 'r',
+          data: {
+            epoch: 'e1',
+            after: 8,
+            events: [
+              { index: 7, type: 'leader_change', time: 't', leader_id: 2, term: 4 },
+              { index: 8, type: 'lease_revoked', time: 't', lease_id: 'auth/token/create/x' },
+            ],
+          },
+        };
+      }
+      if (polls === 2) {
+        return { ok: true, requestId: 'r', data: { epoch: 'e1', after: 8, events: [] } };
+      }
+      return { ok: false, requestId: 'r', code: 'COFFER_CORE_SEALED', message: 'sealed' };
+    });
+    const messages = await subscribeAll(
+      'subscription { clusterEvents(after: 6, epoch: "e1") { index epoch type leaderId term leaseId } }',
+      recorded,
+    );
+    expect(recorded.calls).toEqual([
+      { operation: 'read', path: 'sys/events', data: { after: 6, epoch: 'e1', wait_ms: 250 } },
+      { operation: 'read', path: 'sys/events', data: { after: 8, epoch: 'e1', wait_ms: 250 } },
+      { operation: 'read', path: 'sys/events', data: { after: 8, epoch: 'e1', wait_ms: 250 } },
+    ]);
+    expect(messages.slice(0, 2)).toEqual([
+      {
+        data: {
+          clusterEvents: {
+            index: 7,
+            epoch: 'e1',
+            type: 'LEADER_CHANGE',
+            leaderId: '2',
+            term: 4,
+            leaseId: null,
+          },
+        },
+      },
+      {
+        data: {
+          clusterEvents: {
+            index: 8,
+            epoch: 'e1',
+            type: 'LEASE_REVOKED',
+            leaderId: null,
+            term: null,
+            leaseId: 'auth/token/create/x',
+          },
+        },
+      },
+    ]);
+    expect(messages).toHaveLength(3);
+    expect(JSON.stringify(messages[2])).toContain('COFFER_CORE_SEALED');
+  });
+
+  it('Subscription.clusterEvents makes no poll once the client went away', async () => {
+    const gone = new AbortController();
+    const recorded = recordingContext((): CoreResponse => {
+      if (recorded.calls.length === 2) {
+        gone.abort();
+      }
+      return { ok: true, requestId: 'r', data: { epoch: 'e', after: 0, events: [] } };
+    });
+    const context = { coffer: { ...recorded.context.coffer, signal: gone.signal } };
+    const messages = await subscribeAll('subscription { clusterEvents { index } }', {
+      calls: recorded.calls,
+      context,
+    });
+    expect(messages).toEqual([]);
+    expect(recorded.calls).toHaveLength(2);
+  });
 
   it('LeaseKey.lease sends one lookup per lease and none for a prefix', async () => {
     const recorded = recordingContext((call) =>

@@ -4,8 +4,9 @@
  * `npm run generate:graphql -w @coffer/api` rewrites it), so a schema change shows in review.
  *
  * Invariant: every type, field and argument has a description (schema_file.test.ts checks).
- * Every Query and Mutation field is one router request (field_routes.ts); the description
- * names the path so an operator can write the policy that grants it.
+ * Every Query and Mutation field is one router request, and every poll of a Subscription field
+ * one (field_routes.ts); the description names the path so an operator can write the policy
+ * that grants it.
  */
 
 const statusTypes = `
@@ -424,10 +425,74 @@ type Mutation {
 }
 `;
 
+const subscriptionType = `
+"""
+Cluster events as the node this connection reaches sees them, one per message, over
+Server-Sent Events (POST with Accept: text/event-stream). Each poll of the subscription is one
+router request (read sys/events), so the token is checked on every poll: an expired, revoked
+or unauthorized token, or a sealed node, ends the subscription with that error.
+"""
+type Subscription {
+  """
+  This node's cluster events after an index (read sys/events, polled): leader changes, seal
+  and unseal of this node, peer health changes (seen by the active node), lease revocations
+  (by the active node). Without after, from now on. To resume after a reconnect, pass the last
+  event's index and epoch: a cursor the node no longer holds (another epoch, or out of the
+  retention window) ends it with COFFER_CORE_EVENTS_INDEX_EXPIRED.
+  """
+  clusterEvents(
+    "The index of the last event the client has; absent: only events from now on."
+    after: Int
+    "The epoch that index belongs to (from the event); absent: this node's."
+    epoch: String
+  ): ClusterEvent
+}
+`;
+
+const eventTypes = `
+"The kinds of cluster events."
+enum ClusterEventType {
+  "This node saw another leader, or none (leaderId null)."
+  LEADER_CHANGE
+  "This node was sealed."
+  SEALED
+  "This node was unsealed."
+  UNSEALED
+  "The active node saw a member become healthy or unhealthy."
+  PEER_HEALTH
+  "A lease was revoked (expired, revoked on request or with its token)."
+  LEASE_REVOKED
+}
+
+"One event of a node's journal."
+type ClusterEvent {
+  "The event's index: one more than the previous event's, within its epoch."
+  index: Int!
+  "The id of the journal the index counts in (one per node process)."
+  epoch: String!
+  "What happened."
+  type: ClusterEventType!
+  "When the node journaled it (RFC 3339)."
+  time: String!
+  "LEADER_CHANGE: the new leader's node id, null when the node knows none."
+  leaderId: String
+  "LEADER_CHANGE: the Raft term the node saw it in."
+  term: Int
+  "PEER_HEALTH: the member's node id."
+  peerId: String
+  "PEER_HEALTH: whether the member is healthy now."
+  healthy: Boolean
+  "LEASE_REVOKED: the lease id (never a token or a secret)."
+  leaseId: String
+}
+`;
+
 /** The schema's SDL. */
 export const schemaSdl: string = [
   queryType,
   mutationType,
+  subscriptionType,
+  eventTypes,
   statusTypes,
   clusterTypes,
   mountTypes,

@@ -9,6 +9,7 @@ const forbidden = 403;
 const notFound = 404;
 const methodNotAllowed = 405;
 const conflict = 409;
+const gone = 410;
 const payloadTooLarge = 413;
 const tooManyRequests = 429;
 const internalError = 500;
@@ -74,6 +75,7 @@ export const coreHttpStatus = {
   [CoreErrorCode.peersInvalid]: badRequest,
   [CoreErrorCode.dataDirInUse]: conflict,
   [CoreErrorCode.recoveryRefused]: conflict,
+  [CoreErrorCode.eventsIndexExpired]: gone,
   [CoreErrorCode.clusterAuthorityInvalid]: internalError,
   [CoreErrorCode.clusterIdentityUnavailable]: unavailable,
   [CoreErrorCode.internal]: internalError,

@@ -110,7 +110,9 @@ describe('validateServerConfig', () => {
           cost_max: 50,
           aliases_max: 0,
           router_requests_max: 5,
+          subscription_wait_ms: 500,
         },
+        events: { retained_max: 64, wait_ms_max: 2000 },
         log: { level: 'debug', file: 'coffer.log' },
       },
       '/srv',
@@ -124,7 +126,9 @@ describe('validateServerConfig', () => {
       costMax: 50,
       aliasesMax: 0,
       routerRequestsMax: 5,
+      subscriptionWaitMs: 500,
     });
+    expect(config.events).toEqual({ retainedMax: 64, waitMsMax: 2000 });
     expect(config.listeners.grpc).toMatchObject({ host: '::1', port: 0 });
     expect(config.listeners.http).toEqual({
       host: 'localhost',

@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 
-import type { Pkcs11SealConfig } from '@coffer/core';
+import type { NodeEventsSettings, Pkcs11SealConfig } from '@coffer/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -125,6 +125,8 @@ export interface ServerConfig {
   readonly grpcReflection: boolean;
   /** The GraphQL endpoint of the HTTP listener (`graphql`; docs/design/graphql.md). */
   readonly graphql: GraphqlSettings;
+  /** The node's event journal behind `sys/events` (`events`); absent: core's defaults. */
+  readonly events?: NodeEventsSettings;
   readonly log: { readonly level: LogLevel; readonly file?: string };
   readonly cluster?: ClusterConfig;
 }
@@ -246,6 +248,14 @@ const graphql = z.strictObject({
     .min(0, { error: 'expected a count (integer ≥ 0)' })
     .optional(),
   router_requests_max: positiveInt('a count of requests (integer ≥ 1)').optional(),
+  subscription_wait_ms: positiveInt('milliseconds (integer ≥ 1)').optional(),
+});
+
+const events = z.strictObject({
+  retained_max: positiveInt('a count of events (integer from 1 to 1000000)')
+    .max(1_000_000, { error: 'expected a count of events (integer from 1 to 1000000)' })
+    .optional(),
+  wait_ms_max: positiveInt('milliseconds (integer ≥ 1)').optional(),
 });
 
 /** The `graphql` section with its defaults filled in. */
@@ -260,6 +270,15 @@ function resolveGraphql(raw: z.output<typeof graphql> | undefined): GraphqlSetti
     costMax: raw?.cost_max ?? d.costMax,
     aliasesMax: raw?.aliases_max ?? d.aliasesMax,
     routerRequestsMax: raw?.router_requests_max ?? d.routerRequestsMax,
+    subscriptionWaitMs: raw?.subscription_wait_ms ?? d.subscriptionWaitMs,
+  };
+}
+
+/** The `events` section as the node's settings. */
+function resolveEvents(raw: z.output<typeof events>): NodeEventsSettings {
+  return {
+    ...(raw.retained_max === undefined ? {} : { retainedMax: raw.retained_max }),
+    ...(raw.wait_ms_max === undefined ? {} : { waitMsMax: raw.wait_ms_max }),
   };
 }
 
@@ -322,6 +341,7 @@ const configSchema = z.strictObject(
     metrics: z.strictObject({ unauthenticated: flag.optional() }).optional(),
     grpc: z.strictObject({ reflection: flag.optional() }).optional(),
     graphql: graphql.optional(),
+    events: events.optional(),
     log: z
       .strictObject({
         level: z
@@ -482,6 +502,7 @@ function resolveConfig(raw: RawConfig, base: string): ServerConfig {
     metricsUnauthenticated: raw.metrics?.unauthenticated ?? false,
     grpcReflection: raw.grpc?.reflection ?? false,
     graphql: resolveGraphql(raw.graphql),
+    ...(raw.events === undefined ? {} : { events: resolveEvents(raw.events) }),
     log: {
       level: raw.log?.level ?? LogLevel.info,
       ...(raw.log?.file === undefined ? {} : { file: absolute(base, raw.log.file) }),

@@ -62,6 +62,7 @@ export function nodeOptionsOf(
       : { sealMigrationTarget: config.sealMigrationTarget }),
     logger: sealLoggerOf(log),
     serverLog: log,
+    ...(config.events === undefined ? {} : { events: config.events }),
     requests: {
       requestBytesMax: config.limits.requestBytesMax,
       declaredAuditDevices: config.audit.map((device) => ({

@@ -66,6 +66,8 @@ import type { NodeMetrics } from './node_metrics.ts';
 import { createRootToken, findToken, type TokenEntry } from './root_token.ts';
 import { gatePath, gateRequest, type GateDecision, type GateRequest } from './sealed_gate.ts';
 import { SealState, type UnsealKind } from './seal_state.ts';
+import { eventsPath } from '../events/event_routes.ts';
+import { NodeEvents, type NodeEventsSettings } from '../events/node_events.ts';
 import type { SealRecord } from './seal_record.ts';
 import { sealRecordPath, wrappedRootKeyPath } from './seal_paths.ts';
 
@@ -117,6 +119,8 @@ export interface CofferNodeOptions extends Omit<RaftRunnerOptions, 'clock'> {
    * server config's `seal_migration_target`, so no HSM setting or PIN travels in a request.
    */
   readonly sealMigrationTarget?: Pkcs11SealConfig;
+  /** The event journal behind `sys/events` (retention, poll wait cap); defaults apply. */
+  readonly events?: NodeEventsSettings;
 }
 
 /** The voter other than this leader whose log matches it furthest (the best successor). */
@@ -142,7 +146,7 @@ function readsOnStandby(request: CoreRequest): boolean {
   return (
     (request.operation === Operation.read || request.operation === Operation.list) &&
     request.wrapTtlSeconds === undefined &&
-    !gatePath(request.path).startsWith('sys/')
+    (!gatePath(request.path).startsWith('sys/') || gatePath(request.path) === eventsPath)
   );
 }
 
@@ -186,6 +190,8 @@ export class CofferNode {
   readonly #hsm: Pkcs11Seal | undefined;
   readonly #raft: RaftRunner;
   readonly #presence: ClusterPresence;
+  /** This process's cluster events (sys/events), kept across seal and unseal. */
+  readonly #events: NodeEvents;
   /** Join tokens, admitting joiners, joining, the peer list. */
   readonly membership: ClusterMembership;
   readonly #sealState: SealState;
@@ -226,6 +232,11 @@ export class CofferNode {
       options.seal.type === SealType.pkcs11
         ? new Pkcs11Seal(options.seal.config, { logger: this.#logger })
         : undefined;
+    this.#events = new NodeEvents(options.events ?? {}, {
+      clock: options.clock,
+      wallClockMs: options.wallClockMs,
+      peerHealth: () => this.#peerHealth(),
+    });
     this.#raft = new RaftRunner(
       {
         ...options,
@@ -234,6 +245,7 @@ export class CofferNode {
             this.#leaderSeen = change.leaderId;
             this.#leaderChanges += 1;
           }
+          this.#events.leaderChanged(change);
           options.onLeaderChange?.(change);
         },
       },
@@ -599,6 +611,10 @@ export class CofferNode {
         cancelSealMigration: () => {
           this.cancelSealMigration();
         },
+        events: this.#events.port,
+        leaseRevoked: (leaseId) => {
+          this.#events.leaseRevoked(leaseId);
+        },
       },
     }).then(
       (services) => {
@@ -653,6 +669,15 @@ export class CofferNode {
 
   #isActive(): boolean {
     return this.#role() === 'active';
+  }
+
+  /** Each member's health as autopilot sees it, on the active node only (peer_health events). */
+  #peerHealth(): ReadonlyMap<number, boolean> | undefined {
+    if (!this.#isActive()) {
+      return undefined;
+    }
+    const servers = Object.values(this.membership.autopilotState().servers);
+    return new Map(servers.map((server) => [Number(server.id), server.healthy]));
   }
 
   /**
@@ -924,6 +949,7 @@ export class CofferNode {
       return;
     }
     unsealFromState({ store: this.#store, barrier: this.#barrier }, rootKey);
+    this.#events.unsealed();
     // NB: cancel, not stop: this may run inside the auto-unseal loop, which stop() awaits.
     this.#autoUnseal?.cancel();
     this.#presence.start(await this.#raft.start());
@@ -1113,6 +1139,10 @@ export class CofferNode {
    * Shamir node unseals again with shares; an HSM node stays sealed until it is reopened.
    */
   async seal(): Promise<void> {
+    if (!this.#barrier.isSealed) {
+      // NB: first, so a sys/events poll waiting on this node answers it before the path stops.
+      this.#events.sealed();
+    }
     await this.#autoUnseal?.stop();
     this.#autoUnseal = undefined;
     this.resetUnseal();
@@ -1135,6 +1165,7 @@ export class CofferNode {
     }
     this.#closed = true;
     await this.seal();
+    this.#events.close();
     await this.#hsm?.close();
     await this.#store.close();
   }

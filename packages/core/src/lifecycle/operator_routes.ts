@@ -3,12 +3,14 @@
  * policy governs them and the audit log records them: `sys/seal`, `sys/step-down`,
  * `sys/rotate`, `sys/key-status` and `sys/seal-migration/*` (seal_migration_routes.ts) need
  * sudo (Vault's root-protected paths); `sys/metrics`
- * answers nothing but lets a token with read on it scrape the metrics endpoint.
+ * answers nothing but lets a token with read on it scrape the metrics endpoint; `sys/events`
+ * (events/event_routes.ts) answers this node's cluster events to a token with read on it.
  *
  * NB: sealing stops the request path that serves this very request, so the route only asks
  * for it; CofferNode.handle seals after the response has been audited and returned.
  */
 import type { KeyringStatus } from '../barrier/keyring.ts';
+import { eventRoutes, type EventsPort } from '../events/event_routes.ts';
 import type { Route } from '../router/backend.ts';
 import { raftRoutes, type RaftRoutesPort } from './raft_routes.ts';
 import { sealMigrationRoutes, type SealMigrationPort } from './seal_migration_routes.ts';
@@ -21,6 +23,10 @@ export interface OperatorPort extends RaftRoutesPort, SealMigrationPort {
   readonly stepDown: () => Promise<string | undefined>;
   readonly rotate: () => Promise<void>;
   readonly keyStatus: () => KeyringStatus;
+  /** The node's event journal (`sys/events`, read, no sudo); absent: no such route. */
+  readonly events?: EventsPort;
+  /** Told of each lease record the lease store deletes (`lease_revoked` events). */
+  readonly leaseRevoked?: (leaseId: string) => void;
 }
 
 function keyStatusData(status: KeyringStatus): Record<string, unknown> {
@@ -78,5 +84,6 @@ export function operatorRoutes(port: OperatorPort): readonly Route[] {
     { pattern: 'metrics', operations: { read: () => Promise.resolve({}) } },
     ...raftRoutes(port),
     ...sealMigrationRoutes(port),
+    ...(port.events === undefined ? [] : eventRoutes(port.events)),
   ];
 }

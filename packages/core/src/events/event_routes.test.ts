@@ -4,7 +4,8 @@
  * the journal it reads lives across seal and unseal, so a client resumes from its last index
  * and gets the seal, the unseal and the leader changes between, in order; a revoked token's
  * lease is journaled by its lease id, which holds no token; a cursor of another epoch is
- * refused with COFFER_CORE_EVENTS_INDEX_EXPIRED; a poll waits at most the route's cap.
+ * refused with COFFER_CORE_EVENTS_INDEX_EXPIRED; a poll waits at most the route's cap and
+ * never past its token's expiry.
  * Method: a real single-voter CofferNode on LevelDB driven on a ManualClock
  * (request_test_support.ts), requests through CofferNode.handle; the wait cap on the route
  * alone, with a ManualClock whose timers the test fires.
@@ -143,7 +144,7 @@ describe('sys/events on a real node', () => {
 });
 
 describe('the sys/events route', () => {
-  it('caps the wait of a poll at waitMsMax and answers the event that ends it early', async () => {
+  it('caps the wait of a poll at waitMsMax and the token expiry, and answers the event that ends it early', async () => {
     const clock = new ManualClock();
     const journal = new EventJournal({ epoch: 'e', clock, wallClockMs: () => 0 });
     const [route] = eventRoutes({ journal, waitMsMax: 500 });
@@ -151,7 +152,10 @@ describe('the sys/events route', () => {
     if (read === undefined) {
       throw new Error('no read handler');
     }
-    const request = (fields: Record<string, unknown>): BackendRequest => ({
+    const request = (
+      fields: Record<string, unknown>,
+      caller: BackendRequest['caller'] = undefined,
+    ): BackendRequest => ({
       operation: 'read',
       path: 'events',
       params: {},
@@ -167,7 +171,7 @@ describe('the sys/events route', () => {
         maxLeaseTtlSeconds: 0,
         options: {},
       },
-      caller: undefined,
+      caller,
       clientAddress: undefined,
       requestId: 'r',
       nowMs: 0,
@@ -187,5 +191,21 @@ describe('the sys/events route', () => {
     expect((await woken).data?.['events']).toEqual([
       { index: 1, type: 'unsealed', time: '1970-01-01T00:00:00.000Z' },
     ]);
+    // A token that expires in 200 ms: the poll ends then, and the next one is refused.
+    let ended = false;
+    const expiring = read(
+      request(
+        { after: 1, wait_ms: 400 },
+        { accessor: 'a', policies: [], displayName: 't', metadata: {}, root: false, expireMs: 200 },
+      ),
+    ).then((answer) => {
+      ended = true;
+      return answer;
+    });
+    clock.advance(199);
+    await Promise.resolve();
+    expect(ended).toBe(false);
+    clock.advance(1);
+    expect((await expiring).data).toMatchObject({ events: [], after: 1 });
   });
 });

@@ -10,9 +10,9 @@
  * The sealed gate refuses it while the node is sealed (no token can be checked then), so a
  * subscription ends there.
  *
- * NB: the wait is capped by `waitMsMax`: a poll that outlives its token's expiry or revocation
- * is the last one, since the next is refused by the router; a subscription closes within one
- * wait of either.
+ * NB: the wait is capped by `waitMsMax` and by the token's expiry: the poll after it is refused
+ * by the router, so a subscription closes when its token expires, and within one wait of a
+ * revocation.
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { BackendRequest, BackendResponse, Route } from '../router/backend.ts';
@@ -70,9 +70,14 @@ async function readEvents(port: EventsPort, request: BackendRequest): Promise<Ba
     min: 1,
     max: eventsPageMax,
   });
+  // NB: never past the token's expiry, so a subscription ends when its token does.
+  const expireMs = request.caller?.expireMs ?? 0;
   const waitMs = boundedInt(optionalInt(request, 'wait_ms'), {
     min: 0,
-    max: port.waitMsMax ?? eventsWaitMsMaxDefault,
+    max: Math.min(
+      port.waitMsMax ?? eventsWaitMsMaxDefault,
+      expireMs === 0 ? Infinity : Math.max(0, expireMs - request.nowMs),
+    ),
   });
   const cursor = {
     ...(after === undefined ? {} : { after }),

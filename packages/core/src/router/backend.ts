@@ -40,6 +40,8 @@ export interface CallerInfo {
   readonly metadata: Readonly<Record<string, string>>;
   /** True for a token with the root policy. */
   readonly root: boolean;
+  /** When the token expires (ms since the epoch); absent or 0: never. */
+  readonly expireMs?: number;
 }
 
 /** What a handler receives. */

@@ -78,5 +78,6 @@ export function callerInfoOf(entry: TokenEntry): CallerInfo {
     displayName: entry.displayName,
     metadata: { ...entry.metadata },
     root: entry.policies.includes('root'),
+    expireMs: entry.expireMs,
   };
 }

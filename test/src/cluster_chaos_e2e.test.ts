@@ -12,7 +12,7 @@
  * --config` again and unseal with the cluster's share; every wait polls a condition with a
  * deadline.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,15 @@ import { CofferClient } from '@coffer/client';
 import { checkOperations, describeResult, kvModel } from '@coffer/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { alive, cleanEnv, cofferCommand, waitFor } from './coffer_processes.ts';
+import {
+  alive,
+  cleanEnv,
+  cofferCommand,
+  spawnServer,
+  waitFor,
+  waitUntilCaughtUp,
+  withServerOutput,
+} from './coffer_processes.ts';
 import { startKvHistory } from './kv_history.ts';
 
 const command = cofferCommand;
@@ -61,28 +69,20 @@ async function restart(id: number, options: { readonly removed?: boolean } = {})
   if (node === undefined) {
     throw new Error(`no node ${String(id)}`);
   }
-  const child = spawn(command.file, [...command.args, 'server', '--config', node.config], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-    env: cleanEnv(root),
-  });
-  restarted.push(child);
-  pids.set(id, child.pid ?? 0);
+  const server = spawnServer(node.config, { env: cleanEnv(root), command });
+  restarted.push(server.child);
+  pids.set(id, server.child.pid ?? 0);
   const client = nodeClient(id);
   try {
-    // NB: a joiner is initialized once it took in the cluster's seal records.
-    await waitFor(`node ${String(id)} to listen, initialized`, async () => {
-      return (await client.sys.sealStatus()).data['initialized'] === true;
-    });
-    await client.sys.unseal({ key: share });
-    if (options.removed === true) {
-      return;
-    }
-    await waitFor(`node ${String(id)} to catch up`, async () => {
-      const seen = (await client.logical.read('sys/leader')).data;
-      return (
-        Number(seen['leader_id']) > 0 &&
-        Number(seen['raft_applied_index']) >= Number(seen['raft_committed_index'])
-      );
+    await withServerOutput(server, async () => {
+      // NB: a joiner is initialized once it took in the cluster's seal records.
+      await waitFor(`node ${String(id)} to listen, initialized`, async () => {
+        return (await client.sys.sealStatus()).data['initialized'] === true;
+      });
+      await client.sys.unseal({ key: share });
+      if (options.removed !== true) {
+        await waitUntilCaughtUp(`node ${String(id)} to catch up`, client);
+      }
     });
   } finally {
     client.close();

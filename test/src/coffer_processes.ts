@@ -8,6 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import type { CofferCommand } from '@coffer/api';
+import type { CofferClient } from '@coffer/client';
+
 const main = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
 const nodeArgs = [
   '--import',
@@ -49,6 +52,61 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A server process a test started (again), and the end of what it printed. */
+export interface SpawnedServer {
+  readonly child: ChildProcess;
+  /** The last 4 KiB the process wrote to stdout and stderr, for a failure's message. */
+  outputTail(): string;
+}
+
+/**
+ * Starts `coffer server --config <configFile>` (a restart from a node's config), keeping the end
+ * of its output; `env` undefined: the test runner's environment.
+ */
+export function spawnServer(
+  configFile: string,
+  options: { readonly env?: NodeJS.ProcessEnv; readonly command?: CofferCommand } = {},
+): SpawnedServer {
+  const command = options.command ?? cofferCommand;
+  const child = spawn(command.file, [...command.args, 'server', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  let tail = '';
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString()).slice(-4096);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return { child, outputTail: () => tail };
+}
+
+/** Runs `step`; if it fails, the error says what `server` printed last. */
+export async function withServerOutput<T>(
+  server: SpawnedServer,
+  step: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${message}; the server printed last:\n${server.outputTail()}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Waits until the node behind `client` knows a leader and has applied all it knows committed. */
+export async function waitUntilCaughtUp(what: string, client: CofferClient): Promise<void> {
+  await waitFor(what, async () => {
+    const seen = (await client.logical.read('sys/leader')).data;
+    return (
+      Number(seen['leader_id']) > 0 &&
+      Number(seen['raft_applied_index']) >= Number(seen['raft_committed_index'])
+    );
+  });
 }
 
 /** The outcome of one command. */

@@ -14,7 +14,7 @@
  * dev cluster listens on loopback only; every wait has a deadline; the cluster and its
  * directory are removed at the end, also on failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { DevCluster, type CofferCommand, type DevClusterManifest } from '@coffer
 import { CofferClient } from '@coffer/client';
 import type { KvOperation } from '@coffer/raft/testing';
 
+import { spawnServer, waitFor, withServerOutput } from './coffer_processes.ts';
 import { startKvHistory, type KvHistoryLoad } from './kv_history.ts';
 
 /** What a run does. */
@@ -59,21 +60,8 @@ export interface FailoverReport {
   readonly history: readonly KvOperation[];
 }
 
-const deadlineMs = 60_000;
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean>): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
-    if (await condition().catch(() => false)) {
-      return;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /**
@@ -234,38 +222,34 @@ class Cluster {
     if (node === undefined) {
       throw new Error(`no node ${String(id)}`);
     }
-    const child = spawn(
-      this.command.file,
-      [...this.command.args, 'server', '--config', node.config],
-      {
-        stdio: ['ignore', 'ignore', 'ignore'],
-      },
-    );
-    this.restarted.push(child);
-    this.#pids.set(id, child.pid ?? 0);
+    const server = spawnServer(node.config, { command: this.command });
+    this.restarted.push(server.child);
+    this.#pids.set(id, server.child.pid ?? 0);
     const again = this.nodeClient(node.api_address);
-    await waitFor(`node ${String(id)} to listen`, async () => {
-      await again.sys.sealStatus();
-      return true;
+    return withServerOutput(server, async () => {
+      await waitFor(`node ${String(id)} to listen`, async () => {
+        await again.sys.sealStatus();
+        return true;
+      });
+      const listeningAt = Date.now();
+      await again.sys.unseal({ key: this.secrets.share });
+      const unsealedAt = Date.now();
+      // NB: a read on the node itself is linearizable (a ReadIndex round, then applying up to
+      // it), so serving the last acknowledged write proves it caught up; comparing its applied
+      // and committed indexes under continuous writes would chase a moving target.
+      await waitFor(`node ${String(id)} to catch up and serve`, async () => {
+        const seen = (await again.logical.read('sys/leader')).data;
+        if (probe !== undefined) {
+          await again.kv.get({ mount: 'secret', path: probe });
+        }
+        return Number(seen['leader_id']) > 0;
+      });
+      return {
+        listening: listeningAt - startedAt,
+        unsealed: unsealedAt - listeningAt,
+        serving: Date.now() - unsealedAt,
+      };
     });
-    const listeningAt = Date.now();
-    await again.sys.unseal({ key: this.secrets.share });
-    const unsealedAt = Date.now();
-    // NB: a read on the node itself is linearizable (a ReadIndex round, then applying up to
-    // it), so serving the last acknowledged write proves it caught up; comparing its applied
-    // and committed indexes under continuous writes would chase a moving target.
-    await waitFor(`node ${String(id)} to catch up and serve`, async () => {
-      const seen = (await again.logical.read('sys/leader')).data;
-      if (probe !== undefined) {
-        await again.kv.get({ mount: 'secret', path: probe });
-      }
-      return Number(seen['leader_id']) > 0;
-    });
-    return {
-      listening: listeningAt - startedAt,
-      unsealed: unsealedAt - listeningAt,
-      serving: Date.now() - unsealedAt,
-    };
   }
 
   close(): void {

@@ -14,7 +14,7 @@
  * again; the migration runs through real `coffer` CLI processes, shares on stdin; every wait
  * polls a condition with a deadline.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,16 @@ import { CofferClient } from '@coffer/client';
 import { createSoftHsmToken, softHsmLibraryPath, type SoftHsmToken } from '@coffer/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { alive, cleanEnv, cofferCommand, runCoffer, waitFor } from './coffer_processes.ts';
+import {
+  alive,
+  cleanEnv,
+  cofferCommand,
+  runCoffer,
+  spawnServer,
+  waitFor,
+  waitUntilCaughtUp,
+  withServerOutput,
+} from './coffer_processes.ts';
 
 const command = cofferCommand;
 
@@ -122,30 +131,23 @@ async function stop(id: number): Promise<void> {
  */
 async function restart(id: number, unseal: readonly string[]): Promise<void> {
   await stop(id);
-  const child = spawn(command.file, [...command.args, 'server', '--config', nodeOf(id).config], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-    env: serverEnv(),
-  });
-  restarted.push(child);
-  pids.set(id, child.pid ?? 0);
+  const server = spawnServer(nodeOf(id).config, { env: serverEnv(), command });
+  restarted.push(server.child);
+  pids.set(id, server.child.pid ?? 0);
   const client = nodeClient(id);
   try {
-    await waitFor(`node ${String(id)} to listen`, async () => {
-      await client.sys.sealStatus();
-      return true;
-    });
-    for (const key of unseal) {
-      await client.sys.unseal({ key });
-    }
-    await waitFor(`node ${String(id)} to unseal`, async () => {
-      return (await client.sys.sealStatus()).data['sealed'] === false;
-    });
-    await waitFor(`node ${String(id)} to catch up`, async () => {
-      const seen = (await client.logical.read('sys/leader')).data;
-      return (
-        Number(seen['leader_id']) > 0 &&
-        Number(seen['raft_applied_index']) >= Number(seen['raft_committed_index'])
-      );
+    await withServerOutput(server, async () => {
+      await waitFor(`node ${String(id)} to listen`, async () => {
+        await client.sys.sealStatus();
+        return true;
+      });
+      for (const key of unseal) {
+        await client.sys.unseal({ key });
+      }
+      await waitFor(`node ${String(id)} to unseal`, async () => {
+        return (await client.sys.sealStatus()).data['sealed'] === false;
+      });
+      await waitUntilCaughtUp(`node ${String(id)} to catch up`, client);
     });
   } finally {
     client.close();

@@ -6,7 +6,7 @@
  * survivors elect a new one and keep serving; the killed node restarts, unseals and catches up.
  * A GraphQL subscription on a standby's HTTP listener receives the leader change of a
  * step-down, and a client that reconnects with its last index gets the next step-down's change
- * it missed, with the next index (issue 10 item 4).
+ * it missed, with the next index, and a lease revoked on the active node (issue 10 item 4).
  * The cluster port refuses a client without a certificate at the handshake.
  * Method: real processes, real LevelDB, real TLS sockets on 127.0.0.1; the CLI and the client
  * library as an operator and a service use them; every wait polls a condition with a deadline.
@@ -348,6 +348,11 @@ describe('a three-node cluster of real processes', () => {
       (event) =>
         event.type === 'LEADER_CHANGE' && ![null, String(secondLeader)].includes(event.leaderId),
     );
+    // A lease revoked on the active node is journaled by the standby too, as it applies it.
+    const standby = client(standbyId, caCert, rootToken);
+    const created = await standby.auth.tokenCreate({ policies: ['default'], ttl: '1h' });
+    await standby.auth.tokenRevoke({ token: created.auth?.clientToken ?? '' });
+    await resumed.waitForEvent('the lease revocation', (event) => event.type === 'LEASE_REVOKED');
     const missed = resumed.events();
     expect(missed.map((event) => event.index)).toEqual(missed.map((_, i) => lastIndex + 1 + i));
     resumed.close();

@@ -13,9 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@coffer/raft/testing';
 
 import { CoreErrorCode } from '../errors.ts';
-import { MemoryStorageView } from '../router/memory_storage_view.ts';
 import { ClusterEventType, EventJournal, type ClusterEvent } from './event_journal.ts';
-import { reportingLeaseRemovals } from './lease_removals.ts';
+import { leaseIdsDeletedBy } from './lease_removals.ts';
 import { PeerHealthWatch } from './peer_health_watch.ts';
 
 function journalOf(retainedMax: number): { journal: EventJournal; clock: ManualClock } {
@@ -206,22 +205,27 @@ describe('PeerHealthWatch', () => {
   });
 });
 
-describe('reportingLeaseRemovals', () => {
-  it('reportingLeaseRemovals reports each deleted lease record, not indexes or puts', async () => {
-    const removed: string[] = [];
-    const view = reportingLeaseRemovals(new MemoryStorageView(), (leaseId) => {
-      removed.push(leaseId);
-    });
+describe('leaseIdsDeletedBy', () => {
+  it('leaseIdsDeletedBy names each deleted lease record, not indexes, puts or other paths', () => {
     const value = new Uint8Array([1]);
-    await view.write({ operations: [{ kind: 'put', key: 'id/auth/token/create/a', value }] });
-    await view.write({
-      operations: [
-        { kind: 'delete', key: 'id/auth/token/create/a' },
-        { kind: 'delete', key: 'by-expiry/0000000000000001/auth/token/create/a' },
-        { kind: 'delete', key: 'id/secret/b' },
-      ],
-    });
-    await view.write({ operations: [{ kind: 'delete', key: 'irrevocable/secret/c' }] });
-    expect(removed).toEqual(['auth/token/create/a', 'secret/b']);
+    expect(
+      leaseIdsDeletedBy({ kind: 'put', key: 'sys/expire/id/auth/token/create/a', value }),
+    ).toEqual([]);
+    expect(leaseIdsDeletedBy({ kind: 'delete', key: 'sys/expire/id/secret/b' })).toEqual([
+      'secret/b',
+    ]);
+    expect(
+      leaseIdsDeletedBy({
+        kind: 'transaction',
+        conditions: [],
+        operations: [
+          { kind: 'delete', key: 'sys/expire/id/auth/token/create/a' },
+          { kind: 'delete', key: 'sys/expire/by-expiry/0000000000000001/auth/token/create/a' },
+          { kind: 'delete', key: 'sys/expire/irrevocable/secret/c' },
+          { kind: 'delete', key: 'logical/u/id/secret/d' },
+          { kind: 'delete', key: 'sys/expire/id/secret/b' },
+        ],
+      }),
+    ).toEqual(['auth/token/create/a', 'secret/b']);
   });
 });

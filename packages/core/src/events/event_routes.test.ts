@@ -154,7 +154,7 @@ describe('the sys/events route', () => {
     }
     const request = (
       fields: Record<string, unknown>,
-      caller: BackendRequest['caller'] = undefined,
+      caller?: BackendRequest['caller'],
     ): BackendRequest => ({
       operation: 'read',
       path: 'events',

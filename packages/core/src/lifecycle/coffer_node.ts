@@ -67,6 +67,7 @@ import { createRootToken, findToken, type TokenEntry } from './root_token.ts';
 import { gatePath, gateRequest, type GateDecision, type GateRequest } from './sealed_gate.ts';
 import { SealState, type UnsealKind } from './seal_state.ts';
 import { eventsPath } from '../events/event_routes.ts';
+import { leaseIdsDeletedBy } from '../events/lease_removals.ts';
 import { NodeEvents, type NodeEventsSettings } from '../events/node_events.ts';
 import type { SealRecord } from './seal_record.ts';
 import { sealRecordPath, wrappedRootKeyPath } from './seal_paths.ts';
@@ -247,6 +248,11 @@ export class CofferNode {
           }
           this.#events.leaderChanged(change);
           options.onLeaderChange?.(change);
+        },
+        onApplied: (command) => {
+          for (const leaseId of leaseIdsDeletedBy(command)) {
+            this.#events.leaseRevoked(leaseId);
+          }
         },
       },
       { store, barrier: this.#barrier },
@@ -612,9 +618,6 @@ export class CofferNode {
           this.cancelSealMigration();
         },
         events: this.#events.port,
-        leaseRevoked: (leaseId) => {
-          this.#events.leaseRevoked(leaseId);
-        },
       },
     }).then(
       (services) => {

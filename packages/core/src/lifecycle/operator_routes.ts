@@ -25,8 +25,6 @@ export interface OperatorPort extends RaftRoutesPort, SealMigrationPort {
   readonly keyStatus: () => KeyringStatus;
   /** The node's event journal (`sys/events`, read, no sudo); absent: no such route. */
   readonly events?: EventsPort;
-  /** Told of each lease record the lease store deletes (`lease_revoked` events). */
-  readonly leaseRevoked?: (leaseId: string) => void;
 }
 
 function keyStatusData(status: KeyringStatus): Record<string, unknown> {

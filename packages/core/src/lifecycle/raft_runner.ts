@@ -15,7 +15,7 @@ import {
   type RaftNodeOptions,
   type Transport,
 } from '@coffer/raft/node';
-import { LevelLogStore, type LevelStateStore } from '@coffer/storage';
+import { LevelLogStore, type LevelStateStore, type StateCommand } from '@coffer/storage';
 
 import type { Barrier } from '../barrier/barrier.ts';
 import type { SealLogger } from '../seal/seal_provider.ts';
@@ -42,6 +42,8 @@ export interface RaftRunnerOptions {
   readonly onLeaderChange?: RaftNodeOptions['onLeaderChange'];
   /** Where Raft's info and warn events go (its debug events are dropped). */
   readonly logger?: SealLogger;
+  /** Told of each state command that applied on this replica, in log order (CoreStateMachine). */
+  readonly onApplied?: (command: StateCommand) => void;
 }
 
 /**
@@ -137,7 +139,10 @@ export class RaftRunner {
     const node = await RaftNode.start({
       id: o.id,
       log,
-      stateMachine: new CoreStateMachine(store, barrier, joining?.snapshotKey),
+      stateMachine: new CoreStateMachine(store, barrier, {
+        joinSnapshotKey: joining?.snapshotKey,
+        onApplied: o.onApplied,
+      }),
       transport: o.transport(),
       clock: o.clock,
       randomInt: o.randomInt,

@@ -47,7 +47,6 @@ import type { TokenEntry } from '../token/token_entry.ts';
 import { TokenStore } from '../token/token_store.ts';
 import { capabilitiesRoutes } from './capabilities_routes.ts';
 import { operatorRoutes, type OperatorPort } from './operator_routes.ts';
-import { reportingLeaseRemovals } from '../events/lease_removals.ts';
 import { staleReadPoint } from './stale_read_point.ts';
 
 /** The secrets engine types `sys/mounts` enables. */
@@ -131,10 +130,8 @@ export class RequestServices {
     this.#sysView = root.sub('sys/');
     // NB: the callbacks close over fields assigned further down; they run only later.
     this.leases = new ExpirationManager({
-      storage:
-        options.operator?.leaseRevoked === undefined
-          ? root.sub('sys/expire/')
-          : reportingLeaseRemovals(root.sub('sys/expire/'), options.operator.leaseRevoked),
+      // NB: lease_removals.ts reads this path in applied commands (lease_revoked events).
+      storage: root.sub('sys/expire/'),
       clock,
       wallClockMs: options.wallClockMs,
       revokeSecret: (lease) => this.#revokeSecret(lease),

@@ -76,21 +76,30 @@ function keyringWritten(command: StateCommand): Uint8Array | undefined {
   return written;
 }
 
+/** What a {@link CoreStateMachine} may be given besides its store and barrier. */
+export interface CoreStateMachineOptions {
+  /**
+   * The snapshot key a join granted, so a node that joined takes in the state (and may snapshot
+   * it) while still sealed; once unsealed, the barrier derives the same key.
+   */
+  readonly joinSnapshotKey?: Uint8Array | undefined;
+  /** Told of each command that applied (not a retried request's repeat), in log order. */
+  readonly onApplied?: ((command: StateCommand) => void) | undefined;
+}
+
 /** The replicated state of one node: LevelStateStore under the Raft driver, keyed by the barrier. */
 export class CoreStateMachine implements StateMachine {
   readonly #store: LevelStateStore;
   readonly #barrier: Barrier;
 
   readonly #joinSnapshotKey: Uint8Array | undefined;
+  readonly #onApplied: ((command: StateCommand) => void) | undefined;
 
-  /**
-   * joinSnapshotKey: the snapshot key a join granted, so a node that joined takes in the state
-   * (and may snapshot it) while still sealed; once unsealed, the barrier derives the same key.
-   */
-  constructor(store: LevelStateStore, barrier: Barrier, joinSnapshotKey?: Uint8Array) {
+  constructor(store: LevelStateStore, barrier: Barrier, options: CoreStateMachineOptions = {}) {
     this.#store = store;
     this.#barrier = barrier;
-    this.#joinSnapshotKey = joinSnapshotKey;
+    this.#joinSnapshotKey = options.joinSnapshotKey;
+    this.#onApplied = options.onApplied;
   }
 
   appliedIndex(): LogIndex {
@@ -142,12 +151,18 @@ export class CoreStateMachine implements StateMachine {
     }
   }
 
-  /** A keyring change that applied: every unsealed replica follows it in log order. */
+  /**
+   * A command that applied: a keyring change, which every unsealed replica follows in log
+   * order; and onApplied.
+   */
   #observe(entry: Entry): void {
+    const command = commandOf(entry.data);
+    if (command !== undefined) {
+      this.#onApplied?.(command);
+    }
     if (this.#barrier.isSealed) {
       return;
     }
-    const command = commandOf(entry.data);
     const keyring = command === undefined ? undefined : keyringWritten(command);
     if (keyring !== undefined) {
       this.#barrier.applyKeyringChange(keyring);

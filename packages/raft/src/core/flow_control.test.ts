@@ -155,6 +155,40 @@ describe('probe state', () => {
     expect(appendsTo(readMessages(r), 2)).toHaveLength(0);
   });
 
+  it('Raft in probe state sends no more than one append per heartbeat interval however many heartbeat responses arrive', () => {
+    // Regression: every ReadIndex round broadcasts a heartbeat, so a follower restarted under
+    // read load answers hundreds of heartbeats a second. Each answer let another full probe
+    // through, and ~600 redundant probes queued ahead of the replicate window on the bulk lane
+    // stalled the follower for ~10 s (reads on it timed out at requestTimeoutMs).
+    const r = newRaft(1, { config: { heartbeatIntervalTicks: 2 } });
+    r.becomeCandidate();
+    r.becomeLeader();
+    expect(appendsTo(readMessages(r), 2)).toHaveLength(1);
+    proposeBytes(r, 3, 1);
+    readMessages(r);
+    const heartbeatResponse = (): Message =>
+      msg({
+        type: MessageType.heartbeatResponse,
+        from: 2,
+        to: 1,
+        term: 1,
+        index: asIndex(r.ticks),
+        context: new Uint8Array([1]),
+      });
+    let probes = 0;
+    for (let tick = 0; tick < 6; tick++) {
+      for (let i = 0; i < 20; i++) {
+        r.step(heartbeatResponse());
+        probes += appendsTo(readMessages(r), 2).length;
+      }
+      r.tick();
+      readMessages(r);
+    }
+    // Six ticks at two ticks per heartbeat interval: probes at ticks 2 and 4, none in between.
+    expect(probes).toBe(2);
+    expect(r.progress.get(asNodeId(2))?.state).toBe(ProgressState.probe);
+  });
+
   it('Raft in probe state moves to replicate once a probe is accepted', () => {
     const r = newRaft(1);
     r.becomeCandidate();

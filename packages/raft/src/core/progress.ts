@@ -31,6 +31,12 @@ export class Progress {
   state: ProgressState = ProgressState.probe;
   /** In probe state: an append was sent this heartbeat interval, wait before the next. */
   probeSent = false;
+  /**
+   * The leader tick at which the last probe was sent. A heartbeat response lets the next probe
+   * through only a heartbeat interval later: every ReadIndex round broadcasts a heartbeat, and
+   * a probe per answer would bury the follower under redundant full appends.
+   */
+  probeSentTick = Number.NEGATIVE_INFINITY;
   /** The peer was heard from since the last CheckQuorum round. */
   recentActive = false;
   isLearner: boolean;

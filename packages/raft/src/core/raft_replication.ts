@@ -301,7 +301,9 @@ export abstract class RaftReplication extends RaftState {
   }
 
   handleHeartbeatResponse(m: Message, progress: Progress): void {
-    progress.probeSent = false;
+    if (this.ticks - progress.probeSentTick >= this.config.heartbeatIntervalTicks) {
+      progress.probeSent = false; // NB: one probe per heartbeat interval, not per response
+    }
     if (m.index <= this.ticks) {
       progress.heartbeatAckedSentTick = Math.max(progress.heartbeatAckedSentTick, m.index);
     }
@@ -385,6 +387,9 @@ export abstract class RaftReplication extends RaftState {
       }),
     );
     progress.sentEntries(last?.index ?? prevIndex, entries.length, entriesSizeBytes(entries));
+    if (progress.state === ProgressState.probe) {
+      progress.probeSentTick = this.ticks;
+    }
     return true;
   }
 

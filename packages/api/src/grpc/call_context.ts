@@ -6,7 +6,6 @@
  * Invariant: a refusal here names the metadata key and what to send, never the value (a token
  * is a secret, and a malformed one may be a mistyped secret).
  */
-import { randomUUID } from 'node:crypto';
 
 import type { Metadata } from '@grpc/grpc-js';
 
@@ -32,7 +31,11 @@ export interface CallContext {
   readonly token?: string;
   readonly wrapTtlSeconds?: number;
   readonly consistency?: Consistency;
-  readonly requestId: string;
+  /**
+   * The caller's request id; absent when it sent none (or a malformed one): the node then makes
+   * one, and the request is not exactly-once, since the caller could not resend that id.
+   */
+  readonly requestId?: string;
 }
 
 /** The longest token accepted: far above Coffer's token ids, far below the metadata limit. */
@@ -102,14 +105,14 @@ function consistencyOf(metadata: Metadata): Consistency | undefined {
 
 /**
  * The caller's request id when it is 1 to 128 characters of [A-Za-z0-9._-]; otherwise (absent,
- * too long, other characters) a fresh one, so a bad id never reaches a log line.
+ * too long, other characters) undefined, so a bad id never reaches a log line.
  */
-function requestIdOf(metadata: Metadata): string {
+function requestIdOf(metadata: Metadata): string | undefined {
   const values = metadata.get(MetadataKey.requestId);
   const [value] = values;
   return values.length === 1 && typeof value === 'string' && requestIdPattern.test(value)
     ? value
-    : randomUUID();
+    : undefined;
 }
 
 /** Reads the call's metadata; throws ApiError COFFER_API_INVALID_REQUEST on a malformed value. */
@@ -117,8 +120,9 @@ export function callContextOf(metadata: Metadata): CallContext {
   const token = tokenOf(metadata);
   const wrapTtlSeconds = wrapTtlOf(metadata);
   const consistency = consistencyOf(metadata);
+  const requestId = requestIdOf(metadata);
   return {
-    requestId: requestIdOf(metadata),
+    ...(requestId === undefined ? {} : { requestId }),
     ...(token === undefined ? {} : { token }),
     ...(wrapTtlSeconds === undefined ? {} : { wrapTtlSeconds }),
     ...(consistency === undefined ? {} : { consistency }),

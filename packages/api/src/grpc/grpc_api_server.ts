@@ -375,7 +375,7 @@ export class GrpcApiServer {
       // NB: handle() never throws by contract; a handler that does is answered INTERNAL.
       response = {
         ok: false,
-        requestId: request.requestId ?? '',
+        requestId: request.requestId ?? randomUUID(),
         code: 'COFFER_CORE_INTERNAL',
         message: 'Retry later: the request failed on an internal error',
       };

@@ -13,6 +13,7 @@
  * fixed messages from this package or from core (which never hold secrets).
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -238,7 +239,7 @@ export class HttpListener {
       this.#options.log?.error('http_router_threw', { code: errorCode(error) });
       return {
         ok: false,
-        requestId: request.requestId ?? '',
+        requestId: request.requestId ?? randomUUID(),
         code: CoreErrorCode.internal,
         message: 'Retry later: the request failed inside the server (the server log has details)',
       };

@@ -477,7 +477,10 @@ export class CofferNode {
             : 'Retry later: the request path could not start (the server log has details)',
       };
     }
-    const response = await services.handle({ ...request, requestId });
+    // NB: an id this node made is no id the caller can resend: no exactly-once for it.
+    const response = await services.handle(
+      request.requestId === undefined ? request : { ...request, requestId },
+    );
     if (this.#sealRequested) {
       // NB: sys/seal asked for it; sealing waits until its response line was audited.
       this.#sealRequested = false;

@@ -66,6 +66,21 @@ describe('a request resent with its request id', () => {
     expect(await drive(f.harness, keysUnder(f.node, outcomesPrefix))).not.toHaveLength(0);
   });
 
+  it('records no outcome for a write without a request id (its caller cannot resend one)', async () => {
+    const before = await drive(f.harness, keysUnder(f.node, outcomesPrefix));
+    const unnamed: CoreRequest = {
+      operation: 'update',
+      path: 'secret/data/once/unnamed',
+      token: f.rootToken,
+      data: { data: { v: 1 } },
+    };
+    const answered = await f.ok(unnamed);
+    expect(answered.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    await f.ok(unnamed);
+    expect(await currentVersion('once/unnamed')).toBe(2);
+    expect(await drive(f.harness, keysUnder(f.node, outcomesPrefix))).toEqual(before);
+  });
+
   it('answers the same new token, and creates one', async () => {
     const before = (await drive(f.harness, keysUnder(f.node, 'auth/token/id/'))).length;
     const request: CoreRequest = {

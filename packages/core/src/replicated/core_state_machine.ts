@@ -25,8 +25,10 @@ import type { SnapshotSource, SnapshotStream, StateMachine } from '@coffer/raft/
 import {
   decodeEntryData,
   encodeApplyResult,
+  type DecodedEntryData,
   type LevelStateStore,
   type StateCommand,
+  type StateEntry,
 } from '@coffer/storage';
 
 import type { Barrier } from '../barrier/barrier.ts';
@@ -36,9 +38,8 @@ import { keyringPath } from './system_paths.ts';
 
 const empty = new Uint8Array(0);
 
-/** The command an entry carries, plain or inside a session request. */
-function commandOf(data: Uint8Array): StateCommand | undefined {
-  const decoded = decodeEntryData(data);
+/** The command a decoded entry carries, plain or inside a session request. */
+function commandOf(decoded: DecodedEntryData): StateCommand | undefined {
   if (!decoded.ok || decoded.kind === 'register') {
     return undefined;
   }
@@ -46,13 +47,14 @@ function commandOf(data: Uint8Array): StateCommand | undefined {
 }
 
 /**
- * Throws COFFER_CORE_UNKNOWN_ENTRY for the first entry whose data this node cannot decode, so
- * the Raft driver stops before the batch applies.
+ * Each entry with its data decoded once (for the store, and for what follows an applied
+ * command). Throws COFFER_CORE_UNKNOWN_ENTRY for the first entry whose data this node cannot
+ * decode, so the Raft driver stops before the batch applies.
  */
-function refuseUnreadable(entries: readonly Entry[]): void {
-  for (const entry of entries) {
+function decodeReadable(entries: readonly Entry[]): StateEntry[] {
+  return entries.map((entry) => {
     if (entry.type !== EntryType.normal || entry.data.byteLength === 0) {
-      continue;
+      return { index: entry.index, term: entry.term, data: empty };
     }
     const decoded = decodeEntryData(entry.data);
     if (!decoded.ok) {
@@ -61,7 +63,8 @@ function refuseUnreadable(entries: readonly Entry[]): void {
         `Upgrade this node (or restore it from a snapshot): the entry at index ${entry.index} is one it cannot read (${decoded.reason}), so it stopped rather than guess`,
       );
     }
-  }
+    return { index: entry.index, term: entry.term, data: entry.data, decoded };
+  });
 }
 
 /** The sealed keyring a command writes, if it writes one. */
@@ -107,21 +110,19 @@ export class CoreStateMachine implements StateMachine {
   }
 
   async apply(entries: readonly Entry[]): Promise<readonly Uint8Array[]> {
-    refuseUnreadable(entries);
-    const results = await this.#store.apply(
-      entries.map((e) => ({
-        index: e.index,
-        term: e.term,
-        data: e.type === EntryType.normal ? e.data : empty,
-      })),
-      { sync: false },
-    );
+    const decoded = decodeReadable(entries);
+    const results = await this.#store.apply(decoded, { sync: false });
     for (const [i, result] of results.entries()) {
-      const entry = entries[i];
+      const entry = decoded[i];
       // NB: a repeated result is a retried request answered from its session: the command
       // applied at an earlier entry, and was observed then.
-      if (entry !== undefined && result.ok && result.outcome === 'applied' && !result.repeated) {
-        this.#observe(entry);
+      if (
+        entry?.decoded !== undefined &&
+        result.ok &&
+        result.outcome === 'applied' &&
+        !result.repeated
+      ) {
+        this.#observe(entry.decoded);
       }
     }
     return results.map(encodeApplyResult);
@@ -155,8 +156,8 @@ export class CoreStateMachine implements StateMachine {
    * A command that applied: a keyring change, which every unsealed replica follows in log
    * order; and onApplied.
    */
-  #observe(entry: Entry): void {
-    const command = commandOf(entry.data);
+  #observe(decoded: DecodedEntryData): void {
+    const command = commandOf(decoded);
     if (command !== undefined) {
       this.#onApplied?.(command);
     }

@@ -35,6 +35,11 @@ export interface StateEntry {
    * with nothing to apply.
    */
   readonly data: Uint8Array;
+  /**
+   * `decodeEntryData(data)`, when the caller decoded it already (the state machine checks every
+   * entry before a batch applies): it is not decoded again.
+   */
+  readonly decoded?: DecodedEntryData | undefined;
 }
 
 /** One key the batch touched: its LevelDB key and what the batch knows of its value. */
@@ -238,7 +243,7 @@ export function planApply(
       results.push({ ok: true, outcome: ApplyOutcome.empty });
       continue;
     }
-    const decoded = decodeEntryData(entry.data);
+    const decoded = entry.decoded ?? decodeEntryData(entry.data);
     results.push(applyDecoded({ overlay, sessions }, decoded, entry.index));
   }
   const applied = last.index !== meta.appliedIndex;

@@ -20,7 +20,7 @@ import { metadataBlock } from './kv_format.ts';
 import { emptyMetadata, type KvMetadata } from './kv_model.ts';
 import { listMetadata } from './kv_metadata_list.ts';
 import { secretPath } from './kv_request.ts';
-import { changeSecret, loadConfig, loadMetadata, versionDataPrefix } from './kv_storage.ts';
+import { changeSecret, loadConfig, loadMetadataCached, versionDataPrefix } from './kv_storage.ts';
 
 /** The settings a metadata write or patch sent (undefined: unchanged). */
 interface SettingsChange {
@@ -74,7 +74,7 @@ async function casWarnings(
 }
 
 async function readMetadata(request: BackendRequest): Promise<BackendResponse> {
-  const metadata = (await loadMetadata(request.storage, secretPath(request))).value;
+  const metadata = (await loadMetadataCached(request.storage, secretPath(request))).value;
   if (metadata === undefined) {
     throw new CoreError(CoreErrorCode.notFound, 'Check the path: no such secret exists');
   }

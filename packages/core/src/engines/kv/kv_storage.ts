@@ -277,7 +277,8 @@ export function changeSecret<R>(
 ): Promise<R> {
   return changeRecord(
     storage,
-    { key: metadataKey(path), load: () => loadMetadata(storage, path) },
+    // NB: the cached, frozen metadata: every plan builds a new record instead of changing it.
+    { key: metadataKey(path), load: () => loadMetadataCached(storage, path) },
     plan,
   );
 }

@@ -277,8 +277,9 @@ export function changeSecret<R>(
 ): Promise<R> {
   return changeRecord(
     storage,
-    // NB: the cached, frozen metadata: every plan builds a new record instead of changing it.
-    { key: metadataKey(path), load: () => loadMetadataCached(storage, path) },
+    // NB: not the cache: each write changes the version it is keyed by, so a writer would
+    // always miss it (and pay for freezing what it decoded).
+    { key: metadataKey(path), load: () => loadMetadata(storage, path) },
     plan,
   );
 }

@@ -137,7 +137,6 @@ function mostCaughtUpVoter(node: RaftNode): number | undefined {
   return best?.id;
 }
 
-/** How long a request waits for a new leader to apply its no-op, and how often it looks. */
 /**
  * Whether a standby serves request itself: a plain read or list (no wrapping, which writes)
  * outside `sys/`, whose routes report the active node's own state (leases it expires, audit
@@ -157,14 +156,15 @@ function linearizable<R extends CoreRequest>(request: R): Omit<R, 'consistency'>
   return consistency === undefined ? request : rest;
 }
 
+/** How long a request waits for a new leader to apply its no-op, and how often it looks. */
 const notReadyWaitMs = 1000;
+const notReadyPollMs = 2;
 
 /**
  * How long a peer's refusal of this node as no member counts: the cluster channel's reconnect
  * backoff (at most 5 s) repeats a removed node's refusals well within it.
  */
 const refusalFreshMs = 15_000;
-const notReadyPollMs = 2;
 
 /** How often a node checks whether it is the active node (lease expiry runs only there). */
 const activeCheckIntervalMs = 1000;

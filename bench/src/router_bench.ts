@@ -10,9 +10,13 @@
  * with 128-byte values. Audit off and on alternate in slices of `--slice-seconds` for
  * `--seconds` per operation, so load from other processes falls on both alike.
  *
+ * Writes name no request id, as an HTTP client's do, so they are not exactly-once; with
+ * `--request-ids` each write names a new one, as the Coffer client's do, and pays for its
+ * request-outcome record (request_outcomes.ts).
+ *
  * Options: --seconds <n> per operation and audit setting (default 4), --slice-seconds <n>
  * (default 1), --concurrency <n> (default 64), --only read|write, --audit on|off (one setting
- * only), --profile <dir> (a V8 CPU profile of each operation's measured slices, without set-up
+ * only), --request-ids, --profile <dir> (a V8 CPU profile of each operation's measured slices, without set-up
  * and warm-up, written to <dir>/router-<operation>.cpuprofile).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -42,9 +46,12 @@ const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined;
 const auditIndex = process.argv.indexOf('--audit');
 const auditSettings = auditIndex >= 0 ? [process.argv[auditIndex + 1] === 'on'] : [false, true];
+const requestIds = process.argv.includes('--request-ids');
 const profileIndex = process.argv.indexOf('--profile');
 const profileDir = profileIndex >= 0 ? process.argv[profileIndex + 1] : undefined;
 const pathCount = 256;
+/** Request ids named so far (--request-ids): each write names a new one. */
+let requestIdsNamed = 0;
 const targets = { read: 20_000, write: 5_000 };
 
 const value = 'v'.repeat(128);
@@ -200,7 +207,8 @@ function report(results: Record<string, { off: Totals; on: Totals }>): void {
   console.log(`bench:router — ${cpus().length} cores, ${cpu}, Node ${process.version}`);
   console.log(
     `one node, real LevelDB and fsync, ${concurrency} requests in flight, ${pathCount} paths, ` +
-      `${value.length}-byte values, non-root token; audit: one file device, fsync per batch`,
+      `${value.length}-byte values, non-root token; audit: one file device, fsync per batch; ` +
+      `writes ${requestIds ? 'name a request id (exactly-once)' : 'name no request id'}`,
   );
   console.log(
     'operation | audit off ops/s | audit on ops/s | on / off | CPU µs/op off, on | p50 / p99 ms (on) | target (on)',
@@ -234,6 +242,7 @@ async function main(): Promise<void> {
     };
     const operations = {
       write: (i: number): CoreRequest => ({
+        ...(requestIds ? { requestId: `bench-${String(++requestIdsNamed)}` } : {}),
         operation: 'update',
         path: paths[i % pathCount] ?? '',
         token,

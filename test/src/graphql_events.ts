@@ -1,13 +1,11 @@
 /**
- * Test support for GraphQL subscriptions against real server processes: a client of the
- * `Subscription.clusterEvents` stream over Server-Sent Events as graphql-yoga serves it
- * (graphql-sse's distinct connections mode: `POST /graphql` with `Accept: text/event-stream`;
- * `event: next` messages, `event: complete` at the end, `:` pings), on node:https trusting the
- * listener's certificate through the `ca` option. It keeps every raw body for canary scans.
+ * Test support for GraphQL subscriptions against real server processes: the
+ * `Subscription.clusterEvents` stream of a node's HTTP listener, over the SSE client of
+ * @coffer/api/testing (graphql-yoga's distinct connections mode, on node:https trusting the
+ * listener's certificate through the `ca` option). It keeps every raw body for canary scans.
  * Every wait polls with a deadline.
  */
-import type { ClientRequest } from 'node:http';
-import { request } from 'node:https';
+import { clusterEventsQuery, GraphqlSseClient } from '@coffer/api/testing';
 
 /** One event as the subscription sends it. */
 export type ClusterEventMessage = Readonly<Record<string, unknown>> & {
@@ -29,13 +27,6 @@ export interface SubscribeOptions {
   readonly epoch?: string;
 }
 
-interface WireMessage {
-  readonly data?: { readonly clusterEvents?: ClusterEventMessage | null } | null;
-  readonly errors?: readonly { readonly extensions?: { readonly code?: string } }[];
-}
-
-const eventFields = 'index epoch type time leaderId term peerId healthy leaseId';
-
 /** Polls `condition` every 50 ms; throws after `deadlineMs`. */
 async function pollUntil(
   what: string,
@@ -53,86 +44,37 @@ async function pollUntil(
 
 /** One open subscription to a node's cluster events. */
 export class ClusterEventStream {
-  readonly #messages: WireMessage[] = [];
-  readonly #request: ClientRequest;
-  /** The raw SSE body so far. */
-  body = '';
-  /** The server sent `complete`, or the connection ended. */
-  ended = false;
+  readonly #client: GraphqlSseClient;
 
   constructor(options: SubscribeOptions) {
-    const args = [
-      options.after === undefined ? '' : `after: ${String(options.after)}`,
-      options.epoch === undefined ? '' : `epoch: ${JSON.stringify(options.epoch)}`,
-    ].filter((arg) => arg !== '');
-    const query = `subscription { clusterEvents${args.length === 0 ? '' : `(${args.join(', ')})`} { ${eventFields} } }`;
     const [host, port] = options.address.split(':');
-    this.#request = request(
-      {
-        host,
-        port: Number(port),
-        path: '/graphql',
-        method: 'POST',
-        ca: options.caPem,
-        agent: false,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'text/event-stream',
-          authorization: `Bearer ${options.token}`,
-        },
-      },
-      (incoming) => {
-        incoming.setEncoding('utf8');
-        incoming.on('data', (chunk: string) => {
-          this.#take(chunk);
-        });
-        incoming.on('end', () => {
-          this.ended = true;
-        });
-        incoming.on('error', () => {
-          this.ended = true;
-        });
-      },
-    );
-    this.#request.on('error', () => {
-      this.ended = true;
+    this.#client = new GraphqlSseClient({
+      ...(host === undefined ? {} : { host }),
+      port: Number(port),
+      caPem: options.caPem,
+      token: options.token,
+      query: clusterEventsQuery(options),
     });
-    this.#request.end(JSON.stringify({ query }));
   }
 
-  #take(chunk: string): void {
-    const start = this.body.length;
-    this.body += chunk;
-    const pending = this.body.slice(this.body.lastIndexOf('\n\n', start) + 2);
-    for (const block of pending.split('\n\n').slice(0, -1)) {
-      const lines = block.split('\n');
-      const event = lines.find((line) => line.startsWith('event: '))?.slice(7);
-      const data = lines
-        .find((line) => line.startsWith('data:'))
-        ?.slice(5)
-        .trim();
-      if (event === 'next' && data !== undefined) {
-        this.#messages.push(JSON.parse(data) as WireMessage);
-      }
-      if (event === 'complete') {
-        this.ended = true;
-      }
-    }
+  /** The raw SSE body so far. */
+  get body(): string {
+    return this.#client.body;
+  }
+
+  /** The server sent `complete`, or the connection ended. */
+  get ended(): boolean {
+    return this.#client.completed || this.#client.ended;
   }
 
   /** The events so far, in the order they came. */
   events(): ClusterEventMessage[] {
-    return this.#messages.flatMap((message) => {
-      const event = message.data?.clusterEvents;
-      return event === undefined || event === null ? [] : [event];
-    });
+    return this.#client.events('clusterEvents') as ClusterEventMessage[];
   }
 
   /** The error codes sent so far (a stream ends after one). */
   errorCodes(): string[] {
-    return this.#messages.flatMap((message) =>
-      (message.errors ?? []).map((error) => error.extensions?.code ?? 'none'),
-    );
+    return this.#client.errorCodes();
   }
 
   /** Waits for an event that `matches`; throws when the stream ends first or at the deadline. */
@@ -151,7 +93,7 @@ export class ClusterEventStream {
 
   /** Closes the connection, as a client that goes away. */
   close(): void {
-    this.#request.destroy();
+    this.#client.close();
   }
 }
 

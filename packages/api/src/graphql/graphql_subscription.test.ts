@@ -8,19 +8,21 @@
  * client that goes away stops the polls; no message holds a canary secret, a token or a share.
  * Method: a real single-voter CofferNode on LevelDB (testing/test_node.ts) whose wall clock the
  * test moves forward, behind an HttpListener with GraphQL on (subscription polls of 200 ms);
- * a small client of yoga's SSE protocol (graphql-sse's distinct connections mode: POST with
- * `Accept: text/event-stream`, `event: next` / `event: complete` messages) on node:https.
+ * the SSE client of testing/graphql_sse_client.ts (graphql-sse's distinct connections mode: POST
+ * with `Accept: text/event-stream`, `event: next` / `event: complete` messages) on node:https.
  * Waits are polled with deadlines; no sleeps.
  */
-import type { ClientRequest } from 'node:http';
-import { request } from 'node:https';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { TlsMaterial } from '@coffer/core';
 
 import { HttpListener } from '../http/http_listener.ts';
 import { ApiMetrics } from '../metrics/api_metrics.ts';
+import {
+  clusterEventsQuery,
+  GraphqlSseClient,
+  type ClusterEventsCursor,
+} from '../testing/graphql_sse_client.ts';
 import { GraphqlTestClient, type GraphqlReply } from '../testing/graphql_test_client.ts';
 import {
   createTestTls,
@@ -45,120 +47,40 @@ let wallOffsetMs = 0;
 /** sys/events requests the listener sent to the node, and those not answered yet. */
 const polls = { sent: 0, inFlight: 0 };
 /** Every SSE body of this file, for the canary scan. */
-const streams: Subscription[] = [];
+const streams: GraphqlSseClient[] = [];
 
-/** One `next` message: a result, or an error that ends the stream. */
-interface Message {
-  readonly data?: { readonly clusterEvents?: Readonly<Record<string, unknown>> | null } | null;
-  readonly errors?: readonly { readonly extensions?: { readonly code?: string } }[];
-}
-
-/** A subscription over SSE: its messages as they arrive, and whether the server ended it. */
-class Subscription {
-  readonly messages: Message[] = [];
-  body = '';
-  status = 0;
-  completed = false;
-  ended = false;
-  readonly #request: ClientRequest;
-
-  constructor(ask: { readonly query: string; readonly token?: string }) {
-    const payload = JSON.stringify({ query: ask.query });
-    this.#request = request(
-      {
-        host: '127.0.0.1',
-        port: listener.port,
-        path: '/graphql',
-        method: 'POST',
-        ca: tls.certPem,
-        agent: false,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'text/event-stream',
-          ...(ask.token === undefined ? {} : { authorization: `Bearer ${ask.token}` }),
-        },
-      },
-      (incoming) => {
-        this.status = incoming.statusCode ?? 0;
-        incoming.setEncoding('utf8');
-        incoming.on('data', (chunk: string) => {
-          this.#take(chunk);
-        });
-        incoming.on('end', () => {
-          this.ended = true;
-        });
-        incoming.on('error', () => {
-          this.ended = true;
-        });
-      },
-    );
-    this.#request.on('error', () => {
-      this.ended = true;
-    });
-    this.#request.end(payload);
-    streams.push(this);
-  }
-
-  /** Parses whole SSE blocks (`event:` and `data:` lines; `:` lines are pings). */
-  #take(chunk: string): void {
-    const start = this.body.length;
-    this.body += chunk;
-    const pending = this.body.slice(this.body.lastIndexOf('\n\n', start) + 2);
-    const blocks = pending.split('\n\n');
-    for (const block of blocks.slice(0, -1)) {
-      const lines = block.split('\n');
-      const event = lines.find((line) => line.startsWith('event: '))?.slice(7);
-      const data = lines
-        .find((line) => line.startsWith('data:'))
-        ?.slice(5)
-        .trim();
-      if (event === 'next' && data !== undefined) {
-        this.messages.push(JSON.parse(data) as Message);
-      }
-      if (event === 'complete') {
-        this.completed = true;
-      }
-    }
-  }
-
-  /** The events received so far. */
-  events(): Readonly<Record<string, unknown>>[] {
-    return this.messages.flatMap((message) =>
-      message.data?.clusterEvents === undefined || message.data.clusterEvents === null
-        ? []
-        : [message.data.clusterEvents],
-    );
-  }
-
-  /** Waits until an event of `type` arrived; answers every event so far. */
-  async eventsUntil(type: string): Promise<Readonly<Record<string, unknown>>[]> {
-    await waitUntil(`a ${type} event`, () => this.events().some((event) => event['type'] === type));
-    return this.events();
-  }
-
-  /** Waits until the server ended the stream; answers the error code of its last message. */
-  async endCode(): Promise<string | undefined> {
-    await waitUntil('the end of the subscription', () => this.completed && this.ended);
-    return this.messages.at(-1)?.errors?.[0]?.extensions?.code;
-  }
-
-  /** Closes the connection (a client going away). */
-  close(): void {
-    this.#request.destroy();
-  }
-}
-
-const eventFields = 'index epoch type time leaderId term peerId healthy leaseId';
-
-function subscribe(options: { token?: string; after?: number; epoch?: string }): Subscription {
-  const args = [
-    options.after === undefined ? '' : `after: ${options.after}`,
-    options.epoch === undefined ? '' : `epoch: "${options.epoch}"`,
-  ].filter((arg) => arg !== '');
-  return new Subscription({
-    query: `subscription { clusterEvents${args.length === 0 ? '' : `(${args.join(', ')})`} { ${eventFields} } }`,
+/** Subscribes to `clusterEvents` from the cursor in `options`; the stream joins the canary scan. */
+function subscribe(options: ClusterEventsCursor & { token?: string }): GraphqlSseClient {
+  const stream = new GraphqlSseClient({
+    port: listener.port,
+    caPem: tls.certPem,
+    query: clusterEventsQuery(options),
     ...(options.token === undefined ? {} : { token: options.token }),
   });
+  streams.push(stream);
+  return stream;
+}
+
+/** The events `stream` received so far. */
+function eventsOf(stream: GraphqlSseClient): Readonly<Record<string, unknown>>[] {
+  return stream.events('clusterEvents');
+}
+
+/** Waits until an event of `type` arrived on `stream`; answers every event so far. */
+async function eventsUntil(
+  stream: GraphqlSseClient,
+  type: string,
+): Promise<Readonly<Record<string, unknown>>[]> {
+  await waitUntil(`a ${type} event`, () =>
+    eventsOf(stream).some((event) => event['type'] === type),
+  );
+  return eventsOf(stream);
+}
+
+/** Waits until the server ended `stream`; answers the error code of its last message. */
+async function endCode(stream: GraphqlSseClient): Promise<string | undefined> {
+  await waitUntil('the end of the subscription', () => stream.completed && stream.ended);
+  return stream.messages.at(-1)?.errors?.[0]?.extensions?.code;
 }
 
 async function asRoot(query: string, variables?: Record<string, unknown>): Promise<GraphqlReply> {
@@ -240,12 +162,12 @@ describe('Subscription.clusterEvents over SSE', () => {
 
   it('sends the events from an index in order, then resumes after a reconnect', async () => {
     const first = subscribe({ token: init.rootToken, after: 0 });
-    const [leader] = await first.eventsUntil('LEADER_CHANGE');
+    const [leader] = await eventsUntil(first, 'LEADER_CHANGE');
     expect(leader).toMatchObject({ index: 1, type: 'LEADER_CHANGE', leaderId: '1' });
     epoch = String(leader?.['epoch']);
     const token = await createToken(['default'], '1h');
     await revokeToken(token);
-    const events = await first.eventsUntil('LEASE_REVOKED');
+    const events = await eventsUntil(first, 'LEASE_REVOKED');
     const revoked = events.find((event) => event['type'] === 'LEASE_REVOKED');
     expect(JSON.stringify(events)).not.toContain(token);
     expect(revoked?.['leaseId']).toMatch(/^auth\/token\/create\//);
@@ -257,7 +179,7 @@ describe('Subscription.clusterEvents over SSE', () => {
 
     await revokeToken(await createToken(['default'], '1h'));
     const resumed = subscribe({ token: init.rootToken, after: lastIndex, epoch });
-    const [next] = await resumed.eventsUntil('LEASE_REVOKED');
+    const [next] = await eventsUntil(resumed, 'LEASE_REVOKED');
     expect(next).toMatchObject({ index: lastIndex + 1, epoch, type: 'LEASE_REVOKED' });
     lastIndex += 1;
     resumed.close();
@@ -294,15 +216,15 @@ describe('Subscription.clusterEvents over SSE', () => {
 
   it('ends with COFFER_CORE_EVENTS_INDEX_EXPIRED for a cursor of another epoch', async () => {
     const stale = subscribe({ token: init.rootToken, after: 1, epoch: 'another-process' });
-    expect(await stale.endCode()).toBe('COFFER_CORE_EVENTS_INDEX_EXPIRED');
-    expect(stale.events()).toEqual([]);
+    expect(await endCode(stale)).toBe('COFFER_CORE_EVENTS_INDEX_EXPIRED');
+    expect(eventsOf(stale)).toEqual([]);
   });
 
   it('refuses a token without read on sys/events, and none', async () => {
     const other = await createToken(['default'], '1h');
     for (const token of [other, undefined]) {
       const refused = subscribe(token === undefined ? {} : { token });
-      expect(await refused.endCode()).toBe('COFFER_CORE_PERMISSION_DENIED');
+      expect(await endCode(refused)).toBe('COFFER_CORE_PERMISSION_DENIED');
       expect(refused.status).toBe(200);
     }
   });
@@ -312,9 +234,9 @@ describe('Subscription.clusterEvents over SSE', () => {
     const open = subscribe({ token, after: lastIndex });
     await waitUntil('the first poll', () => open.body.length > 0);
     await revokeToken(token);
-    expect(await open.endCode()).toBe('COFFER_CORE_PERMISSION_DENIED');
+    expect(await endCode(open)).toBe('COFFER_CORE_PERMISSION_DENIED');
     // NB: its own token's lease may come first: the revocation wakes the poll.
-    expect(open.events().every((event) => event['type'] === 'LEASE_REVOKED')).toBe(true);
+    expect(eventsOf(open).every((event) => event['type'] === 'LEASE_REVOKED')).toBe(true);
   });
 
   it('refuses an expired token, and ends an open subscription when its token expires', async () => {
@@ -323,24 +245,24 @@ describe('Subscription.clusterEvents over SSE', () => {
     const open = subscribe({ token: later });
     await waitUntil('the first poll', () => open.body.length > 0);
     wallOffsetMs += 2 * hourMs;
-    expect(await subscribe({ token: expiring }).endCode()).toBe('COFFER_CORE_PERMISSION_DENIED');
-    expect(await open.endCode()).toBe('COFFER_CORE_PERMISSION_DENIED');
+    expect(await endCode(subscribe({ token: expiring }))).toBe('COFFER_CORE_PERMISSION_DENIED');
+    expect(await endCode(open)).toBe('COFFER_CORE_PERMISSION_DENIED');
   });
 
   it('ends when the node is sealed, and resumes after unseal with seal, unseal and leader change', async () => {
     const cursor = subscribe({ token: init.rootToken, after: lastIndex });
     await waitUntil('the first poll', () => cursor.body.length > 0);
     await asRoot('mutation { seal { warnings } }');
-    expect(await cursor.endCode()).toBe('COFFER_CORE_SEALED');
-    const seen = cursor.events();
+    expect(await endCode(cursor)).toBe('COFFER_CORE_SEALED');
+    const seen = eventsOf(cursor);
     const resumeAfter = Number(seen.at(-1)?.['index'] ?? lastIndex);
     await testNode.unseal(init.shares);
     const resumed = subscribe({ token: init.rootToken, after: resumeAfter, epoch });
     const events = await (async () => {
       await waitUntil('the leader change after unseal', () =>
-        resumed.events().some((event) => event['type'] === 'LEADER_CHANGE'),
+        eventsOf(resumed).some((event) => event['type'] === 'LEADER_CHANGE'),
       );
-      return [...seen, ...resumed.events()];
+      return [...seen, ...eventsOf(resumed)];
     })();
     // NB: leases of the tokens the previous test let expire may be revoked at any point.
     const types = events.map((event) => event['type']).filter((type) => type !== 'LEASE_REVOKED');

@@ -23,7 +23,7 @@ import { chartOf } from './cluster_chart.ts';
 import { parseClusterBenchOptions, type ClusterBenchOptions } from './cluster_options.ts';
 import { runCell, type PhaseCell } from './cluster_phases.ts';
 import { preambleOf, runEnvironment, tableOf, type ClusterBenchReport } from './cluster_report.ts';
-import type { BenchSystem } from './cluster_system.ts';
+import { prefill, type BenchSystem } from './cluster_system.ts';
 import {
   attributePhase,
   attributionLines,
@@ -85,7 +85,7 @@ async function startAll(
   );
   for (const system of running.systems) {
     log(`Writing every key once on ${system.name}`);
-    await system.prefill();
+    await prefill(system);
   }
 }
 

@@ -62,8 +62,6 @@ export interface BenchSystem {
   failoverTarget(channels: number): LoadTarget;
   /** SIGKILLs the leader's process; returns the leader it killed. */
   killLeader(): Promise<LeaderInfo>;
-  /** Writes every key once, so reads find a value. */
-  prefill(): Promise<void>;
   /** Stops every node gracefully. */
   close(): Promise<void>;
   /** SIGKILLs every node now (the bench was interrupted). */
@@ -71,7 +69,7 @@ export interface BenchSystem {
 }
 
 /** Runs `send` for indexes 0 … keyCount-1 with `parallel` requests in flight. */
-export async function writeEveryKey(send: Send, parallel = 16): Promise<void> {
+async function writeEveryKey(send: Send, parallel = 16): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < keyCount) {
@@ -79,6 +77,32 @@ export async function writeEveryKey(send: Send, parallel = 16): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: parallel }, () => worker()));
+}
+
+/**
+ * Writes every key once through the leader, so reads find a value, then reads one key through
+ * a read sender: those check each answer holds the value, so this checks they can at all
+ * (etcd's hand codec, etcd_codec.ts, end to end included).
+ */
+export async function prefill(system: BenchSystem): Promise<void> {
+  const target = system.target('write', {
+    addresses: [(await system.leader()).address],
+    channels: 4,
+  });
+  const [send] = target.senders;
+  try {
+    if (send !== undefined) {
+      await writeEveryKey(send);
+    }
+  } finally {
+    target.close();
+  }
+  const reads = system.target('read', { addresses: system.addresses(), channels: 1 });
+  try {
+    await reads.senders[0]?.(0);
+  } finally {
+    reads.close();
+  }
 }
 
 /** The jittered backoff of a failover retry: 25-50 ms, doubling up to 0.5-1 s (as the Coffer client). */

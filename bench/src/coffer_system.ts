@@ -19,7 +19,6 @@ import { CofferClient } from '@coffer/client';
 import {
   benchValue,
   keyOf,
-  writeEveryKey,
   type BenchSystem,
   type LeaderInfo,
   type LoadTarget,
@@ -214,28 +213,6 @@ class CofferSystem implements BenchSystem {
     this.#killed.add(node.id);
     process.kill(node.pid, 'SIGKILL');
     return leader;
-  }
-
-  async prefill(): Promise<void> {
-    const target = this.target('write', {
-      addresses: [(await this.leader()).address],
-      channels: 4,
-    });
-    const [send] = target.senders;
-    try {
-      if (send !== undefined) {
-        await writeEveryKey(send);
-      }
-    } finally {
-      target.close();
-    }
-    // NB: the read senders check each answer holds the value; this checks they can at all.
-    const reads = this.target('read', { addresses: this.addresses(), channels: 1 });
-    try {
-      await reads.senders[0]?.(0);
-    } finally {
-      reads.close();
-    }
   }
 
   close(): Promise<void> {

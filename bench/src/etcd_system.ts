@@ -13,7 +13,6 @@ import {
   benchValue,
   failoverBackoffMs,
   keyOf,
-  writeEveryKey,
   type BenchSystem,
   type LeaderInfo,
   type LoadTarget,
@@ -154,28 +153,6 @@ class EtcdSystem implements BenchSystem {
     this.#killed.add(member.name);
     member.child.kill('SIGKILL');
     return leader;
-  }
-
-  async prefill(): Promise<void> {
-    const target = this.target('write', {
-      addresses: [(await this.leader()).address],
-      channels: 4,
-    });
-    const [send] = target.senders;
-    try {
-      if (send !== undefined) {
-        await writeEveryKey(send);
-      }
-    } finally {
-      target.close();
-    }
-    // NB: the hand codec (etcd_codec.ts) checked end to end: a put read back value for value.
-    const reads = this.target('read', { addresses: this.addresses(), channels: 1 });
-    try {
-      await reads.senders[0]?.(0);
-    } finally {
-      reads.close();
-    }
   }
 
   close(): Promise<void> {

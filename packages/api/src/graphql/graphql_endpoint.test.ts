@@ -197,6 +197,18 @@ describe('GraphQL on a real node', () => {
     expect(errorCodeAt(gone, 'policies')).toBe('COFFER_CORE_PERMISSION_DENIED');
   });
 
+  it('a mutation names no request id, so it records no request outcome (no caller could resend it)', async () => {
+    // NB: core's outcomesPrefix (request_outcomes.ts); a write that names an id stores one there.
+    const outcomes = async (): Promise<readonly string[]> => {
+      await testNode.node.secureStore.readPoint();
+      return (await testNode.node.secureStore.listLocal('core/request-outcomes/', { limit: 100 }))
+        .keys;
+    };
+    const before = await outcomes();
+    await createToken(['default'], '1h');
+    expect(await outcomes()).toEqual(before);
+  });
+
   it('Mutation and Query manage audit devices and leases through their router paths', async () => {
     const filePath = join(testNode.dir, 'audit.log');
     await asRoot(

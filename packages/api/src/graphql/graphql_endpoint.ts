@@ -19,7 +19,6 @@
  * Invariant: the token, the body and the variables never reach a log line or an error message;
  * the server log gets codes only.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { ServerLog } from '@coffer/core';
@@ -300,14 +299,12 @@ function routerPortOf(
       }
       return exchange.call({
         ...call,
-        requestId: randomUUID(),
         ...(options.token === undefined ? {} : { token: options.token }),
       });
     },
     poll: (call: RouterCall) =>
       exchange.call({
         ...call,
-        requestId: randomUUID(),
         ...(options.token === undefined ? {} : { token: options.token }),
       }),
     pollWaitMs: options.settings.subscriptionWaitMs,

@@ -1,11 +1,11 @@
 /**
  * The resolvers of the GraphQL schema, every one built from the field route table
  * (field_routes.ts): it turns the arguments into ONE router request, sends it through the
- * request's {@link RouterPort} (which adds the caller's token, address and a fresh request id
- * and calls the same `CofferNode.handle` the gRPC adapter calls), and turns the answer into
- * the field's value. No resolver reaches core any other way; fields without a route are
- * projections of their parent's value (graphql's default resolver). A Subscription field polls:
- * each poll is one router request, the same way (pollingSubscriber).
+ * request's {@link RouterPort} (which adds the caller's token and address and calls the same
+ * `CofferNode.handle` the gRPC adapter calls; the node makes the request id), and turns the
+ * answer into the field's value. No resolver reaches core any other way; fields without a
+ * route are projections of their parent's value (graphql's default resolver). A Subscription
+ * field polls: each poll is one router request, the same way (pollingSubscriber).
  *
  * Invariant: a core refusal becomes a field error with the core's code and message; nothing
  * else of the answer is sent.
@@ -26,7 +26,7 @@ import { schemaSdl } from './schema_sdl.ts';
 
 /** What a resolver may do: send one router request as the caller. */
 export interface RouterPort {
-  /** Sends `call` to the router with the caller's token, address and a fresh request id. */
+  /** Sends `call` to the router with the caller's token and address (the node makes its id). */
   call(call: RouterCall): Promise<CoreResponse>;
   /**
    * Sends one poll of a subscription like `call`, outside the document's budget of router

@@ -48,6 +48,26 @@ export function clusterEventsQuery(cursor: ClusterEventsCursor): string {
   return `subscription { clusterEvents${cursorArgs} { ${clusterEventFields} } }`;
 }
 
+/**
+ * The whole SSE blocks of `body` from offset `from` (each ends with a blank line, which a
+ * network chunk may split anywhere), and the offset after the last of them.
+ */
+export function wholeSseBlocks(
+  body: string,
+  from: number,
+): { readonly blocks: string[]; readonly parsed: number } {
+  const blocks: string[] = [];
+  let parsed = from;
+  for (;;) {
+    const end = body.indexOf('\n\n', parsed);
+    if (end === -1) {
+      return { blocks, parsed };
+    }
+    blocks.push(body.slice(parsed, end));
+    parsed = end + 2;
+  }
+}
+
 /** One open subscription: its messages as they arrive, and how the stream ended. */
 export class GraphqlSseClient {
   /** The `next` messages so far, in the order they came. */
@@ -60,6 +80,8 @@ export class GraphqlSseClient {
   completed = false;
   /** The connection ended, or failed. */
   ended = false;
+  /** Where the body's first block not parsed yet starts. */
+  #parsed = 0;
   readonly #request: ClientRequest;
 
   constructor(options: SseSubscribeOptions) {
@@ -117,14 +139,12 @@ export class GraphqlSseClient {
     this.#request.destroy();
   }
 
-  /** Parses whole SSE blocks (`event:` and `data:` lines; `:` lines are pings). */
+  /** Parses each whole SSE block of the body once (`:` lines are pings). */
   #take(chunk: string): void {
-    const start = this.body.length;
     this.body += chunk;
-    // NB: from the end of the last whole block before this chunk, or the start of the body.
-    const done = this.body.lastIndexOf('\n\n', start);
-    const pending = done === -1 ? this.body : this.body.slice(done + 2);
-    for (const block of pending.split('\n\n').slice(0, -1)) {
+    const { blocks, parsed } = wholeSseBlocks(this.body, this.#parsed);
+    this.#parsed = parsed;
+    for (const block of blocks) {
       const lines = block.split('\n');
       const event = lines.find((line) => line.startsWith('event: '))?.slice(7);
       const data = lines

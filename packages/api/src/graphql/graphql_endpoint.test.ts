@@ -28,7 +28,8 @@ import {
   GraphqlTestClient,
   type GraphqlReply,
 } from '../testing/graphql_test_client.ts';
-import { createTestTls, openTestNode, type TestInit, type TestNode } from '../testing/test_node.ts';
+import { openGraphqlServer, type GraphqlServer } from '../testing/graphql_server.ts';
+import type { TestInit, TestNode } from '../testing/test_node.ts';
 import { graphqlSettingsDefault } from './graphql_endpoint.ts';
 import { schemaSdl } from './schema_sdl.ts';
 
@@ -38,6 +39,7 @@ const canaryToken = 'hvs.canary-token-4be99d13';
 const canaryVariable = 'canary-variable-0a8f6e';
 const hourMs = 60 * 60 * 1000;
 
+let server: GraphqlServer;
 let testNode: TestNode;
 let tls: TlsMaterial;
 let metrics: ApiMetrics;
@@ -52,34 +54,16 @@ path "sys/policies/acl/*" { capabilities = ["read"] }
 `;
 
 beforeAll(async () => {
-  testNode = await openTestNode({ wallClockMs: () => Date.now() + wallOffsetMs });
-  tls = await createTestTls();
-  metrics = new ApiMetrics({ source: { snapshot: () => testNode.node.metrics() } });
-  listener = await HttpListener.start({
-    handler: testNode.node,
-    host: '127.0.0.1',
-    port: 0,
-    tls,
-    metrics,
-    metricsUnauthenticated: false,
+  server = await openGraphqlServer({
+    wallClockMs: () => Date.now() + wallOffsetMs,
     graphql: graphqlSettingsDefault,
-    metricsSnapshot: () => testNode.node.metrics(),
+    canarySecret,
   });
-  client = new GraphqlTestClient(listener.port, tls.certPem);
-  init = await testNode.initAndUnseal();
-  const put = await testNode.node.handle({
-    operation: 'update',
-    path: 'secret/data/canary',
-    token: init.rootToken,
-    data: { data: { value: canarySecret } },
-  });
-  expect(put.ok).toBe(true);
+  ({ testNode, tls, metrics, listener, client, init } = server);
 });
 
 afterAll(async () => {
-  await listener.close(1000);
-  metrics.close();
-  await testNode.close();
+  await server.close();
 });
 
 /** Sends `query` as the root token and fails the test on any error. */

@@ -16,30 +16,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { TlsMaterial } from '@coffer/core';
 
-import { HttpListener } from '../http/http_listener.ts';
-import { ApiMetrics } from '../metrics/api_metrics.ts';
+import type { HttpListener } from '../http/http_listener.ts';
 import {
   clusterEventsQuery,
   GraphqlSseClient,
   type ClusterEventsCursor,
 } from '../testing/graphql_sse_client.ts';
-import { GraphqlTestClient, type GraphqlReply } from '../testing/graphql_test_client.ts';
-import {
-  createTestTls,
-  openTestNode,
-  testDeadlineMs,
-  waitUntil,
-  type TestInit,
-  type TestNode,
-} from '../testing/test_node.ts';
+import { openGraphqlServer, type GraphqlServer } from '../testing/graphql_server.ts';
+import type { GraphqlReply, GraphqlTestClient } from '../testing/graphql_test_client.ts';
+import { testDeadlineMs, waitUntil, type TestInit, type TestNode } from '../testing/test_node.ts';
 import { graphqlSettingsDefault } from './graphql_endpoint.ts';
 
 const canarySecret = 'canary-secret-52d90e1a';
 const hourMs = 60 * 60 * 1000;
 
+let server: GraphqlServer;
 let testNode: TestNode;
 let tls: TlsMaterial;
-let metrics: ApiMetrics;
 let listener: HttpListener;
 let client: GraphqlTestClient;
 let init: TestInit;
@@ -111,36 +104,22 @@ async function revokeToken(token: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  testNode = await openTestNode({ wallClockMs: () => Date.now() + wallOffsetMs });
-  tls = await createTestTls();
-  metrics = new ApiMetrics({ source: { snapshot: () => testNode.node.metrics() } });
-  listener = await HttpListener.start({
-    handler: async (coreRequest) => {
+  server = await openGraphqlServer({
+    wallClockMs: () => Date.now() + wallOffsetMs,
+    graphql: { ...graphqlSettingsDefault, subscriptionWaitMs: 200 },
+    canarySecret,
+    handler: (node) => async (coreRequest) => {
       const poll = coreRequest.path === 'sys/events';
       polls.sent += poll ? 1 : 0;
       polls.inFlight += poll ? 1 : 0;
       try {
-        return await testNode.node.handle(coreRequest);
+        return await node.handle(coreRequest);
       } finally {
         polls.inFlight -= poll ? 1 : 0;
       }
     },
-    host: '127.0.0.1',
-    port: 0,
-    tls,
-    metrics,
-    metricsUnauthenticated: false,
-    graphql: { ...graphqlSettingsDefault, subscriptionWaitMs: 200 },
   });
-  client = new GraphqlTestClient(listener.port, tls.certPem);
-  init = await testNode.initAndUnseal();
-  const put = await testNode.node.handle({
-    operation: 'update',
-    path: 'secret/data/canary',
-    token: init.rootToken,
-    data: { data: { value: canarySecret } },
-  });
-  expect(put.ok).toBe(true);
+  ({ testNode, tls, listener, client, init } = server);
   await asRoot(
     'mutation($text: String!) { writePolicy(name: "events", text: $text) { warnings } }',
     { text: 'path "sys/events" { capabilities = ["read"] }' },
@@ -151,9 +130,7 @@ afterAll(async () => {
   for (const stream of streams) {
     stream.close();
   }
-  await listener.close(1000);
-  metrics.close();
-  await testNode.close();
+  await server.close();
 });
 
 describe('Subscription.clusterEvents over SSE', () => {

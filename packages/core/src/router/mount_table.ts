@@ -193,6 +193,7 @@ export class MountTable {
       uuid: randomUUID(),
       accessor: `${input.type}_${randomBytes(4).toString('hex')}`,
     };
+    this.#checkTtls(entry);
     // NB: build it once, so a backend that refuses its options refuses before anything is stored.
     this.#live(entry);
     await this.#change((entries) => {
@@ -240,8 +241,39 @@ export class MountTable {
       if (found === undefined) {
         throw notMounted(path);
       }
-      return entries.map((m) => (m === found ? { ...m, ...change } : m));
+      const tuned = { ...found, ...change };
+      this.#checkTtls(tuned);
+      return entries.map((m) => (m === found ? tuned : m));
     });
+  }
+
+  /**
+   * Refuses TTLs that the mount could not keep: above the server's maximum (a mount may lower
+   * it, never raise it, so it would be clamped behind a "success"), or a default above the max
+   * in force (whether both came in this request or the max in an earlier one). 0 means the
+   * server's value.
+   */
+  #checkTtls(entry: MountEntry): void {
+    const systemMax = this.#system.maxLeaseTtlSeconds;
+    for (const [name, seconds] of [
+      ['default_lease_ttl', entry.defaultLeaseTtlSeconds],
+      ['max_lease_ttl', entry.maxLeaseTtlSeconds],
+    ] as const) {
+      if (seconds > systemMax) {
+        throw new CoreError(
+          CoreErrorCode.invalidRequest,
+          `Set ${name} at most ${describeSeconds(systemMax)}, the server's maximum lease TTL: ` +
+            'a mount may lower it, not raise it',
+        );
+      }
+    }
+    const max = entry.maxLeaseTtlSeconds || systemMax;
+    if (entry.defaultLeaseTtlSeconds > max) {
+      throw new CoreError(
+        CoreErrorCode.invalidRequest,
+        `Set default_lease_ttl at most max_lease_ttl (${describeSeconds(max)} on "${entry.path}")`,
+      );
+    }
   }
 
   /** A live mount by uuid (lease revocation finds the backend of a lease this way). */
@@ -300,4 +332,9 @@ export class MountTable {
 
 function sameEntry(a: MountEntry, b: MountEntry): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A TTL as an operator writes it: whole hours as `768h`, else seconds as `90s`. */
+function describeSeconds(seconds: number): string {
+  return seconds % 3600 === 0 ? `${String(seconds / 3600)}h` : `${String(seconds)}s`;
 }

@@ -217,14 +217,9 @@ function parseTune(config: Readonly<Record<string, unknown>>): {
 } {
   const seconds = (name: string): number | undefined =>
     config[name] === undefined ? undefined : parseDurationSeconds(config[name], name);
+  // NB: the mount table checks the TTLs against each other and the server's (#checkTtls).
   const defaultTtl = seconds('default_lease_ttl');
   const maxTtl = seconds('max_lease_ttl');
-  if (defaultTtl !== undefined && maxTtl !== undefined && maxTtl > 0 && defaultTtl > maxTtl) {
-    throw new CoreError(
-      CoreErrorCode.invalidRequest,
-      'Set default_lease_ttl at most max_lease_ttl',
-    );
-  }
   return {
     ...(defaultTtl === undefined ? {} : { defaultLeaseTtlSeconds: defaultTtl }),
     ...(maxTtl === undefined ? {} : { maxLeaseTtlSeconds: maxTtl }),

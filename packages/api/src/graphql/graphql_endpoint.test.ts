@@ -245,6 +245,15 @@ describe('GraphQL on a real node', () => {
     expect((await asRoot('{ policies }')).data?.['policies']).toContain('limited');
   });
 
+  it('answers a header value that cannot be a token as any bad token, not a second error', async () => {
+    for (const token of [`cfr.${'x'.repeat(600)}`, 'cfr.bogus']) {
+      const answer = await client.send({ query: '{ policies }', token });
+      expect(codesByField(answer), token.slice(0, 12)).toEqual({
+        policies: 'COFFER_CORE_PERMISSION_DENIED',
+      });
+    }
+  });
+
   it('an expired token is refused on every field that needs a token', async () => {
     const token = await createToken(['limited'], '1h');
     expect((await client.send({ query: '{ policies }', token: token.id })).errors).toEqual([]);

@@ -77,8 +77,6 @@ export interface GraphqlEndpointOptions {
 /** The path of the endpoint. */
 export const graphqlPath = '/graphql';
 
-const tokenLengthMax = 512;
-const tokenPattern = /^[\x21-\x7e]+$/;
 const commonHeaders = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 
 /**
@@ -314,19 +312,12 @@ function routerPortOf(
 
 type Refusal = Parameters<typeof sendRefusal>[1];
 
-function refuseHeaders(request: IncomingMessage, token: string | undefined): Refusal | undefined {
+function refuseHeaders(request: IncomingMessage): Refusal | undefined {
   if (!isJsonRequest(request)) {
     return {
       status: 415,
       code: ApiErrorCode.invalidRequest,
       message: 'Send the document as a POST with "Content-Type: application/json"',
-    };
-  }
-  if (token !== undefined && (token.length > tokenLengthMax || !tokenPattern.test(token))) {
-    return {
-      status: 400,
-      code: ApiErrorCode.invalidRequest,
-      message: `Send the token as printable ASCII of at most ${tokenLengthMax} characters`,
     };
   }
   return undefined;
@@ -339,7 +330,7 @@ async function serveGraphql(
   const { request, response } = exchange;
   const { options } = context;
   const token = requestToken(request);
-  const refusal = refuseHeaders(request, token);
+  const refusal = refuseHeaders(request);
   if (refusal !== undefined) {
     sendRefusal(response, refusal);
     return;

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { CoreErrorCode } from '@coffer/core';
 
 import { ApiErrorCode } from '../errors.ts';
+import { malformedToken } from '../token_value.ts';
 import { callContextOf, deadlinePassed, peerAddressOf } from './call_context.ts';
 import { refusalStatusOf } from './response_message.ts';
 import { grpcStatusOf, statusOf } from './status_table.ts';
@@ -51,10 +52,17 @@ describe('callContextOf', () => {
     );
   });
 
-  it('refuses a malformed or repeated token without quoting it', () => {
+  it('hands the router a value that cannot be a token as the malformed token', () => {
+    for (const value of ['has space', 'x'.repeat(513)]) {
+      expect(callContextOf(metadataOf([['coffer-token', value]])).token).toBe(malformedToken);
+    }
+    expect(callContextOf(metadataOf([['coffer-token', 'x'.repeat(512)]])).token).toBe(
+      'x'.repeat(512),
+    );
+  });
+
+  it('refuses a repeated token without quoting it', () => {
     const cases: [string, string | Buffer][][] = [
-      [['coffer-token', 'has space']],
-      [['coffer-token', 'x'.repeat(513)]],
       [
         ['coffer-token', 'cfr.first'],
         ['coffer-token', 'cfr.second'],

@@ -12,6 +12,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { Consistency } from '@coffer/core';
 
 import { ApiError, ApiErrorCode } from '../errors.ts';
+import { routableToken } from '../token_value.ts';
 
 /** The metadata keys of common.proto. */
 export const MetadataKey = {
@@ -38,11 +39,7 @@ export interface CallContext {
   readonly requestId?: string;
 }
 
-/** The longest token accepted: far above Coffer's token ids, far below the metadata limit. */
-const tokenLengthMax = 512;
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
-/** Printable ASCII without space: a token never holds anything else. */
-const tokenPattern = /^[\x21-\x7e]+$/;
 /** Whole seconds, at most 10 digits (the router checks the range). */
 const wrapTtlPattern = /^\d{1,10}$/;
 
@@ -68,13 +65,7 @@ function tokenOf(metadata: Metadata): string | undefined {
   if (token === undefined) {
     return undefined;
   }
-  if (token.length > tokenLengthMax || !tokenPattern.test(token)) {
-    throw invalid(
-      `Send the token in metadata "${MetadataKey.token}" as printable ASCII of at most ` +
-        `${tokenLengthMax} characters: the value given is not a token`,
-    );
-  }
-  return token;
+  return routableToken(token);
 }
 
 function wrapTtlOf(metadata: Metadata): number | undefined {

@@ -13,6 +13,7 @@ import type { CoreRequest, CoreResponse } from '@coffer/core';
 
 import { ApiError, ApiErrorCode } from '../errors.ts';
 import type { ApiMetrics } from '../metrics/api_metrics.ts';
+import { routableToken } from '../token_value.ts';
 import {
   healthBody,
   healthStatusCode,
@@ -116,15 +117,18 @@ async function serveSealStatus(exchange: HttpExchange, settings: RouteSettings):
 const tokenHeader = 'x-coffer-token';
 const bearerPattern = /^Bearer[ ]+(\S+)[ ]*$/i;
 
-/** The caller's token from `X-Coffer-Token`, else `Authorization: Bearer`; undefined if none. */
+/**
+ * The caller's token from `X-Coffer-Token`, else `Authorization: Bearer`, as the router gets it
+ * (token_value.ts); undefined if none.
+ */
 export function requestToken(request: IncomingMessage): string | undefined {
   const header = request.headers[tokenHeader];
   if (typeof header === 'string' && header !== '') {
-    return header;
+    return routableToken(header);
   }
   const authorization = request.headers.authorization;
   const match = authorization === undefined ? null : bearerPattern.exec(authorization);
-  return match?.[1];
+  return match?.[1] === undefined ? undefined : routableToken(match[1]);
 }
 
 async function serveMetrics(exchange: HttpExchange, settings: RouteSettings): Promise<void> {

@@ -5,10 +5,12 @@
  *
  * Invariant: every token, accessor (unless the device sets `hmac_accessor=false`), metadata value
  * and every string anywhere in request or response data is replaced by its audit hash before an
- * entry leaves this file. Kept in clear, as Vault keeps them: the type, time, request id,
- * operation, path, mount type and accessor, remote address, policies, display name, TTLs, lease
- * ids, warnings and the error (errors never carry a secret, by the CoreError rule).
+ * entry leaves this file, and so is every token id in the path. Kept in clear, as Vault keeps
+ * them: the type, time, request id, operation, path, mount type and accessor, remote address,
+ * policies, display name, TTLs, lease ids, warnings and the error (errors never carry a secret,
+ * by the CoreError rule; the router redacts token ids from them).
  */
+import { replaceTokenIds } from '../token/token_id.ts';
 import { auditHash, hashStrings, type AuditHashMemo } from './audit_hash.ts';
 
 /** A token's description in an audit input (the caller's, or the one a login issued). */
@@ -212,7 +214,8 @@ function formatRequest(
   return {
     id: input.requestId,
     operation: input.operation,
-    path: input.path,
+    // NB: a token id a caller put in the path is hashed like any token.
+    path: replaceTokenIds(input.path, (id) => auditHash(hashing.salt, id)),
     mount_type: input.mountType,
     mount_accessor: input.mountAccessor,
     client_token: hashClientToken(hashing, input),

@@ -23,6 +23,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { CoreError, CoreErrorCode } from '../errors.ts';
+import { replaceTokenIds } from '../token/token_id.ts';
 import type { AclRequest } from './acl_request.ts';
 import type { BackendRequest, BackendResponse, CallerInfo, Route } from './backend.ts';
 import { isPlainObject, parseFields } from './fields.ts';
@@ -524,7 +525,8 @@ export class Router<Token extends ValidToken> {
       ok: false,
       requestId,
       code: error.code,
-      message: error.message,
+      // NB: an error may quote the request path, and a caller may have put a token id in it.
+      message: replaceTokenIds(error.message, () => 'cfr.<redacted>'),
       ...(retry?.[1] === undefined ? {} : { retryAfterMs: Number(retry[1]) }),
     };
   }

@@ -34,6 +34,21 @@ export function newAccessor(): string {
   return randomBytes(accessorRandomBytes).toString('base64url');
 }
 
+/** Token ids inside a longer text (a path, a message); a longer run is cut at the id's length. */
+const tokenIdsInText = new RegExp(
+  `cfr\\.[A-Za-z0-9_-]{${String(tokenIdLength - tokenIdPrefix.length)}}`,
+  'g',
+);
+
+/**
+ * text with every token id in it replaced by what `replace` makes of it: a caller may put a
+ * token in a request path (Vault's old `auth/token/lookup/<token>`), and a path is quoted by
+ * errors and recorded by the audit. Text without the prefix comes back as it is, at once.
+ */
+export function replaceTokenIds(text: string, replace: (id: string) => string): string {
+  return text.includes(tokenIdPrefix) ? text.replace(tokenIdsInText, replace) : text;
+}
+
 /** True when id has the shape of a token id (checked before it is hashed and looked up). */
 export function isTokenIdShaped(id: string): boolean {
   return id.length === tokenIdLength && tokenIdPattern.test(id);

@@ -5,6 +5,7 @@
  * nobody gives `response-wrapping`, which only wrapping tokens carry.
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
+import { normalizePolicyName } from '../policy/policy_name.ts';
 
 /** The policy every token gets unless created with no_default_policy. */
 export const defaultPolicy = 'default';
@@ -16,6 +17,20 @@ export const wrappingPolicy = 'response-wrapping';
 /** Trims, lower-cases, sorts and dedupes policy names, dropping blanks. */
 export function normalizePolicies(names: readonly string[]): string[] {
   return [...new Set(names.map((n) => n.trim().toLowerCase()).filter((n) => n !== ''))].sort();
+}
+
+/**
+ * Policy names a caller sent (a token's, a role's): each trimmed, then checked as `policy
+ * write` checks a name (COFFER_CORE_INVALID_REQUEST), then normalized. Names already stored are
+ * not checked again.
+ */
+export function requestedPolicies(names: readonly string[]): string[] {
+  return normalizePolicies(
+    names
+      .map((n) => n.trim())
+      .filter((n) => n !== '')
+      .map((n) => normalizePolicyName(n)),
+  );
 }
 
 /** What a child token asks. */
@@ -39,7 +54,7 @@ export function childPolicies(request: ChildPolicyRequest): string[] {
   const asked =
     request.requested === undefined || request.requested.length === 0
       ? parent
-      : normalizePolicies(request.requested);
+      : requestedPolicies(request.requested);
   if (asked.includes(wrappingPolicy)) {
     throw denied(`Remove the "${wrappingPolicy}" policy: only response-wrapping tokens carry it`);
   }

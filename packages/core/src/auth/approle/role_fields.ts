@@ -6,6 +6,7 @@
  */
 import { CoreError, CoreErrorCode } from '../../errors.ts';
 import { FieldType, type FieldSpec, type FieldValues } from '../../router/fields.ts';
+import { requestedPolicies } from '../../token/token_policies.ts';
 import { parseCidrs } from './cidr.ts';
 import type { RoleEntry } from './role_entry.ts';
 
@@ -68,13 +69,12 @@ function strings(fields: FieldValues, name: string): readonly string[] | undefin
 }
 
 /**
- * Trimmed, lower-cased (as the token store names policies), deduplicated, sorted policy names;
- * refuses `root` in any case (a login never makes root).
+ * Checked (as `policy write` checks a name), trimmed, lower-cased (as the token store names
+ * policies), deduplicated, sorted policy names; refuses `root` in any case (a login never makes
+ * root).
  */
 export function normalizePolicies(names: readonly string[]): string[] {
-  const policies = [
-    ...new Set(names.map((n) => n.trim().toLowerCase()).filter((n) => n !== '')),
-  ].sort();
+  const policies = requestedPolicies(names);
   if (policies.includes('root')) {
     throw refuse('Remove the "root" policy from the role: a login never issues a root token');
   }

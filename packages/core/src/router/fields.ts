@@ -64,7 +64,8 @@ function invalid(field: string, expected: string): CoreError {
 export function parseDurationSeconds(value: unknown, field = 'ttl'): number {
   let seconds: number | undefined;
   if (typeof value === 'number') {
-    seconds = value;
+    // NB: whole seconds only, as the error says; a fraction is refused, never floored.
+    seconds = Number.isInteger(value) ? value : undefined;
   } else if (typeof value === 'string') {
     const text = value.trim();
     if (/^\d+$/.test(text)) {

@@ -197,6 +197,21 @@ describe('AuditBroker', () => {
     await broker.close();
   });
 
+  it('AuditBroker says which line it could not record: the request (not served) or the response (withheld)', async () => {
+    const files = new FaultyFiles();
+    const broker = new AuditBroker({ clock: new ManualClock(), openFile: files.open });
+    await broker.enable('file', record(join(dir, 'audit-which.log')));
+    files.writeFault = 'EIO';
+    const request = await broker.logRequest(requestInput()).catch((error: unknown) => error);
+    expect(String(request)).toMatch(/record the request, so it was not served/);
+    const response = await broker
+      .logResponse({ ...requestInput(), response: {} })
+      .catch((error: unknown) => error);
+    expect(response).toMatchObject({ code: CoreErrorCode.auditUnavailable });
+    expect(String(response)).toMatch(/record the response, so it was withheld/);
+    await broker.close();
+  });
+
   it('AuditBroker resolves when one of two devices fails, and the healthy file has the line', async () => {
     const failing = new FaultyFiles();
     const healthyPath = join(dir, 'healthy.log');

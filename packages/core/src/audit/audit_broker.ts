@@ -171,16 +171,19 @@ export class AuditBroker {
   /** Audits a request before it is served. */
   logRequest(input: AuditRequestInput): Promise<void> {
     const nowMs = this.#clock.nowMs();
-    return this.#fanOut((hashing) => formatRequestEntry(hashing, input, nowMs));
+    return this.#fanOut((hashing) => formatRequestEntry(hashing, input, nowMs), 'request');
   }
 
   /** Audits a response (or an error) before it is returned. */
   logResponse(input: AuditResponseInput): Promise<void> {
     const nowMs = this.#clock.nowMs();
-    return this.#fanOut((hashing) => formatResponseEntry(hashing, input, nowMs));
+    return this.#fanOut((hashing) => formatResponseEntry(hashing, input, nowMs), 'response');
   }
 
-  async #fanOut(format: (hashing: AuditHashing) => AuditEntry): Promise<void> {
+  async #fanOut(
+    format: (hashing: AuditHashing) => AuditEntry,
+    line: 'request' | 'response',
+  ): Promise<void> {
     if (this.#devices.size === 0) {
       return;
     }
@@ -204,7 +207,10 @@ export class AuditBroker {
     } catch (error) {
       throw new CoreError(
         CoreErrorCode.auditUnavailable,
-        'Free or repair the audit devices: none could record the request, so it was not served',
+        line === 'request'
+          ? 'Free or repair the audit devices: none could record the request, so it was not served'
+          : 'Free or repair the audit devices: none could record the response, so it was withheld ' +
+              '(the request ran: read before you retry a write)',
         { cause: error },
       );
     }

@@ -61,7 +61,7 @@ describe('mount tune', () => {
     },
   );
 
-  it('refuses a TTL above the server maximum on tune and on enable instead of clamping it', async () => {
+  it('refuses a TTL above the server maximum on tune and on enable instead of clamping it, and an unknown config field', async () => {
     const above = await tune('sys/mounts/secret/tune', { max_lease_ttl: '8760h' });
     expect(above).toMatchObject({ ok: false, code: CoreErrorCode.invalidRequest });
     expect(above.ok ? '' : above.message).toMatch(/768h/);
@@ -74,6 +74,14 @@ describe('mount tune', () => {
     expect(enabled).toMatchObject({ ok: false, code: CoreErrorCode.invalidRequest });
     const mounts = await f.ok({ operation: 'read', path: 'sys/mounts', token: f.rootToken });
     expect(Object.keys(mounts.data ?? {})).not.toContain('kv-long/');
+    const unknown = await f.call({
+      operation: 'update',
+      path: 'sys/mounts/kv-odd',
+      token: f.rootToken,
+      data: { type: 'kv', config: { bogus_ttl: '1h', max_lease_ttl: '1h' } },
+    });
+    expect(unknown).toMatchObject({ ok: false, code: CoreErrorCode.invalidRequest });
+    expect(unknown.ok ? '' : unknown.message).toMatch(/Remove the unknown field "bogus_ttl"/);
     // The server maximum itself is fine.
     await f.ok({
       operation: 'update',

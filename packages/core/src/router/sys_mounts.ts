@@ -7,7 +7,7 @@
  */
 import { CoreError, CoreErrorCode } from '../errors.ts';
 import type { BackendRequest, BackendResponse, Route } from './backend.ts';
-import { FieldType, parseDurationSeconds } from './fields.ts';
+import { FieldType, parseDurationSeconds, parseFields } from './fields.ts';
 import {
   mountDataPrefix,
   normalizeMountPath,
@@ -101,7 +101,10 @@ async function enableMount(
       'Choose another path: "sys/" and "auth/" are reserved (auth methods go through sys/auth)',
     );
   }
-  const ttls = parseTune((request.fields['config'] ?? {}) as Record<string, unknown>);
+  const config = (request.fields['config'] ?? {}) as Record<string, unknown>;
+  // NB: parsed for its checks (unknown fields, types); parseTune reads the TTLs.
+  parseFields(mountConfigFields, config);
+  const ttls = parseTune(config);
   const description = request.fields['description'];
   await options.table().enable({
     path,
@@ -173,6 +176,12 @@ async function writeTune(
   });
   return {};
 }
+
+/** What `config` of a new mount may hold. */
+const mountConfigFields = {
+  default_lease_ttl: { type: FieldType.duration },
+  max_lease_ttl: { type: FieldType.duration },
+} as const;
 
 /** The routes of `sys/mounts` (secrets engines) or `sys/auth` (auth methods). */
 export function mountRoutes(options: MountRoutesOptions): readonly Route[] {

@@ -72,6 +72,13 @@ function transportMessage(failure: TransportFailure, context: CallContext): [str
         `Retry later or raise the deadline: ${call} got no answer within ` +
           `${context.deadlineMs} ms`,
       ];
+    case GrpcStatus.resourceExhausted:
+      // NB: with no Coffer code, gRPC itself refused: a message over its size limit.
+      return [
+        ClientErrorCode.messageTooLarge,
+        `Send less data, or read it in smaller parts: ${call} carried a request or an answer ` +
+          `over the gRPC message limit (${failure.details})`,
+      ];
     case GrpcStatus.cancelled:
       return [
         ClientErrorCode.cancelled,

@@ -107,6 +107,16 @@ describe('CofferClient errors', () => {
     expect(error.message).toMatch(/^Check that client and server versions match.*UNIMPLEMENTED/);
   });
 
+  it('a request over the gRPC message limit gives COFFER_CLIENT_MESSAGE_TOO_LARGE, not a version mismatch', async () => {
+    // NB: grpc-js refuses a message over 4 MiB (its default) before any Coffer code is set.
+    const value = canaryValue.repeat(Math.ceil((5 * 1024 * 1024) / canaryValue.length));
+    const error = await failure(client.kv.put({ path: 'big', data: { value } }));
+    expect(error.code).toBe(ClientErrorCode.messageTooLarge);
+    expect(error.grpcCode).toBe(status.RESOURCE_EXHAUSTED);
+    expect(error.message).toMatch(/^Send less data/);
+    expect(error.message).not.toMatch(/versions match/);
+  });
+
   it('a server that does not answer in time gives COFFER_CLIENT_DEADLINE_EXCEEDED', async () => {
     server.reply = () => ({ kind: 'hang' });
     const error = await failure(

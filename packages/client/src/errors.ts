@@ -27,6 +27,8 @@ export const ClientErrorCode = {
   closed: 'COFFER_CLIENT_CLOSED',
   /** The server's answer could not be decoded (its data is not a JSON object). */
   invalidResponse: 'COFFER_CLIENT_INVALID_RESPONSE',
+  /** The request or the answer was over the gRPC message size limit (4 MiB by default). */
+  messageTooLarge: 'COFFER_CLIENT_MESSAGE_TOO_LARGE',
   /** The call failed with a gRPC status that carries no Coffer code (e.g. UNIMPLEMENTED). */
   callFailed: 'COFFER_CLIENT_CALL_FAILED',
 } as const;

@@ -13,6 +13,7 @@ export const GrpcStatus = {
   unknown: status.UNKNOWN as number,
   deadlineExceeded: status.DEADLINE_EXCEEDED as number,
   internal: status.INTERNAL as number,
+  resourceExhausted: status.RESOURCE_EXHAUSTED as number,
   unavailable: status.UNAVAILABLE as number,
 } as const;
 

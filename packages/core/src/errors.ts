@@ -195,3 +195,16 @@ export class CoreError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * text as a JSON string on one line of plain text, cut after lengthMax characters: what an error
+ * message quotes of a caller's input (a path, a name). JSON.stringify escapes the C0 controls;
+ * DEL, the C1 controls and the line and paragraph separators are escaped here too.
+ */
+export function quoteInput(text: string, lengthMax: number): string {
+  const shown = text.length > lengthMax ? `${text.slice(0, lengthMax)}...` : text;
+  return JSON.stringify(shown).replace(
+    /[\u007f-\u009f\u2028\u2029]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

@@ -3,14 +3,13 @@
  * and what to fix. Messages quote at most a short excerpt of the document (a key, a pattern):
  * a policy is configuration, not a secret, but we keep messages short and single-line.
  */
-import { CoreError, CoreErrorCode } from '../errors.ts';
+import { CoreError, CoreErrorCode, quoteInput } from '../errors.ts';
 
 const quotedLengthMax = 80;
 
 /** A short, single-line JSON quote of a piece of the document. */
 export function quote(text: string): string {
-  const shown = text.length > quotedLengthMax ? `${text.slice(0, quotedLengthMax)}...` : text;
-  return JSON.stringify(shown);
+  return quoteInput(text, quotedLengthMax);
 }
 
 /** The error for a problem at a line of the document (1-based; 0 when it has no line). */

@@ -51,6 +51,21 @@ describe('validateRequestPath', () => {
     expect(codeOf(path)).toBe(CoreErrorCode.invalidPath);
   });
 
+  it('quotes a refused path on one line of plain text: every control character escaped', () => {
+    for (const control of ['\u0000', '\n', '\u007f', '\u0085', '\u009f', '\u2028', '\u2029']) {
+      let message = '';
+      try {
+        validateRequestPath(`secret/a${control}b`);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message, JSON.stringify(control)).toMatch(/^Send a path of plain segments/);
+      // eslint-disable-next-line no-control-regex -- NB: finding control characters is the point.
+      const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+      expect(controls.test(message), JSON.stringify(control)).toBe(false);
+    }
+  });
+
   it('never names a secret-looking tail beyond 64 characters in its message', () => {
     const tail = 'x'.repeat(100);
     try {

@@ -8,7 +8,7 @@
  * One trailing slash is kept as a fact of the request (Vault's list paths end in `/`), never as
  * an empty segment; a leading slash is not part of a path.
  */
-import { CoreError, CoreErrorCode } from '../errors.ts';
+import { CoreError, CoreErrorCode, quoteInput } from '../errors.ts';
 
 /** The longest path accepted, in UTF-16 code units. */
 export const requestPathLengthMax = 1024;
@@ -23,10 +23,9 @@ export interface RequestPath {
 const quotedLengthMax = 64;
 
 function refuse(path: string, why: string): CoreError {
-  const shown = path.length > quotedLengthMax ? `${path.slice(0, quotedLengthMax)}...` : path;
   return new CoreError(
     CoreErrorCode.invalidPath,
-    `Send a path of plain segments: ${JSON.stringify(shown)} ${why}`,
+    `Send a path of plain segments: ${quoteInput(path, quotedLengthMax)} ${why}`,
   );
 }
 

@@ -33,7 +33,11 @@ export function reportError(context: CliContext, error: unknown): number {
   const message =
     stringField(error, 'message') ?? 'The command failed without a message; run it again';
   const retry = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
-  const retryText = typeof retry === 'number' ? `; retry after ${retry} ms` : '';
+  // NB: a message that already says when to retry (the router's rate limits do) is not told twice.
+  const retryText =
+    typeof retry === 'number' && !/retry after \d+ ms/i.test(message)
+      ? `; retry after ${retry} ms`
+      : '';
   context.stderr(errorLine(`${message}${retryText}`, code ?? 'UNKNOWN'));
   const remote = code?.startsWith('COFFER_') === true && !code.startsWith('COFFER_CLI_');
   return remote ? 2 : 1;

@@ -78,6 +78,13 @@ describe('coffer program', () => {
     cli.client.answer('logical.list', { error: Object.assign(limited, { retryAfterMs: 250 }) });
     const retry = await cli.run(['list', 'sys/policy']);
     expect(retry.stderr).toBe('Error: Slow down; retry after 250 ms (COFFER_CORE_RATE_LIMITED)\n');
+    // A message that already says when to retry is not told twice.
+    const said = clientError('COFFER_CORE_LOGIN_FAILED', 'Retry after 250 ms: login failed');
+    cli.client.answer('logical.list', { error: Object.assign(said, { retryAfterMs: 250 }) });
+    const once = await cli.run(['list', 'sys/policy']);
+    expect(once.stderr).toBe(
+      'Error: Retry after 250 ms: login failed (COFFER_CORE_LOGIN_FAILED)\n',
+    );
     const local = await cli.run(['write', 'sys/x', 'novalue']);
     expect(local.code).toBe(1);
   });

@@ -119,10 +119,11 @@ describe('sys/leases routes', () => {
 
   it('leases/tidy and leases/irrevocable answer their reports', async () => {
     const h = makeHarness();
+    // NB: snake_case, as every other response's data.
     expect((await call(h, { pattern: 'leases/tidy' })).data).toEqual({
-      staleIndexKeys: 0,
-      restoredIndexKeys: 0,
-      orphanedLeases: 0,
+      stale_index_keys: 0,
+      restored_index_keys: 0,
+      orphaned_leases: 0,
     });
     expect((await call(h, { pattern: 'leases/irrevocable', operation: 'read' })).data).toEqual({
       leases: [],

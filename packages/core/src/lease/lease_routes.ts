@@ -84,6 +84,26 @@ function prefixOf(request: BackendRequest): string {
 
 const leaseIdField = { lease_id: { type: FieldType.string, required: true } } as const;
 
+/** `sys/leases/tidy`: repairs the expiry index and answers what it found, in snake_case. */
+function tidyRoute(manager: LeaseRouteManager): Route {
+  return {
+    pattern: 'leases/tidy',
+    sudo: true,
+    operations: {
+      update: async (r) => {
+        const report = await manager.tidy(r.nowMs);
+        return {
+          data: {
+            stale_index_keys: report.staleIndexKeys,
+            restored_index_keys: report.restoredIndexKeys,
+            orphaned_leases: report.orphanedLeases,
+          },
+        };
+      },
+    },
+  };
+}
+
 /** `sys/leases/irrevocable` (READ, sudo): a page of the leases no longer retried. */
 function irrevocableRoute(manager: LeaseRouteManager): Route {
   return {
@@ -167,11 +187,7 @@ export function leaseBackend(manager: LeaseRouteManager): Backend {
         update: async (r) => ({ data: { revoked: await manager.revokeForce(prefixOf(r)) } }),
       },
     },
-    {
-      pattern: 'leases/tidy',
-      sudo: true,
-      operations: { update: async (r) => ({ data: { ...(await manager.tidy(r.nowMs)) } }) },
-    },
+    tidyRoute(manager),
     irrevocableRoute(manager),
   ];
   return { routes };

@@ -36,6 +36,18 @@ describe('coffer policy', () => {
     expect(missing.stderr).toContain('(COFFER_CLI_FILE_UNREADABLE)');
   });
 
+  it('policy write refuses a file that is not UTF-8 instead of storing U+FFFD for its bytes', async () => {
+    const file = join(cli.home, 'latin1.hcl');
+    await writeFile(
+      file,
+      Buffer.from('path "secret/data/\xff" { capabilities = ["read"] }', 'latin1'),
+    );
+    const refused = await cli.run(['policy', 'write', 'bad', file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/not UTF-8.*\(COFFER_CLI_FILE_UNREADABLE\)/);
+    expect(cli.client.callsOf('policies.write')).toEqual([]);
+  });
+
   it('policy list prints names, and a JSON array with --format json', async () => {
     cli.client.answer('policies.list', { data: { keys: ['app', 'default', 'root'] } });
     const table = await cli.run(['policy', 'list']);

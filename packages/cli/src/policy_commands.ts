@@ -19,16 +19,29 @@ import {
 import { CliError, CliErrorCode, systemCodeOf } from './errors.ts';
 import { formatOption, listKeys, stableJson } from './output.ts';
 
+/** Refuses bytes that are not UTF-8, where readFile(…, 'utf8') would put U+FFFD in silently. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 async function readPolicy(context: CliContext, source: string): Promise<string> {
   if (source === '-') {
     return context.input.readAll();
   }
+  let bytes: Buffer;
   try {
-    return await readFile(source, 'utf8');
+    bytes = await readFile(source);
   } catch (error) {
     throw new CliError(
       CliErrorCode.fileUnreadable,
       `Check the policy file "${source}": reading it failed (${systemCodeOf(error)})`,
+      { cause: error },
+    );
+  }
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (error) {
+    throw new CliError(
+      CliErrorCode.fileUnreadable,
+      `Save the policy file "${source}" as UTF-8: it is not UTF-8 text`,
       { cause: error },
     );
   }

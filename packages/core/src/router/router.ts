@@ -526,7 +526,7 @@ export class Router<Token extends ValidToken> {
       requestId,
       code: error.code,
       // NB: an error may quote the request path, and a caller may have put a token id in it.
-      message: replaceTokenIds(error.message, () => 'cfr.<redacted>'),
+      message: redactTokenIds(error.message),
       ...(retry?.[1] === undefined ? {} : { retryAfterMs: Number(retry[1]) }),
     };
   }
@@ -629,6 +629,13 @@ function thrownAt(error: Error): string {
   return location?.[1] ?? 'unknown';
 }
 
+/** A path for a message or a log line: token ids redacted first, then cut at 64 characters. */
 function clip(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+  // NB: redact before cutting: a cut token id no longer matches the pattern.
+  const redacted = redactTokenIds(text);
+  return redacted.length > 64 ? `${redacted.slice(0, 64)}...` : redacted;
+}
+
+function redactTokenIds(text: string): string {
+  return replaceTokenIds(text, () => 'cfr.<redacted>');
 }

@@ -64,8 +64,7 @@ function invalid(field: string, expected: string): CoreError {
 export function parseDurationSeconds(value: unknown, field = 'ttl'): number {
   let seconds: number | undefined;
   if (typeof value === 'number') {
-    // NB: whole seconds only, as the error says; a fraction is refused, never floored.
-    seconds = Number.isInteger(value) ? value : undefined;
+    seconds = value;
   } else if (typeof value === 'string') {
     const text = value.trim();
     if (/^\d+$/.test(text)) {
@@ -120,6 +119,11 @@ function parseValue(field: string, spec: FieldSpec, value: unknown): unknown {
       }
       throw invalid(field, 'true or false');
     case FieldType.duration:
+      // NB: a caller's number is whole seconds, as the error says: a fraction is refused, not
+      // truncated (stored policy text keeps parseDurationSeconds' truncation).
+      if (typeof value === 'number' && !Number.isInteger(value)) {
+        throw invalid(field, 'a duration ("90s", "1h30m", or whole seconds)');
+      }
       return parseDurationSeconds(value, field);
     case FieldType.strings:
       if (typeof value === 'string') {

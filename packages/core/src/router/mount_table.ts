@@ -242,7 +242,11 @@ export class MountTable {
         throw notMounted(path);
       }
       const tuned = { ...found, ...change };
-      this.#checkTtls(tuned);
+      // NB: only a tune that sets a TTL is checked: a mount stored by an older version may hold
+      // TTLs this check refuses, and tuning its description alone must still work.
+      if (change.defaultLeaseTtlSeconds !== undefined || change.maxLeaseTtlSeconds !== undefined) {
+        this.#checkTtls(tuned);
+      }
       return entries.map((m) => (m === found ? tuned : m));
     });
   }

@@ -199,12 +199,13 @@ export class CoreError extends Error {
 /**
  * text as a JSON string on one line of plain text, cut after lengthMax characters: what an error
  * message quotes of a caller's input (a path, a name). JSON.stringify escapes the C0 controls;
- * DEL, the C1 controls and the line and paragraph separators are escaped here too.
+ * DEL, the C1 controls, the line and paragraph separators and the bidirectional controls (which
+ * could make a quoted path read differently) are escaped here too.
  */
 export function quoteInput(text: string, lengthMax: number): string {
   const shown = text.length > lengthMax ? `${text.slice(0, lengthMax)}...` : text;
   return JSON.stringify(shown).replace(
-    /[\u007f-\u009f\u2028\u2029]/gu,
+    /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }

@@ -66,6 +66,17 @@ describe('validateRequestPath', () => {
     }
   });
 
+  it('escapes bidirectional controls in a quoted path', () => {
+    let message = '';
+    try {
+      validateRequestPath('secret/\u202etxt.exe/..');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('\\u202e');
+    expect(message).not.toContain('\u202e');
+  });
+
   it('never names a secret-looking tail beyond 64 characters in its message', () => {
     const tail = 'x'.repeat(100);
     try {

@@ -210,7 +210,7 @@ export class AuditBroker {
         line === 'request'
           ? 'Free or repair the audit devices: none could record the request, so it was not served'
           : 'Free or repair the audit devices: none could record the response, so it was withheld ' +
-              '(the request ran: read before you retry a write)',
+              '(the request may have run: read before you retry a write)',
         { cause: error },
       );
     }

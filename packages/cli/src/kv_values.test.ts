@@ -84,6 +84,15 @@ describe('parseKeyValues', () => {
     });
   });
 
+  it('parseKeyValues refuses an @file that is not UTF-8 instead of storing U+FFFD', async () => {
+    const binary = join(dir, 'binary.key');
+    await writeFile(binary, Buffer.from([0x30, 0x82, 0xff, 0xfe, 0x00]));
+    await expect(parseKeyValues([`k=@${binary}`], stdin(''))).rejects.toMatchObject({
+      code: 'COFFER_CLI_FILE_UNREADABLE',
+      message: expect.stringMatching(/is not UTF-8/) as unknown,
+    });
+  });
+
   it('parseKeyValues checks every argument before reading stdin', async () => {
     const input = stdin('secret');
     await expect(parseKeyValues(['a=-', 'broken'], input)).rejects.toMatchObject({

@@ -6,10 +6,9 @@
  * NB: an argument may be a secret typed in the wrong shape (`password:hunter2`), so errors name
  * the argument's position and the key, never the argument itself.
  */
-import { readFile } from 'node:fs/promises';
-
 import type { CliInput } from './cli_context.ts';
-import { CliError, CliErrorCode, systemCodeOf } from './errors.ts';
+import { CliError, CliErrorCode } from './errors.ts';
+import { readTextFile } from './text_file.ts';
 
 /** One parsed pair and where its value comes from. */
 type Source =
@@ -41,15 +40,7 @@ function parsePair(argument: string, position: number): { key: string; source: S
 }
 
 async function readValueFile(key: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new CliError(
-      CliErrorCode.fileUnreadable,
-      `Check the file "${path}" given for key "${key}": reading it failed (${systemCodeOf(error)})`,
-      { cause: error },
-    );
-  }
+  return readTextFile(path, `the file "${path}" given for key "${key}"`);
 }
 
 /** Checks every argument's shape, the keys' uniqueness and that at most one reads stdin. */

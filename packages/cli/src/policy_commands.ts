@@ -2,8 +2,6 @@
  * `coffer policy write|read|list|delete` (Vault's names). `write <name> <file>` reads the
  * policy from a file, or from stdin when the file is `-`.
  */
-import { readFile } from 'node:fs/promises';
-
 import type { Command } from 'commander';
 
 import type { CliContext } from './cli_context.ts';
@@ -16,35 +14,14 @@ import {
   type FormatOptions,
   type OnExit,
 } from './command_support.ts';
-import { CliError, CliErrorCode, systemCodeOf } from './errors.ts';
 import { formatOption, listKeys, stableJson } from './output.ts';
-
-/** Refuses bytes that are not UTF-8, where readFile(…, 'utf8') would put U+FFFD in silently. */
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+import { readTextFile } from './text_file.ts';
 
 async function readPolicy(context: CliContext, source: string): Promise<string> {
   if (source === '-') {
     return context.input.readAll();
   }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(source);
-  } catch (error) {
-    throw new CliError(
-      CliErrorCode.fileUnreadable,
-      `Check the policy file "${source}": reading it failed (${systemCodeOf(error)})`,
-      { cause: error },
-    );
-  }
-  try {
-    return strictUtf8.decode(bytes);
-  } catch (error) {
-    throw new CliError(
-      CliErrorCode.fileUnreadable,
-      `Save the policy file "${source}" as UTF-8: it is not UTF-8 text`,
-      { cause: error },
-    );
-  }
+  return readTextFile(source, `the policy file "${source}"`);
 }
 
 async function runWrite(context: CliContext, command: Command): Promise<undefined> {

@@ -7,11 +7,11 @@
  * NB: a body may hold secrets (a secret_id), so errors never quote it, nor JSON.parse's message
  * (which quotes the text it choked on), nor keep that error as a cause.
  */
-import { readFile } from 'node:fs/promises';
 
 import type { CliInput } from './cli_context.ts';
-import { CliError, CliErrorCode, systemCodeOf } from './errors.ts';
+import { CliError, CliErrorCode } from './errors.ts';
 import { parseKeyValues } from './kv_values.ts';
+import { readTextFile } from './text_file.ts';
 
 /** Where a whole body comes from: a file or stdin; undefined for pairs. */
 type BodySource = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'stdin' };
@@ -51,15 +51,7 @@ async function readBodyText(source: BodySource, input: CliInput): Promise<string
     }
     return text;
   }
-  try {
-    return await readFile(source.path, 'utf8');
-  } catch (error) {
-    throw new CliError(
-      CliErrorCode.fileUnreadable,
-      `Check the body file "${source.path}": reading it failed (${systemCodeOf(error)})`,
-      { cause: error },
-    );
-  }
+  return readTextFile(source.path, `the body file "${source.path}"`);
 }
 
 function parseBody(text: string, source: BodySource): Record<string, unknown> {

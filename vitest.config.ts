@@ -6,7 +6,9 @@
  * Two groups, one after the other:
  * - `unit` (packages/): in-process tests on fake clocks, with the simulations; CPU-bound, so
  *   two files run at once, one per core of the CI machine (Vitest's own default would be one
- *   worker on two cores: one per core, less one).
+ *   worker on two cores: one per core, less one). A few of them start a short-lived child (the
+ *   CLI's server and audit-verify commands, a full tmpfs, core dumps): single processes with
+ *   generous deadlines, not clusters.
  * - `process` (test/ and chaos/): each file starts real node processes (a cluster, a server,
  *   children to SIGKILL) and spends most of its time waiting on them; one file at a time, so
  *   two clusters never contend for the cores and every wait keeps the margin it was written

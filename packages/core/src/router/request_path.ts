@@ -9,7 +9,7 @@
  * an empty segment; a leading slash is not part of a path.
  */
 import { CoreError, CoreErrorCode, quoteInput } from '../errors.ts';
-import { replaceTokenIds } from '../token/token_id.ts';
+import { redactTokenIds } from '../token/token_id.ts';
 
 /** The longest path accepted, in UTF-16 code units. */
 export const requestPathLengthMax = 1024;
@@ -26,10 +26,7 @@ const quotedLengthMax = 64;
 function refuse(path: string, why: string): CoreError {
   return new CoreError(
     CoreErrorCode.invalidPath,
-    `Send a path of plain segments: ${quoteInput(
-      replaceTokenIds(path, () => 'cfr.<redacted>'),
-      quotedLengthMax,
-    )} ${why}`,
+    `Send a path of plain segments: ${quoteInput(redactTokenIds(path), quotedLengthMax)} ${why}`,
   );
 }
 

@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { CoreError, CoreErrorCode } from '../errors.ts';
-import { replaceTokenIds } from '../token/token_id.ts';
+import { redactTokenIds } from '../token/token_id.ts';
 import type { AclRequest } from './acl_request.ts';
 import type { BackendRequest, BackendResponse, CallerInfo, Route } from './backend.ts';
 import { isPlainObject, parseFields } from './fields.ts';
@@ -634,8 +634,4 @@ function clip(text: string): string {
   // NB: redact before cutting: a cut token id no longer matches the pattern.
   const redacted = redactTokenIds(text);
   return redacted.length > 64 ? `${redacted.slice(0, 64)}...` : redacted;
-}
-
-function redactTokenIds(text: string): string {
-  return replaceTokenIds(text, () => 'cfr.<redacted>');
 }

@@ -49,6 +49,11 @@ export function replaceTokenIds(text: string, replace: (id: string) => string): 
   return text.includes(tokenIdPrefix) ? text.replace(tokenIdsInText, replace) : text;
 }
 
+/** text with every token id in it shown as `cfr.<redacted>` (for errors and log lines). */
+export function redactTokenIds(text: string): string {
+  return replaceTokenIds(text, () => 'cfr.<redacted>');
+}
+
 /** True when id has the shape of a token id (checked before it is hashed and looked up). */
 export function isTokenIdShaped(id: string): boolean {
   return id.length === tokenIdLength && tokenIdPattern.test(id);
